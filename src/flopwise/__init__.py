@@ -1,0 +1,64 @@
+"""flopwise: what does this model cost?
+
+Exact parameters, MACs and FLOPs (under a named convention), bytes moved, memory and time for
+any PyTorch model, per layer, for inference and training; and an analytical planner for
+transformer training and serving.
+
+>>> import torch, flopwise
+>>> report = flopwise.profile(torch.nn.Linear(4, 3), torch.randn(2, 4))
+>>> report.total.macs            # 2 rows x 4 inputs x 3 outputs
+24
+
+Names are loaded lazily so that ``import flopwise`` (and the LLM planner) never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from flopwise._version import __version__
+from flopwise.errors import (
+    ConfigError,
+    FlopwiseError,
+    MissingExtraError,
+    ModelLoadError,
+    ModelRunError,
+    UnsupportedOpsError,
+    UsageError,
+)
+
+# public name -> module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "profile": "flopwise.api",
+    "Report": "flopwise.report",
+    "CONVENTIONS": "flopwise.conventions",
+    "Convention": "flopwise.conventions",
+    "FormulaRegistry": "flopwise.formulas.registry",
+    "default_registry": "flopwise.formulas",
+}
+
+__all__ = [
+    "__version__",
+    "FlopwiseError",
+    "UsageError",
+    "ModelLoadError",
+    "ModelRunError",
+    "MissingExtraError",
+    "UnsupportedOpsError",
+    "ConfigError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flopwise' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,15 @@
+"""The ``flopwise`` command: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+from flopwise.cli.app import app
+
+# Each import registers one command on ``app``.
+from flopwise.cli import version as _version  # noqa: F401
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``flopwise`` console script and ``python -m flopwise``."""
+    app(prog_name="flopwise")

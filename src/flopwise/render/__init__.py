@@ -1,0 +1,1 @@
+"""Rendering: the only layer where numbers become text. Library code returns numbers."""
