@@ -62,3 +62,8 @@ def write_output(text: str, output: Path | None) -> None:
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror}; choose a writable path with -o", 1)
     stderr.print(f"wrote {output}", highlight=False)
+
+
+@app.callback()
+def _root() -> None:
+    """What does this model cost? Run `flopwise COMMAND --help` for each command."""
