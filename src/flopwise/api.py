@@ -1,0 +1,309 @@
+"""``flopwise.profile``: run a model once under the counting mode and build a :class:`Report`.
+
+This module orchestrates; formulas live in :mod:`flopwise.formulas`, rendering in
+:mod:`flopwise.render`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_leaves
+
+from flopwise._version import __version__
+from flopwise.capture.events import Phase
+from flopwise.capture.mode import CountingMode
+from flopwise.capture.scope import ModuleScope
+from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
+from flopwise.errors import UnsupportedOpsError, UsageError
+from flopwise.formulas import builtin_registry
+from flopwise.formulas.registry import FormulaRegistry
+from flopwise.report import Report, RunInfo
+from flopwise.tree import ModuleNode, ModuleTree
+
+__all__ = ["profile"]
+
+
+def profile(
+    model: torch.nn.Module | Callable[..., Any],
+    inputs: Any = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    backward: bool = False,
+    loss: Callable[[Any], torch.Tensor] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    convention: str | Convention = DEFAULT_CONVENTION,
+    fake: bool = False,
+    strict: bool = False,
+    registry: FormulaRegistry | None = None,
+) -> Report:
+    """Count what one call of ``model`` costs, per module and per operator.
+
+    Args:
+        model: an ``nn.Module`` (or any callable) on a real device or on ``meta``.
+        inputs: a tensor or a tuple of positional inputs.
+        kwargs: keyword inputs (e.g. ``{"input_ids": ids}``).
+        backward: also run the backward pass (``output.sum()``, or ``loss(output)``) and count
+            it as measured, op by op. Gradients are computed with ``torch.autograd.grad``, so no
+            ``.grad`` of the model is touched.
+        loss: turns the model's output into the scalar to differentiate.
+        optimizer: with ``backward=True``, also count one step of this optimizer's algorithm
+            and hyper-parameters, run on shadow copies (the model's parameters never change).
+        convention: how FLOPs are counted (``standard``, ``matmul``, ``macs``, ``exact``);
+            change it later with ``report.using(...)``.
+        fake: run a real model under fake tensors: shapes flow, nothing is computed.
+        strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
+        registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
+
+    Returns:
+        A :class:`~flopwise.Report`. Exceptions raised by the model propagate unchanged, and the
+        model (parameters, buffers, hooks, flags), grad mode and torch's RNG are left as found.
+
+    Example:
+        >>> import torch, flopwise
+        >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+        >>> report = flopwise.profile(model, torch.randn(4, 8))
+        >>> report.total.macs                      # 4·8·16 + 4·16·2
+        640
+        >>> report.module("0").macs
+        512
+        >>> report.using("macs").total.flops
+        640
+    """
+    chosen = get_convention(convention)
+    if optimizer is not None and not backward:
+        raise UsageError("optimizer= needs backward=True: a step needs gradients")
+    positional = _as_tuple(inputs)
+    keyword = dict(kwargs or {})
+    names = _module_names(model)
+    nodes = _module_nodes(model)
+    scope = ModuleScope(names)
+    mode = CountingMode(registry or builtin_registry(), scope)
+
+    with _preserved_state(model, fake):
+        scope.install()
+        try:
+            with contextlib.ExitStack() as stack:
+                if fake:
+                    positional, keyword = _enter_fake_mode(stack, positional, keyword)
+                if backward:
+                    stack.enter_context(torch.enable_grad())
+                stack.enter_context(mode)
+                output = model(*positional, **keyword)
+                if backward:
+                    _run_backward(model, output, positional, keyword, loss, scope)
+                if optimizer is not None:
+                    _run_optimizer_step(optimizer, scope)
+        finally:
+            scope.remove()
+
+    for node in nodes:
+        node.calls = scope.calls.get(node.name, 0)
+        node.output_bytes = scope.output_bytes.get(node.name, 0)
+    tree = ModuleTree(nodes, mode.events)
+    report = Report(
+        tree=tree,
+        events=tuple(mode.events),
+        convention=chosen,
+        run=RunInfo(
+            model=type(model).__name__ if isinstance(model, torch.nn.Module)
+            else getattr(model, "__name__", type(model).__name__),
+            mode="fake" if fake else _mode_of(model, positional, keyword),
+            device=_device_of(model, positional, keyword),
+            inputs=tuple(tuple(t.shape) for t in tree_leaves((positional, keyword))
+                         if isinstance(t, torch.Tensor)),
+            backward=backward,
+            optimizer=type(optimizer).__name__ if optimizer is not None else None,
+            torch_version=torch.__version__,
+            flopwise_version=__version__,
+        ),
+        param_bytes=_bytes_by_dtype(_unique_tensors(model, "parameters")),
+        buffer_bytes=_bytes_by_dtype(_unique_tensors(model, "buffers")),
+        decomposed=dict(mode.decomposed),
+        formula_errors=mode.formula_errors,
+    )
+    if strict and report.unsupported:
+        raise UnsupportedOpsError(report.unsupported)
+    return report
+
+
+# -- inputs and model structure ---------------------------------------------------------------
+def _as_tuple(inputs: Any) -> tuple[Any, ...]:
+    if isinstance(inputs, tuple):
+        return inputs
+    if isinstance(inputs, list):
+        return tuple(inputs)
+    return (inputs,)
+
+
+def _module_names(model: Any) -> dict[int, str]:
+    if not isinstance(model, torch.nn.Module):
+        return {}
+    return {id(module): name for name, module in model.named_modules()}
+
+
+def _module_nodes(model: Any) -> list[ModuleNode]:
+    """Nodes with each module's own (unique, first-owner) parameter counts."""
+    if not isinstance(model, torch.nn.Module):
+        return [ModuleNode("", "function")]
+    seen: set[int] = set()
+    nodes = []
+    for name, module in model.named_modules():
+        node = ModuleNode(name, type(module).__name__)
+        for param in module.parameters(recurse=False):
+            if id(param) in seen:
+                continue
+            seen.add(id(param))
+            node.own_params += param.numel()
+            node.own_trainable += param.numel() if param.requires_grad else 0
+        nodes.append(node)
+    return nodes
+
+
+def _unique_tensors(model: Any, kind: str) -> list[torch.Tensor]:
+    if not isinstance(model, torch.nn.Module):
+        return []
+    found: dict[int, torch.Tensor] = {}
+    for tensor in getattr(model, kind)():
+        found.setdefault(id(tensor), tensor)
+    return list(found.values())
+
+
+def _bytes_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for tensor in tensors:
+        totals[str(tensor.dtype).removeprefix("torch.")] += tensor.numel() * tensor.element_size()
+    return dict(totals)
+
+
+def _all_tensors(model: Any, positional: tuple, keyword: dict) -> Iterator[torch.Tensor]:
+    if isinstance(model, torch.nn.Module):
+        yield from model.parameters()
+        yield from model.buffers()
+    for leaf in tree_leaves((positional, keyword)):
+        if isinstance(leaf, torch.Tensor):
+            yield leaf
+
+
+def _mode_of(model: Any, positional: tuple, keyword: dict) -> str:
+    if any(t.is_meta for t in _all_tensors(model, positional, keyword)):
+        return "meta"
+    return "real"
+
+
+def _device_of(model: Any, positional: tuple, keyword: dict) -> str:
+    for tensor in _all_tensors(model, positional, keyword):
+        return str(tensor.device)
+    return "cpu"
+
+
+# -- leaving everything as found ------------------------------------------------------------
+@contextlib.contextmanager
+def _preserved_state(model: Any, fake: bool) -> Iterator[None]:
+    """Restore buffers mutated by forward (BatchNorm statistics), the RNG, and grad mode."""
+    grad_enabled = torch.is_grad_enabled()
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    saved = _snapshot_buffers(model) if not fake else []
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                if buffer._version != value[1]:
+                    buffer.copy_(value[0])
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        torch.set_grad_enabled(grad_enabled)
+
+
+def _snapshot_buffers(model: Any) -> list[tuple[torch.Tensor, tuple[torch.Tensor, int]]]:
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return [(buffer, (buffer.detach().clone(), buffer._version))
+            for buffer in _unique_tensors(model, "buffers") if not buffer.is_meta]
+
+
+def _enter_fake_mode(stack: contextlib.ExitStack, positional: tuple,
+                     keyword: dict) -> tuple[tuple, dict]:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    stack.enter_context(fake_mode)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            fake_value = fake_mode.from_tensor(value)
+            return fake_value
+        return value
+
+    positional = tuple(torch.utils._pytree.tree_map(convert, list(positional)))
+    keyword = torch.utils._pytree.tree_map(convert, keyword)
+    return positional, keyword
+
+
+# -- backward and optimizer ------------------------------------------------------------------
+def _loss_of(output: Any) -> torch.Tensor:
+    """``output.sum()`` over every floating tensor in the output that carries a gradient."""
+    loss_attr = getattr(output, "loss", None)
+    if isinstance(loss_attr, torch.Tensor) and loss_attr.requires_grad:
+        return loss_attr
+    values = output.values() if isinstance(output, Mapping) else output
+    tensors = [t for t in tree_leaves(values)
+               if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
+    if not tensors:
+        raise UsageError(
+            "backward=True but no output of the model requires grad; make parameters or inputs "
+            "require grad, or pass loss= returning a differentiable scalar"
+        )
+    total = tensors[0].sum()
+    for tensor in tensors[1:]:
+        total = total + tensor.sum()
+    return total
+
+
+def _run_backward(model: Any, output: Any, positional: tuple, keyword: dict,
+                  loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope) -> None:
+    value = loss(output) if loss is not None else _loss_of(output)
+    leaves = [t for t in _all_tensors(model, positional, keyword)
+              if t.requires_grad and t.grad_fn is None]
+    if not leaves or not value.requires_grad:
+        raise UsageError(
+            "backward=True but nothing requires grad: make parameters or inputs require grad"
+        )
+    scope.phase = Phase.BACKWARD
+    try:
+        torch.autograd.grad(value, leaves, allow_unused=True)
+    finally:
+        scope.phase = Phase.FORWARD
+
+
+def _run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> None:
+    """One step of the optimizer's algorithm on meta shadows of its parameters."""
+    shadows: dict[int, torch.Tensor] = {}
+    groups = []
+    for group in optimizer.param_groups:
+        params = []
+        for param in group["params"]:
+            shadow = shadows.get(id(param))
+            if shadow is None:
+                shadow = torch.empty_like(param, device="meta").requires_grad_(param.requires_grad)
+                shadow.grad = torch.empty_like(shadow)
+                shadows[id(param)] = shadow
+            params.append(shadow)
+        options = {k: v for k, v in group.items() if k != "params"}
+        options.update({k: False for k in ("fused", "capturable") if options.get(k)})
+        groups.append({**options, "params": params})
+    shadow_optimizer = type(optimizer)(groups, **{
+        k: v for k, v in optimizer.defaults.items() if k not in ("fused", "capturable")})
+    scope.phase = Phase.OPTIMIZER
+    try:
+        with torch.no_grad():
+            shadow_optimizer.step()
+    finally:
+        scope.phase = Phase.FORWARD

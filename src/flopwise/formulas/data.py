@@ -1,0 +1,87 @@
+"""Data movement: embeddings, gathers and scatters, and the declared cost-free ops.
+
+Gathers (embedding, index_select, gather, indexing) do no arithmetic; they read the indices and
+the gathered rows only (not the whole table) and write the output. Scatter-adds add each source
+element once. Everything that only copies, fills, creates or reshapes data is declared zero:
+views move nothing (their outputs alias their inputs, as the op's schema says), copies and
+factories move the bytes of their inputs and outputs.
+"""
+
+from __future__ import annotations
+
+from flopwise.formulas._helpers import is_float, result_spec, specs_in
+from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.spec import Cost, TensorSpec
+
+__all__ = ["register", "DATA_MOVEMENT", "NO_DATA"]
+
+# Zero FLOPs; bytes moved as for any op (inputs read, outputs written).
+DATA_MOVEMENT: tuple[str, ...] = (
+    "clone", "_to_copy", "copy", "copy_", "_copy_from", "_copy_from_and_resize", "cat", "stack",
+    "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+    "replication_pad1d", "replication_pad2d", "replication_pad3d", "flip", "roll", "repeat",
+    "fill", "fill_", "zero_", "masked_scatter", "index_copy", "index_copy_", "scatter",
+    "scatter_", "slice_scatter", "select_scatter", "diagonal_scatter", "as_strided_scatter",
+    "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "tril",
+    "triu", "tril_", "triu_", "masked_select", "nonzero", "_unique2", "unique_consecutive",
+    "unique_dim", "bucketize", "searchsorted", "im2col", "col2im", "bernoulli", "bernoulli_",
+    "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm", "normal",
+    "normal_", "uniform_", "random_", "exponential_", "empty", "empty_like", "empty_strided",
+    "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "new_empty",
+    "new_empty_strided", "new_zeros", "new_ones", "new_full", "scalar_tensor", "arange",
+    "linspace", "logspace", "eye", "lift_fresh_copy", "_local_scalar_dense",
+    "resize_", "resize_as_", "_pin_memory", "logical_and", "logical_or", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "all", "any", "count_nonzero",
+    "_assert_tensor_metadata", "_assert_async", "_functional_assert_async", "_make_dep_token",
+    "record_stream", "_to_dense", "_fused_dropout",
+)
+# Zero FLOPs and no bytes: metadata-only ops whose output aliases no input per the schema.
+NO_DATA: tuple[str, ...] = (
+    "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "is_nonzero",
+    "set_", "lift_fresh", "_nested_tensor_size", "_nested_tensor_strides", "_unsafe_view",
+    "_reshape_alias", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+)
+
+
+def register(registry: FormulaRegistry) -> None:
+    family = "data"
+    registry.register_zero(*(f"aten.{n}" for n in DATA_MOVEMENT), family=family,
+                           note="copies, fills, creates or selects data: no FLOPs, bytes moved")
+    registry.register_zero(*(f"aten.{n}" for n in NO_DATA), family=family,
+                           note="metadata only: no FLOPs, no bytes", moves_data=False)
+
+    @registry.register("aten.embedding", family=family,
+                       note="reads the indices and the gathered rows, not the whole table")
+    def embedding(result: TensorSpec, weight: TensorSpec, indices: TensorSpec, *_, **__) -> Cost:
+        """Zero MACs: reads indices + gathered rows, writes the rows."""
+        out = result_spec(result)
+        return Cost(bytes_read=indices.nbytes + out.nbytes, bytes_written=out.nbytes)
+
+    @registry.register("aten.index_select", "aten.gather", "aten._unsafe_index",
+                       "aten.index", "aten.take", "aten.take_along_dim",
+                       family=family, note="reads the indices and the gathered elements")
+    def gather(result: TensorSpec, source: TensorSpec, *args, **kwargs) -> Cost:
+        """Zero FLOPs: reads indices + gathered elements, writes the output."""
+        out = result_spec(result)
+        indices = sum(s.nbytes for s in specs_in((args, kwargs)))
+        return Cost(bytes_read=indices + out.nbytes, bytes_written=out.nbytes)
+
+    @registry.register("aten.embedding_dense_backward", family=family)
+    def embedding_backward(result: TensorSpec, grad_out: TensorSpec, *_, **__) -> Cost:
+        """One add per output-gradient element (scattered into the table's gradient)."""
+        return Cost(elementwise=grad_out.numel)
+
+    @registry.register("aten.scatter_add", "aten.scatter_add_", "aten.index_add",
+                       "aten.index_add_", "aten.scatter_reduce", "aten.scatter_reduce_",
+                       "aten.index_reduce", "aten.index_reduce_", family=family)
+    def scatter_add(result: TensorSpec, target: TensorSpec, *args, **kwargs) -> Cost:
+        """One add (or reduce step) per source element."""
+        sources = [s for s in specs_in((args, kwargs)) if is_float(s)]
+        return Cost(elementwise=max((s.numel for s in sources), default=0))
+
+    @registry.register("aten.index_put", "aten.index_put_", "aten._index_put_impl_",
+                       family=family, note="an add per value when accumulate=True, else a copy")
+    def index_put(result: TensorSpec, target: TensorSpec, indices, values: TensorSpec,
+                  accumulate: bool = False, *_, **__) -> Cost:
+        """One add per value with accumulate=True; a copy otherwise."""
+        return Cost(elementwise=values.numel if accumulate and is_float(values) else 0)

@@ -1,0 +1,107 @@
+"""Matrix products: mm, addmm, bmm, baddbmm, mv, dot and their relatives.
+
+MACs of ``[M, K] @ [K, N]`` are ``M·N·K``; each of the ``M·N`` outputs is one K-term dot product.
+Broadcasting forms of ``@``, ``torch.matmul``, ``nn.Linear`` and ``einsum`` reach the dispatcher
+as these ops (after views and expands), so they are counted here.
+"""
+
+from __future__ import annotations
+
+from flopwise.formulas._helpers import prod
+from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.spec import Cost, TensorSpec
+
+__all__ = ["matmul_cost", "register"]
+
+
+def matmul_cost(batch: int, m: int, k: int, n: int, bias: bool = False) -> Cost:
+    """``batch`` products of ``[m, k] @ [k, n]``; ``bias`` adds one bias per output.
+
+    >>> matmul_cost(1, 2, 3, 4).macs
+    24
+    """
+    outputs = batch * m * n
+    return Cost(macs=outputs * k, dot_outputs=outputs, bias_adds=outputs if bias else 0)
+
+
+def _has_bias(beta: float | int) -> bool:
+    return beta != 0
+
+
+def register(registry: FormulaRegistry) -> None:
+    family = "matmul"
+
+    @registry.register("aten.mm", "aten._int_mm", family=family)
+    def mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+        """[M,K] @ [K,N]: M·N·K MACs."""
+        m, k = a.shape
+        return matmul_cost(1, m, k, b.shape[1])
+
+    @registry.register("aten.addmm", family=family)
+    def addmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+              *_, beta: float = 1, **__) -> Cost:
+        """bias + [M,K] @ [K,N]: M·N·K MACs and M·N bias adds."""
+        m, k = a.shape
+        return matmul_cost(1, m, k, b.shape[1], bias=_has_bias(beta))
+
+    @registry.register("aten._scaled_mm", family=family,
+                       note="fp8 GEMM; scales are applied per output (counted as part of the MAC)")
+    def scaled_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *args, bias=None, **__) -> Cost:
+        """[M,K] @ [K,N] in fp8 with scales: M·N·K MACs (+ M·N bias adds)."""
+        m, k = a.shape
+        has_bias = bias is not None or (len(args) >= 3 and args[2] is not None)
+        return matmul_cost(1, m, k, b.shape[1], bias=has_bias)
+
+    @registry.register("aten.bmm", family=family)
+    def bmm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+        """[B,M,K] @ [B,K,N]: B·M·N·K MACs."""
+        batch, m, k = a.shape
+        return matmul_cost(batch, m, k, b.shape[2])
+
+    @registry.register("aten.baddbmm", family=family)
+    def baddbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+                *_, beta: float = 1, **__) -> Cost:
+        """bias + [B,M,K] @ [B,K,N]: B·M·N·K MACs and B·M·N bias adds."""
+        batch, m, k = a.shape
+        return matmul_cost(batch, m, k, b.shape[2], bias=_has_bias(beta))
+
+    @registry.register("aten.addbmm", family=family)
+    def addbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+               *_, beta: float = 1, **__) -> Cost:
+        """bias + Σ_b [M,K] @ [K,N]: B·M·N·K MACs; the B products sum into M·N outputs."""
+        batch, m, k = a.shape
+        n = b.shape[2]
+        return Cost(macs=batch * m * n * k, dot_outputs=m * n,
+                    bias_adds=m * n if _has_bias(beta) else 0)
+
+    @registry.register("aten.mv", family=family)
+    def mv(result: TensorSpec, a: TensorSpec, v: TensorSpec, *_, **__) -> Cost:
+        """[M,K] @ [K]: M·K MACs."""
+        m, k = a.shape
+        return matmul_cost(1, m, k, 1)
+
+    @registry.register("aten.addmv", family=family)
+    def addmv(result: TensorSpec, bias: TensorSpec, a: TensorSpec, v: TensorSpec,
+              *_, beta: float = 1, **__) -> Cost:
+        """bias + [M,K] @ [K]: M·K MACs and M bias adds."""
+        m, k = a.shape
+        return matmul_cost(1, m, k, 1, bias=_has_bias(beta))
+
+    @registry.register("aten.dot", "aten.vdot", family=family)
+    def dot(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+        """[K] · [K]: K MACs, one output."""
+        return matmul_cost(1, 1, a.shape[0], 1)
+
+    @registry.register("aten.addr", family=family)
+    def addr(result: TensorSpec, bias: TensorSpec, u: TensorSpec, v: TensorSpec,
+             *_, beta: float = 1, **__) -> Cost:
+        """bias + outer(u, v): M·N one-term products and M·N bias adds."""
+        return matmul_cost(1, u.shape[0], 1, v.shape[0], bias=_has_bias(beta))
+
+    @registry.register("aten.linear", family=family,
+                       note="reached only where linear is not decomposed (e.g. some fake-tensor paths)")
+    def linear(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias=None, *_, **__) -> Cost:
+        """[..., I] @ [O, I]ᵀ: (rows)·I·O MACs, + rows·O bias adds."""
+        out_features, in_features = weight.shape
+        rows = prod(x.shape[:-1])
+        return matmul_cost(1, rows, in_features, out_features, bias=bias is not None)

@@ -1,0 +1,95 @@
+"""Pooling: max, average and adaptive (1-3 d), forward and backward.
+
+Max pooling compares every window element: ∏K comparisons per output (NB: K−1 exactly; the first
+is a compare with −∞ in most kernels). Average pooling adds ∏K and divides once per output.
+Adaptive pooling's windows differ in size; their sizes are summed exactly per dimension
+(window i spans ⌊i·In/Out⌋ … ⌈(i+1)·In/Out⌉).
+"""
+
+from __future__ import annotations
+
+from flopwise.formulas._helpers import as_list, prod, result_spec
+from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.spec import Cost, TensorSpec
+
+__all__ = ["adaptive_window_total", "register"]
+
+
+def adaptive_window_total(in_size: int, out_size: int) -> int:
+    """Sum of the adaptive-pooling window lengths along one dimension.
+
+    >>> adaptive_window_total(7, 1)
+    7
+    >>> adaptive_window_total(5, 3)   # windows [0,2) [1,4) [3,5)
+    7
+    """
+    total = 0
+    for i in range(out_size):
+        start = (i * in_size) // out_size
+        end = -((-(i + 1) * in_size) // out_size)
+        total += end - start
+    return total
+
+
+def _adaptive_terms(x: TensorSpec, out: TensorSpec, spatial: int) -> int:
+    """Total window elements summed over all outputs of an adaptive pool."""
+    leading = prod(out.shape[:-spatial])
+    per_map = 1
+    for in_size, out_size in zip(x.shape[-spatial:], out.shape[-spatial:]):
+        per_map *= adaptive_window_total(in_size, out_size)
+    return leading * per_map
+
+
+def _window(kernel_size, spatial: int) -> int:
+    return prod(as_list(kernel_size, spatial))
+
+
+def register(registry: FormulaRegistry) -> None:
+    family = "pooling"
+
+    for dims in (1, 2, 3):
+        def max_pool(result, x: TensorSpec, kernel_size, *_, _dims=dims, **__) -> Cost:
+            """∏K comparisons per output."""
+            return Cost(elementwise=result_spec(result).numel * _window(kernel_size, _dims))
+
+        def max_pool_backward(result, grad_out: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
+            """One add per output gradient (scattered to the argmax)."""
+            return Cost(elementwise=grad_out.numel)
+
+        def avg_pool(result, x: TensorSpec, kernel_size, *_, _dims=dims, **__) -> Cost:
+            """∏K adds + 1 divide per output."""
+            return Cost(elementwise=result_spec(result).numel * (_window(kernel_size, _dims) + 1))
+
+        def avg_pool_backward(result, grad_out: TensorSpec, x: TensorSpec, kernel_size,
+                              *_, _dims=dims, **__) -> Cost:
+            """1 divide + ∏K scattered adds per output gradient."""
+            return Cost(elementwise=grad_out.numel * (_window(kernel_size, _dims) + 1))
+
+        def adaptive_avg(result, x: TensorSpec, *_, _dims=dims, **__) -> Cost:
+            """Window adds (summed exactly) + 1 divide per output."""
+            out = result_spec(result)
+            return Cost(elementwise=_adaptive_terms(x, out, _dims) + out.numel)
+
+        def adaptive_avg_backward(result, grad_out: TensorSpec, x: TensorSpec,
+                                  *_, _dims=dims, **__) -> Cost:
+            """Window adds (summed exactly) + 1 divide per output gradient."""
+            return Cost(elementwise=_adaptive_terms(x, grad_out, _dims) + grad_out.numel)
+
+        def adaptive_max(result, x: TensorSpec, *_, _dims=dims, **__) -> Cost:
+            """One comparison per window element (summed exactly)."""
+            return Cost(elementwise=_adaptive_terms(x, result_spec(result), _dims))
+
+        registry.register(f"aten.max_pool{dims}d_with_indices", f"aten.max_pool{dims}d",
+                          *(["aten.mkldnn_max_pool2d"] if dims == 2 else []),
+                          family=family)(max_pool)
+        registry.register(f"aten.max_pool{dims}d_with_indices_backward",
+                          family=family)(max_pool_backward)
+        registry.register(f"aten.avg_pool{dims}d", family=family)(avg_pool)
+        registry.register(f"aten.avg_pool{dims}d_backward", family=family)(avg_pool_backward)
+        registry.register(f"aten._adaptive_avg_pool{dims}d", f"aten.adaptive_avg_pool{dims}d",
+                          family=family)(adaptive_avg)
+        registry.register(f"aten._adaptive_avg_pool{dims}d_backward",
+                          family=family)(adaptive_avg_backward)
+        registry.register(f"aten.adaptive_max_pool{dims}d", family=family)(adaptive_max)
+        registry.register(f"aten.adaptive_max_pool{dims}d_backward",
+                          family=family)(max_pool_backward)

@@ -1,0 +1,294 @@
+"""The result of a profile: typed totals, phases, the module tree, the op table, and a
+versioned JSON form. Costs are stored raw; the report's convention turns them into FLOPs.
+
+>>> import torch, flopwise
+>>> report = flopwise.profile(torch.nn.Linear(4, 3), torch.randn(2, 4))
+>>> report.total.flops, report.using("macs").total.flops, report.using("exact").total.flops
+(48, 24, 48)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flopwise.capture.events import OpEvent, Phase, Status
+from flopwise.conventions import Convention, get_convention
+from flopwise.formulas.spec import Cost
+from flopwise.tree import ModuleNode, ModuleTree
+
+__all__ = ["Report", "Totals", "ModuleRow", "OpRow", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Totals:
+    """MACs, FLOPs (under the report's convention) and bytes moved."""
+
+    macs: int
+    flops: int
+    bytes_read: int
+    bytes_written: int
+    params: int = 0
+    trainable_params: int = 0
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+
+@dataclass(frozen=True)
+class ModuleRow:
+    """One module's line: inclusive costs (all phases that ran), self costs, parameters."""
+
+    name: str
+    type: str
+    depth: int
+    calls: int
+    params: int
+    trainable_params: int
+    macs: int
+    flops: int
+    self_macs: int
+    self_flops: int
+    bytes_read: int
+    bytes_written: int
+    output_bytes: int
+    phase_flops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def called(self) -> bool:
+        return self.calls > 0
+
+
+@dataclass(frozen=True)
+class OpRow:
+    """One operator overload aggregated over the run."""
+
+    op: str
+    status: str
+    calls: int
+    macs: int
+    flops: int
+    bytes_read: int
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How the run was made: mode (real/meta/fake), device, inputs, versions."""
+
+    model: str
+    mode: str
+    device: str
+    inputs: tuple[tuple[int, ...], ...]
+    backward: bool
+    optimizer: str | None
+    torch_version: str
+    flopwise_version: str
+
+
+class Report:
+    """What a model cost in one profile run, under one convention.
+
+    Use :meth:`using` to see the same run under another convention (no re-run).
+    """
+
+    def __init__(
+        self,
+        *,
+        tree: ModuleTree,
+        events: tuple[OpEvent, ...],
+        convention: Convention | str,
+        run: RunInfo,
+        param_bytes: dict[str, int],
+        buffer_bytes: dict[str, int],
+        decomposed: dict[str, int],
+        formula_errors: dict[str, str],
+        extras: dict[str, Any] | None = None,
+    ) -> None:
+        self.tree = tree
+        self.events = events
+        self.convention = get_convention(convention)
+        self.run = run
+        self.param_bytes = dict(param_bytes)
+        self.buffer_bytes = dict(buffer_bytes)
+        self.decomposed = dict(decomposed)
+        self.formula_errors = dict(formula_errors)
+        self.extras: dict[str, Any] = dict(extras or {})
+
+    # -- conventions -------------------------------------------------------------------------
+    def using(self, convention: Convention | str) -> Report:
+        """The same run under another convention (nothing is re-run)."""
+        return Report(
+            tree=self.tree, events=self.events, convention=convention, run=self.run,
+            param_bytes=self.param_bytes, buffer_bytes=self.buffer_bytes,
+            decomposed=self.decomposed, formula_errors=self.formula_errors, extras=self.extras,
+        )
+
+    def flops_of(self, cost: Cost) -> int:
+        return self.convention.flops(cost)
+
+    # -- totals ------------------------------------------------------------------------------
+    def _totals(self, cost: Cost, params: int = 0, trainable: int = 0) -> Totals:
+        return Totals(cost.macs, self.flops_of(cost), cost.bytes_read or 0,
+                      cost.bytes_written or 0, params, trainable)
+
+    @property
+    def total(self) -> Totals:
+        """Every phase that ran, with the model's parameter counts."""
+        root = self.tree.root
+        return self._totals(root.inclusive_total(), root.params, root.trainable_params)
+
+    @property
+    def phases(self) -> dict[str, Totals]:
+        """Totals per phase that ran (``forward``, ``backward``, ``optimizer``)."""
+        root = self.tree.root
+        return {phase.value: self._totals(cost) for phase, cost in
+                sorted(root.inclusive_cost.items(), key=lambda item: list(Phase).index(item[0]))}
+
+    @property
+    def params(self) -> int:
+        return self.tree.root.params
+
+    @property
+    def trainable_params(self) -> int:
+        return self.tree.root.trainable_params
+
+    # -- tables ------------------------------------------------------------------------------
+    def _row(self, node: ModuleNode) -> ModuleRow:
+        inclusive, own = node.inclusive_total(), node.self_total()
+        return ModuleRow(
+            name=node.name, type=node.type, depth=node.depth, calls=node.calls,
+            params=node.params, trainable_params=node.trainable_params,
+            macs=inclusive.macs, flops=self.flops_of(inclusive),
+            self_macs=own.macs, self_flops=self.flops_of(own),
+            bytes_read=inclusive.bytes_read or 0, bytes_written=inclusive.bytes_written or 0,
+            output_bytes=node.output_bytes,
+            phase_flops={phase.value: self.flops_of(cost)
+                         for phase, cost in node.inclusive_cost.items()},
+        )
+
+    def modules(self, max_depth: int | None = None) -> list[ModuleRow]:
+        """Module rows in tree order (parents first), down to ``max_depth`` (root = 0)."""
+        return [self._row(node) for node in self.tree.walk(max_depth)]
+
+    def module(self, name: str) -> ModuleRow:
+        """The row of one module by its state_dict-style name (root: ``""``)."""
+        return self._row(self.tree.nodes[name])
+
+    def ops(self, phase: Phase | str | None = None) -> list[OpRow]:
+        """One row per operator overload, largest FLOPs first."""
+        wanted = None if phase is None else Phase(phase)
+        totals: dict[str, Cost] = {}
+        calls: Counter[str] = Counter()
+        status: dict[str, str] = {}
+        for event in self.events:
+            if wanted is not None and event.phase is not wanted:
+                continue
+            cost = totals.get(event.op, Cost(0, 0, 0, 0, 0, 0))
+            totals[event.op] = cost + event.cost
+            calls[event.op] += 1
+            status[event.op] = event.status.value
+        rows = [OpRow(op, status[op], calls[op], cost.macs, self.flops_of(cost),
+                      cost.bytes_read or 0, cost.bytes_written or 0)
+                for op, cost in totals.items()]
+        return sorted(rows, key=lambda r: (-r.flops, -r.macs, r.op))
+
+    @property
+    def unsupported(self) -> dict[str, int]:
+        """Ops with no formula and no decomposition, with their call counts."""
+        return dict(sorted(Counter(
+            e.op for e in self.events if e.status is Status.UNSUPPORTED).items()))
+
+    def events_of(self, module: str | None = None, phase: Phase | str | None = None,
+                  op: str | None = None) -> list[OpEvent]:
+        """The raw events, filtered by module name, phase and op (overload or packet prefix)."""
+        wanted = None if phase is None else Phase(phase)
+        return [e for e in self.events
+                if (module is None or e.module == module)
+                and (wanted is None or e.phase is wanted)
+                and (op is None or e.op == op or e.op.startswith(op + "."))]
+
+    # -- export ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (``schema`` 1); every count is an int."""
+        total = self.total
+        data: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "convention": self.convention.name,
+            "convention_manifest": self.convention.manifest(),
+            "run": {
+                "model": self.run.model, "mode": self.run.mode, "device": self.run.device,
+                "inputs": [list(shape) for shape in self.run.inputs],
+                "backward": self.run.backward, "optimizer": self.run.optimizer,
+                "torch": self.run.torch_version, "flopwise": self.run.flopwise_version,
+            },
+            "total": {
+                "params": total.params, "trainable_params": total.trainable_params,
+                "macs": total.macs, "flops": total.flops,
+                "bytes_read": total.bytes_read, "bytes_written": total.bytes_written,
+            },
+            "phases": {name: _totals_dict(t) for name, t in self.phases.items()},
+            "modules": [_module_dict(row) for row in self.modules()],
+            "ops": [vars(row) for row in self.ops()],
+            "unsupported": self.unsupported,
+            "decomposed": dict(sorted(self.decomposed.items())),
+            "parameters": {
+                "total": total.params, "trainable": total.trainable_params,
+                "param_bytes_by_dtype": dict(sorted(self.param_bytes.items())),
+                "buffer_bytes_by_dtype": dict(sorted(self.buffer_bytes.items())),
+            },
+        }
+        if self.formula_errors:
+            data["formula_errors"] = dict(self.formula_errors)
+        for key, value in self.extras.items():
+            data[key] = value.to_dict() if hasattr(value, "to_dict") else value
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    # -- display -----------------------------------------------------------------------------
+    def __str__(self) -> str:
+        from flopwise.render.table import render_text
+
+        return render_text(self)
+
+    def __repr__(self) -> str:
+        t = self.total
+        return (f"<flopwise.Report {self.run.model}: params={t.params} macs={t.macs} "
+                f"flops={t.flops} convention={self.convention.name}>")
+
+    def __rich__(self) -> Any:
+        from flopwise.render.table import rich_table
+
+        return rich_table(self)
+
+
+def _totals_dict(t: Totals) -> dict[str, int]:
+    return {"macs": t.macs, "flops": t.flops, "bytes_read": t.bytes_read,
+            "bytes_written": t.bytes_written}
+
+
+def _module_dict(row: ModuleRow) -> dict[str, Any]:
+    return {
+        "name": row.name, "type": row.type, "depth": row.depth, "calls": row.calls,
+        "called": row.called, "params": row.params, "trainable_params": row.trainable_params,
+        "macs": row.macs, "flops": row.flops, "self_macs": row.self_macs,
+        "self_flops": row.self_flops, "bytes_read": row.bytes_read,
+        "bytes_written": row.bytes_written, "output_bytes": row.output_bytes,
+        "phase_flops": row.phase_flops,
+    }
+
+
+def summed(events: Iterable[OpEvent]) -> Cost:
+    """The sum of the events' raw costs."""
+    total = Cost(0, 0, 0, 0, 0, 0)
+    for event in events:
+        total = total + event.cost
+    return total

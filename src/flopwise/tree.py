@@ -1,0 +1,136 @@
+"""The module tree: built once per run, with self and inclusive raw costs per phase.
+
+Names are the ``state_dict``-style names of ``named_modules()`` (root ``""``); a module shared
+under several names is listed once, under its first name, and its parameters count once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from flopwise.capture.events import OpEvent, Phase
+from flopwise.formulas.spec import Cost
+
+__all__ = ["ModuleNode", "ModuleTree", "parent_name"]
+
+ZERO = Cost(0, 0, 0, 0, 0, 0)
+
+
+def parent_name(name: str) -> str | None:
+    """``"layer1.0.conv1"`` → ``"layer1.0"``; the root's parent is None."""
+    if name == "":
+        return None
+    return name.rpartition(".")[0]
+
+
+def _add(a: Cost, b: Cost) -> Cost:
+    return Cost(a.macs + b.macs, a.dot_outputs + b.dot_outputs, a.bias_adds + b.bias_adds,
+                a.elementwise + b.elementwise, (a.bytes_read or 0) + (b.bytes_read or 0),
+                (a.bytes_written or 0) + (b.bytes_written or 0))
+
+
+@dataclass
+class ModuleNode:
+    """One module: identity, parameters, calls, and raw costs per phase (self and inclusive)."""
+
+    name: str
+    type: str
+    own_params: int = 0
+    own_trainable: int = 0
+    params: int = 0
+    trainable_params: int = 0
+    calls: int = 0
+    output_bytes: int = 0
+    children: list[str] = field(default_factory=list)
+    self_cost: dict[Phase, Cost] = field(default_factory=dict)
+    inclusive_cost: dict[Phase, Cost] = field(default_factory=dict)
+    ops: int = 0
+
+    @property
+    def depth(self) -> int:
+        return 0 if self.name == "" else self.name.count(".") + 1
+
+    @property
+    def called(self) -> bool:
+        return self.calls > 0
+
+    def self_total(self) -> Cost:
+        total = ZERO
+        for cost in self.self_cost.values():
+            total = _add(total, cost)
+        return total
+
+    def inclusive_total(self) -> Cost:
+        total = ZERO
+        for cost in self.inclusive_cost.values():
+            total = _add(total, cost)
+        return total
+
+
+class ModuleTree:
+    """Modules in ``named_modules()`` order with costs aggregated from the op events."""
+
+    def __init__(self, nodes: Iterable[ModuleNode], events: Iterable[OpEvent]) -> None:
+        self.nodes: dict[str, ModuleNode] = {node.name: node for node in nodes}
+        if "" not in self.nodes:
+            self.nodes = {"": ModuleNode("", "function"), **self.nodes}
+        for node in self.nodes.values():
+            parent = self._existing_parent(node.name)
+            if parent is not None:
+                self.nodes[parent].children.append(node.name)
+        self._aggregate(events)
+
+    def _existing_parent(self, name: str) -> str | None:
+        parent = parent_name(name)
+        while parent is not None and parent not in self.nodes:
+            parent = parent_name(parent)
+        return parent
+
+    def _aggregate(self, events: Iterable[OpEvent]) -> None:
+        own: dict[str, dict[Phase, Cost]] = defaultdict(dict)
+        for event in events:
+            costs = own[event.module]
+            costs[event.phase] = _add(costs.get(event.phase, ZERO), event.cost)
+            self.nodes[event.module].ops += 1
+        for name, costs in own.items():
+            self.nodes[name].self_cost = costs
+        for node in self._post_order():
+            inclusive = dict(node.self_cost)
+            params, trainable = node.own_params, node.own_trainable
+            for child_name in node.children:
+                child = self.nodes[child_name]
+                for phase, cost in child.inclusive_cost.items():
+                    inclusive[phase] = _add(inclusive.get(phase, ZERO), cost)
+                params += child.params
+                trainable += child.trainable_params
+            node.inclusive_cost = inclusive
+            node.params, node.trainable_params = params, trainable
+
+    def _post_order(self) -> Iterator[ModuleNode]:
+        order: list[ModuleNode] = []
+        stack = [("", False)]
+        while stack:
+            name, expanded = stack.pop()
+            node = self.nodes[name]
+            if expanded:
+                order.append(node)
+                continue
+            stack.append((name, True))
+            stack.extend((child, False) for child in reversed(node.children))
+        return iter(order)
+
+    @property
+    def root(self) -> ModuleNode:
+        return self.nodes[""]
+
+    def walk(self, max_depth: int | None = None) -> Iterator[ModuleNode]:
+        """Pre-order (parents before children, children in definition order)."""
+        stack = [""]
+        while stack:
+            node = self.nodes[stack.pop()]
+            if max_depth is not None and node.depth > max_depth:
+                continue
+            yield node
+            stack.extend(reversed(node.children))
