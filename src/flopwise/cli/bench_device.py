@@ -1,0 +1,78 @@
+"""``flopwise bench-device``: measure this machine and write a hardware profile JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
+from flopwise.errors import UsageError
+from flopwise.hardware.benchmark import BenchProgress, DeviceBenchmark, run_benchmark
+from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
+
+__all__ = ["bench_device_command", "benchmark_table"]
+
+
+def benchmark_table(bench: DeviceBenchmark) -> Table:
+    """The measurements: GEMM FLOP/s per precision and size, bandwidth per kernel, skipped cases."""
+    table = Table(title=f"{bench.device_name} — {bench.source}")
+    table.add_column("case", no_wrap=True)
+    table.add_column("work per call", justify="right")
+    table.add_column("median time", justify="right")
+    table.add_column("achieved", justify="right")
+    for result in bench.gemm:
+        table.add_row(
+            f"gemm {result.precision} {result.size}³",
+            f"{format_count(result.flops, unit='FLOP')}",
+            format_seconds(result.median_s),
+            format_rate(result.flops_per_s, "FLOP/s"),
+        )
+    for result in bench.bandwidth:
+        table.add_row(
+            f"{result.kernel}, {format_count(result.elements)} fp32",
+            f"{format_bytes(result.bytes_moved)} moved",
+            format_seconds(result.median_s),
+            format_rate(result.bytes_per_s, "B/s"),
+        )
+    for case in bench.skipped:
+        table.add_row(case.case, "skipped", "-", case.reason)
+    return table
+
+
+@app.command("bench-device")
+def bench_device_command(
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the hardware profile here (default: print the JSON)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Two small sizes, few repeats: seconds."),
+    full: bool = typer.Option(False, "--full", help="More sizes and repeats, plus fp64: minutes."),
+    device: str = typer.Option("auto", "--device", help="auto (the GPU if torch sees one), cpu, cuda or cuda:N."),
+) -> None:
+    """Measure this machine's GEMM FLOP/s per dtype and memory bandwidth; write a profile usable as --hardware."""
+    with errors_to_exit():
+        if quick and full:
+            raise UsageError("--quick and --full exclude each other; pick one (or neither for the default)")
+        mode = "quick" if quick else "full" if full else "default"
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("bench-device: starting", total=None)
+
+            def on_progress(step: BenchProgress) -> None:
+                bar.update(task, completed=step.completed, total=step.total, description=step.description)
+
+            bench = run_benchmark(device, mode, progress=on_progress)
+        profile = bench.to_profile()
+        write_output(json.dumps(profile, indent=2), output)
+        summary: Console = stdout if output is not None else stderr
+        summary.print(benchmark_table(bench))
