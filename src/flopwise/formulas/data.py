@@ -40,6 +40,9 @@ NO_DATA: tuple[str, ...] = (
     "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "is_nonzero",
     "set_", "lift_fresh", "_nested_tensor_size", "_nested_tensor_strides", "_unsafe_view",
     "_reshape_alias", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    # in-place metadata changes (strides/shape only)
+    "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_",
+    "detach_",
 )
 
 
