@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "Convention": "flopwise.conventions",
     "FormulaRegistry": "flopwise.formulas.registry",
     "default_registry": "flopwise.formulas",
+    "plan_llm": "flopwise.llm",
+    "TransformerSpec": "flopwise.llm",
 }
 
 __all__ = [
