@@ -22,7 +22,10 @@ PER_ELEMENT: dict[str, int] = {
 
 def register(registry: FormulaRegistry) -> None:
     for name, per in PER_ELEMENT.items():
-        def formula(result, x: TensorSpec, *_, _per=per, **__) -> Cost:
+        backward = name.endswith("_backward")
+
+        def formula(result, first: TensorSpec, *args, _per=per, _backward=backward, **__) -> Cost:
+            x = args[0] if _backward else first  # backward ops take (grad_output, input, ...)
             return Cost(elementwise=_per * x.numel)
 
         formula.__doc__ = f"{per} FLOPs per input element."
