@@ -198,7 +198,7 @@ class ActivationMemory:
     """Activation bytes on the busiest GPU (the first pipeline stage) during training.
 
     With 1F1B pipelining the first stage holds ``pp`` micro-batches of ``layers/pp`` layers,
-    i.e. all ``layers`` layers' worth for one micro-batch (Korthikanti et al. §4.2).
+    i.e. all ``layers`` layers' worth for one micro-batch (Korthikanti et al. 2022).
     ``outside_layers`` is the final norm, LM-head input and fp32 logits, counted when one
     stage holds the whole model (``pp == 1``).
     """
