@@ -203,7 +203,7 @@ class _Fields:
             f"'{self.model_type}'; add it to the config"
         )
 
-    def int(self, *keys: str) -> int:
+    def integer(self, *keys: str) -> int:
         value = self.need(*keys)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise ConfigError(f"{self.where}: field '{keys[0]}' must be an integer, got {value!r}")
@@ -222,8 +222,8 @@ class _Fields:
 
 def _llama_family(f: _Fields, name: str) -> TransformerSpec:
     """llama, mistral, mixtral, qwen2, qwen2_moe: RMSNorm, gated MLP, rotary positions."""
-    hidden = f.int("hidden_size")
-    heads = f.int("num_attention_heads")
+    hidden = f.integer("hidden_size")
+    heads = f.integer("num_attention_heads")
     head_dim = f.get("head_dim", None)
     kv_heads = f.get("num_key_value_heads", heads)
     model_type = f.model_type
@@ -235,7 +235,7 @@ def _llama_family(f: _Fields, name: str) -> TransformerSpec:
         qkv_bias, out_bias = f.flag("qkv_bias", True), False
     else:
         qkv_bias = out_bias = False
-    layers = f.int("num_hidden_layers")
+    layers = f.integer("num_hidden_layers")
     window, window_layers = _sliding_window(f, layers)
     return TransformerSpec(
         name=name,
@@ -245,8 +245,8 @@ def _llama_family(f: _Fields, name: str) -> TransformerSpec:
         heads=heads,
         kv_heads=int(kv_heads),
         head_dim=int(head_dim) if head_dim is not None else hidden // heads,
-        ffn=f.int("intermediate_size"),
-        vocab=f.int("vocab_size"),
+        ffn=f.integer("intermediate_size"),
+        vocab=f.integer("vocab_size"),
         max_positions=f.get("max_position_embeddings", None),
         norm="rmsnorm",
         qkv_bias=qkv_bias,
@@ -284,9 +284,9 @@ def _sliding_window(f: _Fields, layers: int) -> tuple[int | None, int]:
 def _moe_fields(f: _Fields) -> dict[str, Any]:
     if f.model_type == "mixtral":
         return {
-            "experts": f.int("num_local_experts"),
-            "experts_per_token": f.int("num_experts_per_tok"),
-            "expert_ffn": f.int("intermediate_size"),
+            "experts": f.integer("num_local_experts"),
+            "experts_per_token": f.integer("num_experts_per_tok"),
+            "expert_ffn": f.integer("intermediate_size"),
         }
     if f.model_type == "qwen2_moe":
         if f.get("mlp_only_layers", []) or int(f.get("decoder_sparse_step", 1)) != 1:
@@ -296,9 +296,9 @@ def _moe_fields(f: _Fields) -> dict[str, Any]:
             )
         shared = int(f.get("shared_expert_intermediate_size", 0))
         return {
-            "experts": f.int("num_experts"),
-            "experts_per_token": f.int("num_experts_per_tok"),
-            "expert_ffn": f.int("moe_intermediate_size"),
+            "experts": f.integer("num_experts"),
+            "experts_per_token": f.integer("num_experts_per_tok"),
+            "expert_ffn": f.integer("moe_intermediate_size"),
             "shared_expert_ffn": shared,
             "shared_expert_gate": shared > 0,
         }
@@ -307,19 +307,19 @@ def _moe_fields(f: _Fields) -> dict[str, Any]:
 
 def _gpt2(f: _Fields, name: str) -> TransformerSpec:
     """GPT-2 (and GPT-3 as a dense GPT-2): LayerNorm, plain GELU MLP, learned positions, biases."""
-    hidden = f.int("n_embd", "hidden_size")
-    heads = f.int("n_head", "num_attention_heads")
-    positions = f.int("n_positions", "max_position_embeddings")
+    hidden = f.integer("n_embd", "hidden_size")
+    heads = f.integer("n_head", "num_attention_heads")
+    positions = f.integer("n_positions", "max_position_embeddings")
     return TransformerSpec(
         name=name,
         model_type="gpt2",
         hidden=hidden,
-        layers=f.int("n_layer", "num_hidden_layers"),
+        layers=f.integer("n_layer", "num_hidden_layers"),
         heads=heads,
         kv_heads=heads,
         head_dim=hidden // heads,
         ffn=int(f.get("n_inner", 4 * hidden)),
-        vocab=f.int("vocab_size"),
+        vocab=f.integer("vocab_size"),
         max_positions=positions,
         gated_mlp=False,
         norm="layernorm",
@@ -336,19 +336,19 @@ def _gpt2(f: _Fields, name: str) -> TransformerSpec:
 
 def _gpt_neox(f: _Fields, name: str) -> TransformerSpec:
     """GPT-NeoX / Pythia: LayerNorm, plain GELU MLP with biases, rotary positions, untied head."""
-    hidden = f.int("hidden_size")
-    heads = f.int("num_attention_heads")
+    hidden = f.integer("hidden_size")
+    heads = f.integer("num_attention_heads")
     attention_bias = f.flag("attention_bias", True)
     return TransformerSpec(
         name=name,
         model_type="gpt_neox",
         hidden=hidden,
-        layers=f.int("num_hidden_layers"),
+        layers=f.integer("num_hidden_layers"),
         heads=heads,
         kv_heads=heads,
         head_dim=hidden // heads,
-        ffn=f.int("intermediate_size"),
-        vocab=f.int("vocab_size"),
+        ffn=f.integer("intermediate_size"),
+        vocab=f.integer("vocab_size"),
         max_positions=f.get("max_position_embeddings", None),
         gated_mlp=False,
         norm="layernorm",
@@ -364,19 +364,19 @@ def _gpt_neox(f: _Fields, name: str) -> TransformerSpec:
 
 def _bert(f: _Fields, name: str) -> TransformerSpec:
     """BERT / RoBERTa encoders as ``BertModel``: post-LayerNorm, biases, pooler, no LM head."""
-    hidden = f.int("hidden_size")
-    heads = f.int("num_attention_heads")
-    positions = f.int("max_position_embeddings")
+    hidden = f.integer("hidden_size")
+    heads = f.integer("num_attention_heads")
+    positions = f.integer("max_position_embeddings")
     return TransformerSpec(
         name=name,
         model_type=f.model_type,
         hidden=hidden,
-        layers=f.int("num_hidden_layers"),
+        layers=f.integer("num_hidden_layers"),
         heads=heads,
         kv_heads=heads,
         head_dim=hidden // heads,
-        ffn=f.int("intermediate_size"),
-        vocab=f.int("vocab_size"),
+        ffn=f.integer("intermediate_size"),
+        vocab=f.integer("vocab_size"),
         max_positions=positions,
         causal=False,
         gated_mlp=False,
@@ -398,17 +398,17 @@ def _bert(f: _Fields, name: str) -> TransformerSpec:
 
 def _t5_encoder(f: _Fields, name: str) -> TransformerSpec:
     """The encoder stack of T5 / mT5 (``T5EncoderModel``): RMS norms, relative position bias."""
-    heads = f.int("num_heads")
+    heads = f.integer("num_heads")
     return TransformerSpec(
         name=name,
         model_type=f.model_type,
-        hidden=f.int("d_model"),
-        layers=f.int("num_layers"),
+        hidden=f.integer("d_model"),
+        layers=f.integer("num_layers"),
         heads=heads,
         kv_heads=heads,
-        head_dim=f.int("d_kv"),
-        ffn=f.int("d_ff"),
-        vocab=f.int("vocab_size"),
+        head_dim=f.integer("d_kv"),
+        ffn=f.integer("d_ff"),
+        vocab=f.integer("vocab_size"),
         causal=False,
         gated_mlp=str(f.get("feed_forward_proj", "relu")).startswith("gated-"),
         norm="rmsnorm",

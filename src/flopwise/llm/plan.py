@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +320,11 @@ def _resolve_hardware(hardware: str | AcceleratorLike) -> AcceleratorLike:
     return get_accelerator(hardware)
 
 
+def _accelerator_id(accelerator: AcceleratorLike) -> str:
+    """The catalogue id (``a100-80gb``) when there is one, else the display name."""
+    return str(getattr(accelerator, "id", accelerator.name))
+
+
 def _resolve_layout(gpus: int | None, tp: int, pp: int, dp: int | None) -> tuple[int, int]:
     """(gpus, dp) from the parallel sizes: gpus = tp · pp · dp."""
     if tp < 1 or pp < 1 or (dp is not None and dp < 1) or (gpus is not None and gpus < 1):
@@ -461,7 +466,7 @@ def _plan_time(
         step_weights = weights_bytes(_params_read(spec, counts, s.batch), s.dtype)
         decode = roofline(flops.decode_per_token * s.batch, step_weights + kv, peak, bandwidth)
     return TimePlan(
-        hardware=str(getattr(accelerator, "id", accelerator.name)),
+        hardware=_accelerator_id(accelerator),
         training=run,
         inference_gpus=s.tp,
         prefill=prefill,
@@ -538,6 +543,7 @@ def plan(
     total_gpus, dp_size = _resolve_layout(gpus, tp, pp, dp)
     if tokens is not None and tokens <= 0:
         raise UsageError(f"--tokens must be positive, got {tokens}")
+    accelerator = _resolve_hardware(hardware if hardware is not None else DEFAULT_HARDWARE)
     settings = Settings(
         seq=_resolve_seq(spec, seq, notes),
         batch=batch,
@@ -555,12 +561,10 @@ def plan(
         sequence_parallel=sequence_parallel,
         mode=mode,
         attention=attention,
-        hardware="",
+        hardware=_accelerator_id(accelerator),
         mfu=DEFAULT_MFU if mfu is None and achieved_tflops is None else mfu,
         achieved_flops_per_s=None if achieved_tflops is None else achieved_tflops * 1e12,
     )
-    accelerator = _resolve_hardware(hardware if hardware is not None else DEFAULT_HARDWARE)
-    settings = replace(settings, hardware=str(getattr(accelerator, "id", accelerator.name)))
     flops = _plan_flops(spec, settings, counts)
     given = {"tokens": tokens is not None, "rate": mfu is not None or achieved_tflops is not None,
              "hardware": hardware is not None}

@@ -176,11 +176,11 @@ def sweep_section(plans: Sequence[LLMPlan], key: str) -> Section:
             format_bytes(p.memory.per_gpu),
             "yes" if p.memory.fits else "no",
             format_seconds(p.time.training.seconds),
-            "-" if tokens_per_s is None else format_rate(tokens_per_s, "tokens/s"),
+            "-" if tokens_per_s is None else format_count(tokens_per_s),
         ))
     header = (
-        key, "fwd FLOPs/token", "train FLOPs/step", "activations/GPU", "KV cache",
-        f"{mode}/GPU", "fits", "training time", "decode",
+        key, "fwd/token", "train/step", "activations", "KV cache",
+        f"{mode}/GPU", "fits", "train time", "decode tok/s",
     )
     return Section(f"Sweep over {key}", header, tuple(rows))
 
@@ -189,10 +189,12 @@ def _title(p: LLMPlan) -> str:
     return f"{p.spec.name}: {p.spec.describe()}"
 
 
-def _settings_line(p: LLMPlan) -> str:
+def _settings_line(p: LLMPlan, sweep_key: str | None = None) -> str:
     s = p.settings
+    seq = "seq swept" if sweep_key == "seq" else f"seq {s.seq}"
+    batch = "batch swept" if sweep_key == "batch" else f"batch {s.batch}"
     return (
-        f"seq {s.seq} · batch {s.batch} · {s.dtype} · {s.gpus} × {s.hardware} "
+        f"{seq} · {batch} · {s.dtype} · {s.gpus} × {s.hardware} "
         f"(tp {s.tp}, pp {s.pp}, dp {s.dp}) · mode {s.mode}"
     )
 
@@ -200,8 +202,8 @@ def _settings_line(p: LLMPlan) -> str:
 def _rich_table(section: Section) -> Table:
     table = Table(title=section.title, title_justify="left", show_edge=False, pad_edge=False)
     for index, name in enumerate(section.header):
-        left = index in section.left_columns
-        table.add_column(name, justify="left" if left else "right", overflow="fold", no_wrap=not left)
+        table.add_column(name, justify="left" if index in section.left_columns else "right",
+                         overflow="fold", no_wrap=index == 0)
     for row in section.rows:
         table.add_row(*row)
     return table
@@ -213,7 +215,7 @@ def render_table(plans: Sequence[LLMPlan], sweep_key: str | None = None) -> Grou
     parts: list[Text | Table] = [
         Text(_title(first), style="bold"),
         Text(f"source: {first.spec.source}"),
-        Text(_settings_line(first)),
+        Text(_settings_line(first, sweep_key)),
     ]
     if sweep_key is not None:
         parts.append(_rich_table(sweep_section(plans, sweep_key)))
@@ -237,7 +239,7 @@ def render_markdown(plan_or_plans: LLMPlan | Sequence[LLMPlan], sweep_key: str |
     first = plans[0]
     lines = [
         f"# {first.spec.name}", "", first.spec.describe(), "",
-        f"Source: {first.spec.source}", "", _settings_line(first), "",
+        f"Source: {first.spec.source}", "", _settings_line(first, sweep_key), "",
     ]
     sections = (sweep_section(plans, sweep_key),) if sweep_key else plan_sections(first)
     for section in sections:

@@ -14,7 +14,8 @@ decode memory-bound (every generated token re-reads the weights and the KV cache
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from flopwise.errors import UsageError
 
@@ -38,10 +39,19 @@ PF_DAY_FLOPS = 8.64e19
 class AcceleratorLike(Protocol):
     """What the planner reads from a catalogue entry (``flopwise.hardware.Accelerator``)."""
 
-    name: str
-    peak_flops: Any  # mapping precision key -> dense FLOP/s
-    memory_bytes: int
-    bandwidth_bytes_per_s: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def peak_flops(self) -> Mapping[str, float]:
+        """Precision key (``bf16``, ``fp8``, ...) -> dense FLOP/s."""
+        ...
+
+    @property
+    def memory_bytes(self) -> int: ...
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float: ...
 
 
 def peak_key(dtype: str) -> str:
