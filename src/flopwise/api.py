@@ -79,8 +79,7 @@ def profile(
         raise UsageError("optimizer= needs backward=True: a step needs gradients")
     positional = _as_tuple(inputs)
     keyword = dict(kwargs or {})
-    names = _module_names(model)
-    nodes = _module_nodes(model)
+    names, nodes = _structure(model)
     scope = ModuleScope(names)
     mode = CountingMode(registry or builtin_registry(), scope)
 
@@ -138,6 +137,17 @@ def _as_tuple(inputs: Any) -> tuple[Any, ...]:
     if isinstance(inputs, list):
         return tuple(inputs)
     return (inputs,)
+
+
+def _structure(model: Any) -> tuple[dict[int, str], list[ModuleNode]]:
+    """Module names (by id) and tree nodes; Keras models are walked by their layers."""
+    from flopwise.keras import is_keras_model
+
+    if is_keras_model(model):
+        from flopwise.keras import keras_structure
+
+        return keras_structure(model)
+    return _module_names(model), _module_nodes(model)
 
 
 def _module_names(model: Any) -> dict[int, str]:
@@ -214,18 +224,19 @@ def _preserved_state(model: Any, fake: bool) -> Iterator[None]:
     finally:
         with torch.no_grad():
             for buffer, value in saved:
-                if buffer._version != value[1]:
-                    buffer.copy_(value[0])
+                # NB: kernels such as batch norm update running statistics in place without
+                # bumping the version counter, so every buffer is restored
+                buffer.copy_(value)
         torch.set_rng_state(cpu_rng)
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
         torch.set_grad_enabled(grad_enabled)
 
 
-def _snapshot_buffers(model: Any) -> list[tuple[torch.Tensor, tuple[torch.Tensor, int]]]:
+def _snapshot_buffers(model: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     if not isinstance(model, torch.nn.Module):
         return []
-    return [(buffer, (buffer.detach().clone(), buffer._version))
+    return [(buffer, buffer.detach().clone())
             for buffer in _unique_tensors(model, "buffers") if not buffer.is_meta]
 
 
@@ -253,7 +264,7 @@ def _loss_of(output: Any) -> torch.Tensor:
     loss_attr = getattr(output, "loss", None)
     if isinstance(loss_attr, torch.Tensor) and loss_attr.requires_grad:
         return loss_attr
-    values = output.values() if isinstance(output, Mapping) else output
+    values = list(output.values()) if isinstance(output, Mapping) else output
     tensors = [t for t in tree_leaves(values)
                if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
     if not tensors:
