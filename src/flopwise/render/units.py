@@ -22,6 +22,9 @@ __all__ = [
     "format_seconds",
     "format_rate",
     "format_percent",
+    "format_number",
+    "format_grouped",
+    "format_count_exact",
     "parse_bytes",
     "parse_count",
 ]
@@ -86,6 +89,32 @@ def format_percent(part: float, whole: float, digits: int = 1) -> str:
     if not whole:
         return "-"
     return f"{100.0 * part / whole:.{digits}f}%"
+
+
+def format_number(value: int | float, digits: int = 4) -> str:
+    """A number for machines (CSV): ints exactly, floats to ``digits`` decimals, no padding.
+
+    >>> format_number(1344), format_number(76.19047619), format_number(100.0)
+    ('1344', '76.1905', '100')
+    """
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def format_grouped(value: int) -> str:
+    """An exact integer with thousands separators: ``format_grouped(25557032) == '25,557,032'``."""
+    return f"{int(value):,}"
+
+
+def format_count_exact(value: int, digits: int = 2) -> str:
+    """A count with its SI prefix and, when the prefix rounds, the exact value.
+
+    >>> format_count_exact(640), format_count_exact(4_089_184_256)
+    ('640', '4.09 G (4,089,184,256)')
+    """
+    short = format_count(value, digits)
+    return short if abs(value) < 1000 else f"{short} ({format_grouped(value)})"
 
 
 _BYTE_UNITS = {

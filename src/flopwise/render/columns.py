@@ -1,0 +1,199 @@
+"""The columns of a module table, shared by every renderer (text, rich, tree, CSV, Markdown).
+
+A column has a key (what ``--columns`` names), a header that carries its unit, a kind that says
+how its value becomes text (through :mod:`flopwise.render.units`), and a getter that reads one
+:class:`~flopwise.report.ModuleRow`. Counts are shown with SI prefixes (K M G T) and bytes with
+IEC prefixes (KiB MiB GiB), so the header names the unit and the value carries its own prefix.
+
+>>> [c.key for c in parse_columns("name,flops,%flops")]
+['name', 'flops', '%flops']
+>>> COLUMNS["bytes_read"].header
+'read (B)'
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from flopwise.errors import UsageError
+from flopwise.render.units import format_bytes, format_count, format_number, format_percent
+from flopwise.report import ModuleRow, Report
+from flopwise.tree import parent_name
+
+__all__ = [
+    "Kind",
+    "Column",
+    "COLUMNS",
+    "DEFAULT_COLUMNS",
+    "ROOT_LABEL",
+    "NOT_CALLED",
+    "parse_columns",
+    "default_columns",
+    "modules_that_ran",
+    "display_name",
+    "cell_text",
+    "cell_value",
+]
+
+ROOT_LABEL = "(root)"
+NOT_CALLED = "(not called)"
+
+
+class Kind(str, Enum):
+    """How a column's value is written."""
+
+    TEXT = "text"
+    COUNT = "count"      # SI prefixes: 1.34 K, 4.09 G
+    BYTES = "bytes"      # IEC prefixes: 1.32 KiB
+    PERCENT = "percent"  # share of the report's total FLOPs
+
+
+@dataclass(frozen=True)
+class Column:
+    """One selectable column of the module table."""
+
+    key: str
+    header: str
+    kind: Kind
+    get: Callable[[ModuleRow, Report], int | str]
+    help: str
+
+    @property
+    def label(self) -> str:
+        """The header without its unit suffix, for inline use (``read`` for ``read (B)``)."""
+        return self.header.removesuffix(" (B)")
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind is not Kind.TEXT
+
+
+def _phase(phase: str) -> Callable[[ModuleRow, Report], int]:
+    return lambda row, _report: row.phase_flops.get(phase, 0)
+
+
+_ALL: tuple[Column, ...] = (
+    Column("name", "module", Kind.TEXT, lambda row, _: row.name,
+           "state_dict-style name, indented by depth; (root) is the model itself"),
+    Column("type", "type", Kind.TEXT, lambda row, _: row.type, "the module's class"),
+    Column("calls", "calls", Kind.COUNT, lambda row, _: row.calls, "forward calls"),
+    Column("params", "params", Kind.COUNT, lambda row, _: row.params,
+           "parameters (shared ones counted once)"),
+    Column("trainable_params", "trainable", Kind.COUNT, lambda row, _: row.trainable_params,
+           "parameters with requires_grad"),
+    Column("macs", "MACs", Kind.COUNT, lambda row, _: row.macs,
+           "multiply-accumulates, inclusive of children, every phase"),
+    Column("flops", "FLOPs", Kind.COUNT, lambda row, _: row.flops,
+           "FLOPs under the report's convention, inclusive of children, every phase"),
+    Column("%flops", "% FLOPs", Kind.PERCENT, lambda row, _: row.flops,
+           "share of the total FLOPs"),
+    Column("self_macs", "self MACs", Kind.COUNT, lambda row, _: row.self_macs,
+           "MACs of ops run directly by this module (children excluded)"),
+    Column("self_flops", "self FLOPs", Kind.COUNT, lambda row, _: row.self_flops,
+           "FLOPs of ops run directly by this module (children excluded)"),
+    Column("forward_flops", "fwd FLOPs", Kind.COUNT, _phase("forward"),
+           "FLOPs of the forward pass"),
+    Column("backward_flops", "bwd FLOPs", Kind.COUNT, _phase("backward"),
+           "FLOPs of the backward pass"),
+    Column("optimizer_flops", "optim FLOPs", Kind.COUNT, _phase("optimizer"),
+           "FLOPs of the optimizer step"),
+    Column("bytes_read", "read (B)", Kind.BYTES, lambda row, _: row.bytes_read,
+           "bytes read by the module's ops"),
+    Column("bytes_written", "written (B)", Kind.BYTES, lambda row, _: row.bytes_written,
+           "bytes written by the module's ops"),
+    Column("output_bytes", "output (B)", Kind.BYTES, lambda row, _: row.output_bytes,
+           "bytes of the module's forward outputs (activations)"),
+)
+
+COLUMNS: dict[str, Column] = {column.key: column for column in _ALL}
+
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "name", "type", "params", "macs", "flops", "%flops", "bytes_read", "bytes_written",
+    "output_bytes",
+)
+
+
+def default_columns(report: Report) -> list[Column]:
+    """The default columns; with more than one phase, FLOPs per phase follow the total."""
+    keys = list(DEFAULT_COLUMNS)
+    phases = list(report.phases)
+    if len(phases) > 1:
+        at = keys.index("%flops") + 1
+        keys[at:at] = [f"{phase}_flops" for phase in phases]
+    return [COLUMNS[key] for key in keys]
+
+
+def parse_columns(columns: str | Sequence[str] | None, report: Report | None = None) -> list[Column]:
+    """Columns from ``"name,flops"`` or a list of keys; ``None`` gives the defaults.
+
+    Unknown keys raise :class:`~flopwise.UsageError` naming the close matches and every key.
+    """
+    if columns is None:
+        if report is None:
+            return [COLUMNS[key] for key in DEFAULT_COLUMNS]
+        return default_columns(report)
+    keys = [key.strip() for key in (columns.split(",") if isinstance(columns, str) else columns)]
+    keys = [key for key in keys if key]
+    if not keys:
+        raise UsageError(f"--columns is empty; choose from: {', '.join(COLUMNS)}")
+    chosen = []
+    for key in keys:
+        column = COLUMNS.get(key.lower())
+        if column is None:
+            close = difflib.get_close_matches(key.lower(), COLUMNS, n=2)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise UsageError(f"unknown column {key!r}; {hint}choose from: {', '.join(COLUMNS)}")
+        chosen.append(column)
+    return chosen
+
+
+def modules_that_ran(report: Report) -> frozenset[str]:
+    """Names of the modules that ran: called themselves, or holding one that was called.
+
+    Containers such as ``ModuleList`` are iterated, never called; they ran when a child did.
+    Everything else is marked ``(not called)`` by the renderers.
+    """
+    ran: set[str] = set()
+    for name, node in report.tree.nodes.items():
+        current: str | None = name if node.calls else None
+        while current is not None and current not in ran:
+            ran.add(current)
+            current = parent_name(current)
+    return frozenset(ran)
+
+
+def display_name(row: ModuleRow, ran: bool = True, indent: bool = True) -> str:
+    """The name cell: indented by depth, the root as ``(root)``, modules that never ran marked."""
+    name = row.name if row.name else ROOT_LABEL
+    if indent:
+        name = "  " * row.depth + name
+    return name if ran else f"{name} {NOT_CALLED}"
+
+
+def cell_text(column: Column, row: ModuleRow, report: Report, ran: bool = True,
+              indent: bool = True) -> str:
+    """A cell as people read it: prefixed counts and bytes, percentages of the total."""
+    if column.key == "name":
+        return display_name(row, ran, indent)
+    value = column.get(row, report)
+    if column.kind is Kind.TEXT:
+        return str(value)
+    if column.kind is Kind.BYTES:
+        return format_bytes(int(value))
+    if column.kind is Kind.PERCENT:
+        return format_percent(int(value), report.total.flops)
+    return format_count(int(value))
+
+
+def cell_value(column: Column, row: ModuleRow, report: Report) -> str:
+    """A cell for machines (CSV): exact integers, the percentage as a plain number."""
+    value = column.get(row, report)
+    if column.kind is Kind.TEXT:
+        return str(value)
+    if column.kind is Kind.PERCENT:
+        total = report.total.flops
+        return format_number(100.0 * int(value) / total, digits=4) if total else ""
+    return format_number(int(value))

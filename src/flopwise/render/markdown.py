@@ -1,0 +1,59 @@
+"""The report as Markdown: the module table, phases, totals, unsupported ops and notes.
+
+Cells read as in the text table (SI prefixes for counts, IEC for bytes, units in the headers);
+names are state_dict-style without indentation, the root shown as ``(root)``.
+
+>>> import torch, flopwise
+>>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+>>> report = flopwise.profile(model, torch.randn(4, 8))
+>>> print(render_markdown(report, columns="name,flops").splitlines()[4])
+| module | FLOPs |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flopwise.render import sections
+from flopwise.render.columns import cell_text, modules_that_ran, parse_columns
+from flopwise.report import Report
+
+__all__ = ["render_markdown", "markdown_table"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                   numeric: Sequence[bool]) -> list[str]:
+    """A pipe table: numbers right-aligned, text left-aligned."""
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |",
+             "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: Report, columns: str | Sequence[str] | None = None,
+                    max_depth: int | None = None) -> str:
+    """The report as a Markdown document (module rows down to ``max_depth``)."""
+    chosen = parse_columns(columns, report)
+    lines = [f"## flopwise: {sections.run_line(report)}", "",
+             f"### Modules (FLOPs: {report.convention.name})", ""]
+    ran = modules_that_ran(report)
+    rows = [[cell_text(c, row, report, row.name in ran, indent=False) for c in chosen]
+            for row in report.modules(max_depth)]
+    lines += markdown_table([c.header for c in chosen], rows, [c.numeric for c in chosen])
+    if len(report.phases) > 1:
+        lines += ["", "### Phases", ""]
+        lines += markdown_table(sections.PHASE_HEADERS, sections.phase_rows(report),
+                                [False] + [True] * 5)
+    lines += ["", f"### Totals (convention: {report.convention.name})", ""]
+    lines += markdown_table(("total", "value"), sections.totals(report), (False, True))
+    if report.unsupported:
+        lines += ["", "### Unsupported ops (not counted)", ""]
+        lines += markdown_table(sections.UNSUPPORTED_HEADERS, sections.unsupported_rows(report),
+                                (False, True))
+        lines += ["", f"> {sections.STRICT_HINT}"]
+    lines += [""] + [f"- {note}" for note in sections.notes(report)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""The parts of a report every renderer shows around its module table, as plain strings.
+
+Each function returns text pieces (label/value pairs, rows, sentences); the text, rich, tree and
+Markdown renderers only lay them out, so all of them say the same thing in the same words.
+
+>>> import torch, flopwise
+>>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+>>> report = flopwise.profile(model, torch.randn(4, 8))
+>>> dict(totals(report))["FLOPs (standard)"]
+'1.34 K (1,344)'
+>>> run_line(report)
+'Sequential · real on cpu · inputs [4, 8] · forward'
+"""
+
+from __future__ import annotations
+
+from flopwise.render.units import (
+    format_bytes,
+    format_count,
+    format_count_exact,
+    format_grouped,
+    format_percent,
+)
+from flopwise.render.columns import modules_that_ran
+from flopwise.report import Report
+
+__all__ = [
+    "PREFIX_LEGEND",
+    "PHASE_HEADERS",
+    "OP_HEADERS",
+    "UNSUPPORTED_HEADERS",
+    "STRICT_HINT",
+    "run_line",
+    "totals",
+    "phase_rows",
+    "op_rows",
+    "unsupported_rows",
+    "notes",
+    "convention_line",
+]
+
+PREFIX_LEGEND = (
+    "counts: K = 10³, M = 10⁶, G = 10⁹, T = 10¹²; bytes (B): KiB = 2¹⁰, MiB = 2²⁰, GiB = 2³⁰"
+)
+PHASE_HEADERS = ("phase", "MACs", "FLOPs", "% FLOPs", "read (B)", "written (B)")
+OP_HEADERS = ("op", "status", "calls", "MACs", "FLOPs", "% FLOPs", "read (B)", "written (B)")
+UNSUPPORTED_HEADERS = ("unsupported op", "calls")
+STRICT_HINT = (
+    "ops without a cost formula add no MACs or FLOPs to any total above (their bytes are "
+    "counted); register a formula (flopwise.formulas) or run with --strict (strict=True) to "
+    "make them an error"
+)
+
+
+def _shapes(report: Report) -> str:
+    if not report.run.inputs:
+        return "no tensor inputs"
+    return "inputs " + ", ".join(f"[{', '.join(map(str, shape))}]" for shape in report.run.inputs)
+
+
+def _passes(report: Report) -> str:
+    passes = ["forward"]
+    if report.run.backward:
+        passes.append("backward")
+    if report.run.optimizer:
+        passes.append(f"{report.run.optimizer} step")
+    return " + ".join(passes)
+
+
+def run_line(report: Report) -> str:
+    """What ran: the model, how (real/meta/fake, device), its inputs and the passes."""
+    where = "meta" if report.run.mode == "meta" else f"{report.run.mode} on {report.run.device}"
+    return f"{report.run.model} · {where} · {_shapes(report)} · {_passes(report)}"
+
+
+def _by_dtype(sizes: dict[str, int]) -> str:
+    return " + ".join(f"{format_bytes(size)} {dtype}" for dtype, size in sorted(sizes.items()))
+
+
+def totals(report: Report) -> list[tuple[str, str]]:
+    """Label/value pairs: parameters, their bytes, MACs, FLOPs (convention named), bytes moved."""
+    total = report.total
+    pairs = [(
+        "params",
+        f"{format_count_exact(total.params)}, {format_count(total.trainable_params)} trainable",
+    )]
+    if report.param_bytes:
+        pairs.append(("param bytes", _by_dtype(report.param_bytes)))
+    if report.buffer_bytes:
+        pairs.append(("buffer bytes", _by_dtype(report.buffer_bytes)))
+    pairs += [
+        ("MACs", format_count_exact(total.macs)),
+        (f"FLOPs ({report.convention.name})", format_count_exact(total.flops)),
+        ("bytes read", format_bytes(total.bytes_read)),
+        ("bytes written", format_bytes(total.bytes_written)),
+    ]
+    return pairs
+
+
+def phase_rows(report: Report) -> list[tuple[str, ...]]:
+    """One row per phase that ran (see :data:`PHASE_HEADERS`)."""
+    whole = report.total.flops
+    return [(name, format_count(t.macs), format_count(t.flops), format_percent(t.flops, whole),
+             format_bytes(t.bytes_read), format_bytes(t.bytes_written))
+            for name, t in report.phases.items()]
+
+
+def op_rows(report: Report) -> list[tuple[str, ...]]:
+    """One row per operator overload, largest FLOPs first (see :data:`OP_HEADERS`)."""
+    whole = report.total.flops
+    return [(row.op, row.status, format_count(row.calls), format_count(row.macs),
+             format_count(row.flops), format_percent(row.flops, whole),
+             format_bytes(row.bytes_read), format_bytes(row.bytes_written))
+            for row in report.ops()]
+
+
+def unsupported_rows(report: Report) -> list[tuple[str, str]]:
+    """``(op, calls)`` for every op that had no formula (see :data:`UNSUPPORTED_HEADERS`)."""
+    return [(op, format_count(calls)) for op, calls in report.unsupported.items()]
+
+
+def convention_line(report: Report) -> str:
+    """One line naming the convention and what it counts."""
+    return f"convention {report.convention.name}: {report.convention.summary}"
+
+
+def notes(report: Report) -> list[str]:
+    """Sentences under the tables: uncalled modules, decompositions, formula errors, units."""
+    lines = []
+    ran = modules_that_ran(report)
+    uncalled = [row for row in report.modules() if row.name not in ran]
+    if uncalled:
+        names = [row.name for row in uncalled]
+        params = sum(row.params for row in uncalled    # outermost uncalled modules only
+                     if not any(row.name.startswith(name + ".") for name in names))
+        lines.append(f"{len(uncalled)} module(s) never called, marked (not called); "
+                     f"they hold {format_grouped(params)} params")
+    if report.decomposed:
+        parts = ", ".join(f"{op} ×{count}" for op, count in sorted(report.decomposed.items()))
+        lines.append(f"counted through their decompositions: {parts}")
+    for op, error in sorted(report.formula_errors.items()):
+        lines.append(f"formula error, counted as unsupported: {op}: {error}")
+    lines.append(convention_line(report))
+    lines.append(PREFIX_LEGEND)
+    return lines
