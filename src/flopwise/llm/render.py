@@ -16,7 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from flopwise.llm.plan import LLMPlan
-from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
+from flopwise.render.units import (
+    format_bytes,
+    format_count,
+    format_count_exact,
+    format_rate,
+    format_seconds,
+)
 
 __all__ = ["Section", "plan_sections", "sweep_section", "render_table", "render_markdown"]
 
@@ -29,10 +35,6 @@ class Section:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     left_columns: tuple[int, ...] = (0,)
-
-
-def _count(value: int) -> str:
-    return f"{format_count(value)} ({value:,})" if value >= 1000 else str(value)
 
 
 def _flops(value: float) -> str:
@@ -50,16 +52,16 @@ def _fits(per_gpu: int, capacity: int) -> str:
 
 def _params_section(p: LLMPlan) -> Section:
     c = p.params
-    rows = [("total", _count(c.total))]
+    rows = [("total", format_count_exact(c.total))]
     if c.active != c.total:
-        rows.append(("active per token", _count(c.active)))
+        rows.append(("active per token", format_count_exact(c.active)))
     rows += [
-        ("embedding (vocabulary, positions" + (", untied head)" if c.lm_head else ")"), _count(c.embedding)),
-        ("non-embedding", _count(c.non_embedding)),
-        ("per block", _count(c.per_block)),
-        ("  attention", _count(c.attention_per_block)),
-        ("  MLP" + (" (all experts)" if p.spec.is_moe else ""), _count(c.mlp_per_block)),
-        ("  norms", _count(c.norms_per_block)),
+        ("embedding (vocabulary, positions" + (", untied head)" if c.lm_head else ")"), format_count_exact(c.embedding)),
+        ("non-embedding", format_count_exact(c.non_embedding)),
+        ("per block", format_count_exact(c.per_block)),
+        ("  attention", format_count_exact(c.attention_per_block)),
+        ("  MLP" + (" (all experts)" if p.spec.is_moe else ""), format_count_exact(c.mlp_per_block)),
+        ("  norms", format_count_exact(c.norms_per_block)),
     ]
     return Section("Parameters", ("part", "parameters"), tuple(rows))
 
