@@ -15,6 +15,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flopwise.errors import FlopwiseError
 
@@ -38,7 +39,7 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line on stderr and exit with ``code``."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
