@@ -8,6 +8,8 @@ from flopwise.cli.app import app
 from flopwise.cli import version as _version  # noqa: F401
 from flopwise.cli import hardware as _hardware  # noqa: F401
 from flopwise.cli import bench_device as _bench_device  # noqa: F401
+from flopwise.cli import profile as _profile  # noqa: F401
+from flopwise.cli import ops as _ops  # noqa: F401
 from flopwise.cli import llm as _llm  # noqa: F401
 
 __all__ = ["app", "main"]

@@ -1,0 +1,108 @@
+"""``flopwise ops``: every operator in the built-in formula registry, with its family and formula.
+
+The registry (and so torch) is imported inside the command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.table import Table
+
+from flopwise.cli.app import app, errors_to_exit, stdout, write_output
+from flopwise.errors import UsageError
+
+if TYPE_CHECKING:
+    from flopwise.formulas.registry import Entry
+
+__all__ = ["OpsFormat", "ops_command", "registry_table", "entry_dict"]
+
+
+class OpsFormat(str, Enum):
+    """Output formats of ``flopwise ops``."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    """One registry entry as JSON: key, family, kind, formula's first doc line, note."""
+    return {
+        "op": entry.key,
+        "family": entry.family,
+        "kind": entry.kind.value,
+        "formula": entry.description,
+        "note": entry.note,
+        "moves_data": entry.moves_data,
+    }
+
+
+def registry_table(entries: list[Entry]) -> Table:
+    """One row per registered op; a formula's note follows its first doc line."""
+    families = Counter(entry.family for entry in entries)
+    table = Table(
+        title=f"{len(entries)} registered ops in {len(families)} "
+              f"famil{'y' if len(families) == 1 else 'ies'}",
+        caption=("kind: formula = a cost formula; zero = declared cost-free (views, copies, "
+                 "shape and index ops). Ops not listed are tried through their decomposition, "
+                 "else reported as unsupported."),
+        caption_justify="left",
+        title_justify="left",
+    )
+    table.add_column("op", no_wrap=True)
+    table.add_column("family", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("formula / note")
+    for entry in entries:
+        text = entry.description
+        if entry.note and entry.note != text:
+            text = f"{text} (NB: {entry.note})"
+        table.add_row(entry.key, entry.family, entry.kind.value, text)
+    return table
+
+
+def _family(name: str, families: list[str]) -> str:
+    """The family called ``name``, or the only one it is a prefix of (``conv``)."""
+    if name in families:
+        return name
+    starting = [family for family in families if family.startswith(name.lower())]
+    if len(starting) == 1:
+        return starting[0]
+    close = starting or difflib.get_close_matches(name, families, n=2)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise UsageError(f"unknown family {name!r}; {hint}choose from: {', '.join(families)}")
+
+
+@app.command("ops")
+def ops_command(
+    family: str | None = typer.Option(
+        None, "--family", help="Only this family (matmul, convolution, attention, pointwise, "
+        "...; a unique prefix such as conv works)."
+    ),
+    output_format: OpsFormat = typer.Option(OpsFormat.TABLE, "--format", "-f", help="table or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """List every operator flopwise has a cost formula for (or declares cost-free)."""
+    with errors_to_exit():
+        from flopwise.formulas import builtin_registry
+
+        entries = builtin_registry().entries()
+        if family is not None:
+            chosen = _family(family, sorted({entry.family for entry in entries}))
+            entries = [entry for entry in entries if entry.family == chosen]
+        if output_format is OpsFormat.JSON:
+            write_output(json.dumps({"ops": [entry_dict(e) for e in entries]}, indent=2), output)
+            return
+        table = registry_table(entries)
+        if output is None and stdout.is_terminal:
+            stdout.print(table)
+            return
+        from flopwise.render.table import to_text
+
+        write_output(to_text(table), output)

@@ -1,0 +1,208 @@
+"""``flopwise profile MODEL``: build a model from a spec, count one run, render the report.
+
+torch, the model libraries and the renderers are imported inside the command, so ``flopwise
+--help`` starts without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
+from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
+
+if TYPE_CHECKING:
+    from flopwise.models import TensorRequest
+    from flopwise.report import Report
+
+__all__ = ["ProfileFormat", "profile_command", "render_report"]
+
+
+class ProfileFormat(str, Enum):
+    """Output formats of ``flopwise profile``."""
+
+    TABLE = "table"
+    TREE = "tree"
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+
+
+@contextlib.contextmanager
+def _working(message: str) -> Iterator[None]:
+    """A spinner on stderr while something runs, only when stderr is a terminal."""
+    if not stderr.is_terminal:
+        yield
+        return
+    with stderr.status(message, spinner="dots"):
+        yield
+
+
+def _requests(shapes: Sequence[str], dtypes: Sequence[str]) -> list[TensorRequest]:
+    from flopwise.models import TensorRequest, parse_dtype, parse_shape
+
+    parsed = [parse_shape(shape) for shape in shapes]
+    names = [parse_dtype(dtype) for dtype in dtypes]
+    if len(names) > 1 and len(names) != len(parsed):
+        raise UsageError(f"{len(names)} --dtype for {len(parsed)} --input; give one --dtype for "
+                         "all inputs or one per --input, in order")
+    if names and not parsed:
+        raise UsageError("--dtype sets the dtype of --input tensors; pass --input SHAPE too "
+                         "(or NAME=SHAPE:DTYPE in --kwarg)")
+    if len(names) == 1:
+        names = names * len(parsed)
+    return [TensorRequest(shape, names[i] if names else None) for i, shape in enumerate(parsed)]
+
+
+def render_report(report: Report, output_format: ProfileFormat, columns: str | None,
+                  depth: int | None, ops: bool) -> str:
+    """The report as text in ``output_format`` (no colour; tables at their natural width)."""
+    if output_format is ProfileFormat.JSON:
+        return report.to_json()
+    if output_format is ProfileFormat.CSV:
+        from flopwise.render.csv import render_csv
+
+        return render_csv(report, columns, depth)
+    if output_format is ProfileFormat.MD:
+        from flopwise.render.markdown import render_markdown
+
+        return render_markdown(report, columns, depth)
+    if output_format is ProfileFormat.TREE:
+        from flopwise.render.tree import render_tree
+
+        return render_tree(report, columns, depth)
+    from flopwise.render.table import render_text
+
+    return render_text(report, columns, depth, ops=ops)
+
+
+def _show(report: Report, output_format: ProfileFormat, columns: str | None, depth: int | None,
+          ops: bool, output: Path | None) -> None:
+    """Colour tables on a terminal; plain text to files, pipes and machine formats."""
+    terminal = output is None and stdout.is_terminal
+    if terminal and output_format is ProfileFormat.TABLE:
+        from flopwise.render.table import rich_table
+
+        stdout.print(rich_table(report, columns, depth, ops))
+    elif terminal and output_format is ProfileFormat.TREE:
+        from flopwise.render.tree import tree_view
+
+        stdout.print(tree_view(report, columns, depth))
+    else:
+        write_output(render_report(report, output_format, columns, depth, ops), output)
+    if report.unsupported and output_format in (ProfileFormat.JSON, ProfileFormat.CSV):
+        listed = ", ".join(f"{op} ×{calls}" for op, calls in report.unsupported.items())
+        stderr.print(f"warning: {len(report.unsupported)} op(s) without a formula are not "
+                     f"counted: {listed}; --strict makes this an error", highlight=False)
+
+
+@app.command("profile")
+def profile_command(
+    model: str = typer.Argument(
+        ..., metavar="MODEL",
+        help="torchvision:NAME, timm:NAME, hf:CONFIG (a model type such as gpt2, or a local "
+        "config.json), path/to/file.py:factory or package.module:factory.",
+    ),
+    inputs: list[str] = typer.Option(
+        [], "--input", "-i", metavar="SHAPE",
+        help="Shape of a positional input, e.g. 1,3,224,224 (repeat for more inputs). For hf "
+        "models: token ids of that shape. Default: the model's own (eval crop; 1,128 tokens).",
+    ),
+    dtypes: list[str] = typer.Option(
+        [], "--dtype", metavar="DTYPE",
+        help="dtype of the --input tensors: one for all, or one per --input. Default: the "
+        "model's float dtype (int64 token ids for hf).",
+    ),
+    kwargs: list[str] = typer.Option(
+        [], "--kwarg", "-k", metavar="NAME=SHAPE[:DTYPE]",
+        help="A keyword input, e.g. attention_mask=1,128:int64 (repeatable).",
+    ),
+    device: str = typer.Option(
+        "meta", "--device",
+        help="meta (build without weights; nothing computed), cpu, cuda or cuda:N.",
+    ),
+    model_dtype: str | None = typer.Option(
+        None, "--model-dtype", metavar="DTYPE",
+        help="Cast the model's floating parameters and buffers, e.g. bfloat16.",
+    ),
+    backward: bool = typer.Option(
+        False, "--backward", help="Also run and count the backward pass of output.sum()."
+    ),
+    convention: str = typer.Option(
+        "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."
+    ),
+    depth: int | None = typer.Option(
+        None, "--depth", "-d", min=0, help="Show modules down to this depth (root = 0)."
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns",
+        help="Comma-separated columns: name,type,calls,params,trainable_params,macs,flops,"
+        "%flops,self_macs,self_flops,forward_flops,backward_flops,optimizer_flops,bytes_read,"
+        "bytes_written,output_bytes.",
+    ),
+    output_format: ProfileFormat = typer.Option(
+        ProfileFormat.TABLE, "--format", "-f", help="table, tree, json, csv or md."
+    ),
+    ops: bool = typer.Option(False, "--ops", help="Also show the per-operator table (table format)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file instead of stdout."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit with code 3 if any op has no cost formula."
+    ),
+    train: bool = typer.Option(
+        False, "--train/--eval", help="Module mode during the run (default: eval)."
+    ),
+) -> None:
+    """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
+    with errors_to_exit():
+        import flopwise
+        from flopwise.conventions import get_convention
+        from flopwise.models import (
+            CallTrace,
+            check_device,
+            describe_failure,
+            load_model,
+            make_inputs,
+            parse_dtype,
+            parse_kwarg,
+        )
+        from flopwise.render.columns import parse_columns
+
+        requests = _requests(inputs, dtypes)
+        keyword_requests = dict(parse_kwarg(text) for text in kwargs)
+        get_convention(convention)
+        if columns is not None:
+            parse_columns(columns)
+        if model_dtype is not None:
+            parse_dtype(model_dtype)
+        check_device(device)
+
+        with _working(f"building {model} on {device}"):
+            try:
+                loaded = load_model(model, device, train, model_dtype)
+            except FlopwiseError:
+                raise
+            except Exception as error:
+                first = (str(error).strip().splitlines() or [""])[0]
+                raise ModelLoadError(
+                    f"building {model} failed: {type(error).__name__}: {first}") from error
+            args, keyword = make_inputs(loaded, requests, keyword_requests, device)
+
+        with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
+            try:
+                report = flopwise.profile(loaded.model, args, keyword, backward=backward,
+                                          convention=convention, strict=strict)
+            except FlopwiseError:
+                raise
+            except Exception as error:
+                raise ModelRunError(describe_failure(error, trace, device)) from error
+        report.run = dataclasses.replace(report.run, model=f"{model} ({report.run.model})")
+        _show(report, output_format, columns, depth, ops, output)
