@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map
 
 from flopwise.capture.events import OpEvent, Status
 from flopwise.capture.scope import ModuleScope
@@ -17,27 +16,33 @@ from flopwise.formulas.spec import Cost, TensorSpec
 
 __all__ = ["CountingMode", "to_spec"]
 
-_DTYPE_NAMES: dict[torch.dtype, str] = {}
+_DTYPES: dict[torch.dtype, tuple[str, int]] = {}
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
-    return name
+def _dtype_info(dtype: torch.dtype) -> tuple[str, int]:
+    info = _DTYPES.get(dtype)
+    if info is None:
+        info = _DTYPES[dtype] = (str(dtype).removeprefix("torch."), dtype.itemsize)
+    return info
 
 
 def to_spec(value: Any) -> Any:
-    """A tensor becomes a :class:`TensorSpec`; anything else is returned unchanged."""
+    """Tensors become :class:`TensorSpec` (inside lists and tuples too); other values stay."""
     if isinstance(value, torch.Tensor):
-        return TensorSpec(tuple(int(s) for s in value.shape), _dtype_name(value.dtype),
-                          value.element_size())
+        name, itemsize = _dtype_info(value.dtype)
+        return TensorSpec(tuple(value.shape), name, itemsize)
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_spec(item) for item in value) if value else value
+    if isinstance(value, dict):
+        return {key: to_spec(item) for key, item in value.items()}
     return value
 
 
 def _nbytes(value: Any) -> int:
     if isinstance(value, TensorSpec):
         return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.dtype.itemsize
     if isinstance(value, (list, tuple)):
         return sum(_nbytes(v) for v in value)
     if isinstance(value, dict):
@@ -45,16 +50,18 @@ def _nbytes(value: Any) -> int:
     return 0
 
 
-def _compute_dtype(args: Any, result: Any) -> str:
-    for value in (args, result):
-        stack = [value]
-        while stack:
-            item = stack.pop(0)
-            if isinstance(item, TensorSpec):
-                if item.dtype.startswith(("float", "bfloat", "complex")):
-                    return item.dtype
-            elif isinstance(item, (list, tuple)):
-                stack.extend(item)
+def _compute_dtype(values: Any) -> str:
+    """The dtype of the first floating-point tensor spec among ``values``."""
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, TensorSpec):
+            if item.dtype.startswith(("float", "bfloat", "complex")):
+                return item.dtype
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
     return "none"
 
 
@@ -67,6 +74,7 @@ def _is_view(func: torch._ops.OpOverload) -> bool:
 
 
 _VIEW_ENTRY = Entry("(view)", Kind.ZERO, "view", None, "output aliases an input", False)
+_NO_BYTES = Cost(0, 0, 0, 0, 0, 0)
 
 
 class CountingMode(TorchDispatchMode):
@@ -79,35 +87,36 @@ class CountingMode(TorchDispatchMode):
         self.events: list[OpEvent] = []
         self.decomposed: Counter[str] = Counter()
         self.formula_errors: dict[str, str] = {}
-        self._entries: dict[Any, Entry | None] = {}
+        self._entries: dict[Any, tuple[Entry | None, str]] = {}
         self._via: list[str] = []
 
-    def _entry(self, func: Any) -> Entry | None:
+    def _entry(self, func: Any) -> tuple[Entry | None, str]:
         try:
             return self._entries[func]
         except KeyError:
-            entry = self.registry.lookup(str(func))
+            name = str(func)
+            entry = self.registry.lookup(name)
             if entry is None and _is_view(func):
                 entry = _VIEW_ENTRY
-            self._entries[func] = entry
-            return entry
+            self._entries[func] = (entry, name)
+            return entry, name
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
-        entry = self._entry(func)
+        entry, name = self._entry(func)
         if entry is None:
-            result = self._decompose(func, args, kwargs)
+            result = self._decompose(func, name, args, kwargs)
             if result is not NotImplemented:
                 return result
         out = func(*args, **kwargs)
-        self._record(func, entry, args, kwargs, out)
+        self._record(name, entry, args, kwargs, out)
         return out
 
-    def _decompose(self, func: Any, args: tuple, kwargs: dict) -> Any:
+    def _decompose(self, func: Any, name: str, args: tuple, kwargs: dict) -> Any:
         """Run ``func`` through its decomposition under this mode, so its parts are counted."""
         decomposition = decomposition_table.get(func)
         recorded = len(self.events)
-        self._via.append(str(func))
+        self._via.append(name)
         try:
             with self:
                 result = func.decompose(*args, **kwargs)
@@ -119,21 +128,24 @@ class CountingMode(TorchDispatchMode):
         finally:
             self._via.pop()
         if result is not NotImplemented:
-            self.decomposed[str(func)] += 1
+            self.decomposed[name] += 1
         return result
 
-    def _record(self, func: Any, entry: Entry | None, args: tuple, kwargs: dict, out: Any) -> None:
-        op = str(func)
-        arg_specs = tree_map(to_spec, args)
-        kwarg_specs = tree_map(to_spec, kwargs)
-        result = tree_map(to_spec, out)
+    def _record(self, op: str, entry: Entry | None, args: tuple, kwargs: dict, out: Any) -> None:
+        if entry is not None and entry.kind is Kind.ZERO:
+            if entry.moves_data:
+                cost = Cost(0, 0, 0, 0, _nbytes(args) + _nbytes(kwargs), _nbytes(out))
+            else:
+                cost = _NO_BYTES
+            self._append(op, Status.ZERO, cost, "none")
+            return
+        arg_specs = to_spec(args)
+        kwarg_specs = to_spec(kwargs) if kwargs else kwargs
+        result = to_spec(out)
+        status = Status.COUNTED
         if entry is None:
             status, cost = Status.UNSUPPORTED, Cost()
-        elif entry.kind is Kind.ZERO:
-            status = Status.ZERO
-            cost = Cost() if entry.moves_data else Cost(bytes_read=0, bytes_written=0)
         else:
-            status = Status.COUNTED
             try:
                 cost = entry.formula(result, *arg_specs, **kwarg_specs)  # type: ignore[misc]
             except Exception as error:  # a formula that cannot read these arguments
@@ -142,15 +154,12 @@ class CountingMode(TorchDispatchMode):
         if cost.bytes_read is None or cost.bytes_written is None:
             cost = Cost(
                 cost.macs, cost.dot_outputs, cost.bias_adds, cost.elementwise,
-                _nbytes((arg_specs, kwarg_specs)) if cost.bytes_read is None else cost.bytes_read,
+                _nbytes(arg_specs) + _nbytes(kwarg_specs) if cost.bytes_read is None
+                else cost.bytes_read,
                 _nbytes(result) if cost.bytes_written is None else cost.bytes_written,
             )
-        self.events.append(OpEvent(
-            op=op,
-            module=self.scope.current(),
-            phase=self.scope.phase,
-            status=status,
-            cost=cost,
-            dtype=_compute_dtype(arg_specs, result),
-            via=self._via[-1] if self._via else None,
-        ))
+        self._append(op, status, cost, _compute_dtype((arg_specs, result)))
+
+    def _append(self, op: str, status: Status, cost: Cost, dtype: str) -> None:
+        self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
+                                   dtype, self._via[-1] if self._via else None))
