@@ -48,6 +48,29 @@ MATMUL = [
         lambda: (r(2, 3, 4), r(3, 4, 5)), ("aten.bmm",), {"macs": 2 * 3 * 4 * 5}),
 ]
 
+def _bf16(*shape):
+    return torch.empty(*shape, dtype=torch.bfloat16, device="meta")
+
+
+_OFFSETS = torch.empty(3, dtype=torch.int32, device="meta")
+
+MATMUL += [
+    # mixture-of-experts grouped GEMM (bf16, on meta): 6 token rows, each through one of 3
+    # experts' [8, 8] weights: 6·8·8 MACs
+    Run("grouped-mm-2d-3d", lambda a, b: torch._grouped_mm(a, b, offs=_OFFSETS),
+        lambda: (_bf16(6, 8), _bf16(3, 8, 8).transpose(1, 2)), ("aten._grouped_mm",),
+        {"macs": 6 * 8 * 8, "dot_outputs": 6 * 8}),
+    # batched: 3 groups of [2, 8] @ [8, 8]
+    Run("grouped-mm-3d-3d", lambda a, b: torch._grouped_mm(a, b),
+        lambda: (_bf16(3, 2, 8), _bf16(3, 8, 8).transpose(1, 2)), ("aten._grouped_mm",),
+        {"macs": 3 * 2 * 8 * 8}),
+    # weight gradient form: [8, 16] @ [16, 8] with the 16 rows split among 3 groups → 3 outputs
+    # of [8, 8]; the 16 shared terms are spread over the groups: 8·8·16 MACs in all
+    Run("grouped-mm-2d-2d", lambda a, b: torch._grouped_mm(a, b, offs=_OFFSETS),
+        lambda: (_bf16(16, 8).t(), _bf16(16, 8)), ("aten._grouped_mm",),
+        {"macs": 8 * 8 * 16, "dot_outputs": 3 * 8 * 8}),
+]
+
 MATMUL_DIRECT = [
     Direct("int-mm", ("aten._int_mm",), S(32, 16, dtype="int32"),
            (S(32, 64, dtype="int8", itemsize=1), S(64, 16, dtype="int8", itemsize=1)),

@@ -84,3 +84,19 @@ def test_lstm_stack_with_backward():
     forward = 5 * 3 * 4 * 16 * ((8 + 16) + (16 + 16))
     assert report.phases["forward"].macs == forward
     assert report.phases["backward"].macs == 2 * forward
+
+
+def test_mixtral_style_mixture_of_experts():
+    # hidden 64, 4 heads of 16, 2 kv heads, 4 experts of SwiGLU 128, top-2, vocab 100, 2 layers,
+    # 8 tokens (bf16: the grouped expert GEMM needs 16-bit inputs). Per token per layer:
+    # q, o 64² each, k, v 64·32 each, router 64·4, two experts 2·3·64·128, QKᵀ + AV 2·8·64
+    h, kv_dim, f, experts, top, vocab, layers, s = 64, 32, 128, 4, 2, 100, 2, 8
+    config = transformers.MixtralConfig(hidden_size=h, intermediate_size=f, num_hidden_layers=layers,
+                                        num_attention_heads=4, num_key_value_heads=2,
+                                        vocab_size=vocab, num_local_experts=experts,
+                                        num_experts_per_tok=top)
+    model = _meta(lambda: transformers.MixtralForCausalLM(config).to(torch.bfloat16))
+    report = flopwise.profile(model, (torch.zeros(1, s, dtype=torch.long, device="meta"),))
+    per_token_layer = 2 * h * h + 2 * h * kv_dim + h * experts + top * 3 * h * f + 2 * s * h
+    assert report.total.macs == (layers * per_token_layer + h * vocab) * s
+    assert report.unsupported == {}

@@ -74,6 +74,16 @@ def register(registry: FormulaRegistry) -> None:
         return Cost(macs=batch * m * n * k, dot_outputs=m * n,
                     bias_adds=m * n if _has_bias(beta) else 0)
 
+    @registry.register("aten._grouped_mm", family=family,
+                       note="mixture-of-experts GEMM: each row meets one group's weight")
+    def grouped_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+        """Grouped GEMM: every output element is one K-term dot product (K the shared dim)."""
+        k = a.shape[-1]
+        if a.ndim == 2 and b.ndim == 2:  # groups split K: [M, ΣK] @ [ΣK, N] -> [G, M, N]
+            outputs = a.shape[0] * b.shape[1]
+            return Cost(macs=outputs * k, dot_outputs=result.numel)
+        return Cost(macs=result.numel * k, dot_outputs=result.numel)
+
     @registry.register("aten.mv", family=family)
     def mv(result: TensorSpec, a: TensorSpec, v: TensorSpec, *_, **__) -> Cost:
         """[M,K] @ [K]: M·K MACs."""
