@@ -16,7 +16,7 @@ from torch.utils._pytree import tree_leaves
 
 from flopwise._version import __version__
 from flopwise.capture.events import Phase
-from flopwise.capture.mode import CountingMode
+from flopwise.capture.mode import CountingMode, Observer
 from flopwise.capture.scope import ModuleScope
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import UnsupportedOpsError, UsageError
@@ -40,6 +40,7 @@ def profile(
     fake: bool = False,
     strict: bool = False,
     registry: FormulaRegistry | None = None,
+    observers: tuple[Observer, ...] = (),
 ) -> Report:
     """Count what one call of ``model`` costs, per module and per operator.
 
@@ -58,6 +59,7 @@ def profile(
         fake: run a real model under fake tensors: shapes flow, nothing is computed.
         strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
         registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
+        observers: extra watchers of every op (see :class:`flopwise.capture.mode.Observer`).
 
     Returns:
         A :class:`~flopwise.Report`. Exceptions raised by the model propagate unchanged, and the
@@ -81,7 +83,7 @@ def profile(
     keyword = dict(kwargs or {})
     names, nodes = _structure(model)
     scope = ModuleScope(names)
-    mode = CountingMode(registry or builtin_registry(), scope)
+    mode = CountingMode(registry or builtin_registry(), scope, tuple(observers))
 
     with _preserved_state(model, fake):
         scope.install()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch._decomp import decomposition_table
@@ -14,7 +14,14 @@ from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["CountingMode", "to_spec"]
+__all__ = ["CountingMode", "Observer", "to_spec"]
+
+
+class Observer(Protocol):
+    """Something that watches every counted op with its real arguments (e.g. the memory
+    simulation). It must not change the tensors it sees."""
+
+    def on_op(self, op: str, args: tuple, kwargs: dict, out: Any, event: OpEvent) -> None: ...
 
 _DTYPES: dict[torch.dtype, tuple[str, int]] = {}
 
@@ -80,8 +87,10 @@ _NO_BYTES = Cost(0, 0, 0, 0, 0, 0)
 class CountingMode(TorchDispatchMode):
     """Records an event for every aten op call; never changes what the op computes."""
 
-    def __init__(self, registry: FormulaRegistry, scope: ModuleScope) -> None:
+    def __init__(self, registry: FormulaRegistry, scope: ModuleScope,
+                 observers: tuple[Observer, ...] = ()) -> None:
         super().__init__()
+        self.observers = observers
         self.registry = registry
         self.scope = scope
         self.events: list[OpEvent] = []
@@ -110,6 +119,8 @@ class CountingMode(TorchDispatchMode):
                 return result
         out = func(*args, **kwargs)
         self._record(name, entry, args, kwargs, out)
+        for observer in self.observers:
+            observer.on_op(name, args, kwargs, out, self.events[-1])
         return out
 
     def _decompose(self, func: Any, name: str, args: tuple, kwargs: dict) -> Any:
