@@ -211,6 +211,18 @@ def test_hf_tiny_gpt2_config_on_meta(tmp_path: Path) -> None:
     assert data["total"]["params"] == (vocab + positions) * hidden + layers * per_layer_params + 2 * hidden
 
 
+def test_hf_backward_counts_both_phases(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2,
+                                  "vocab_size": 100, "bos_token_id": 0, "eos_token_id": 0}))
+    result = invoke(f"hf:{config}", "--input", "2,8", "--backward", "-f", "json")
+    assert result.exit_code == 0, result.output
+    phases = json.loads(result.stdout)["phases"]
+    assert set(phases) == {"forward", "backward"}
+    # no input needs grad, yet every weight does: backward has about twice the forward MACs
+    assert phases["forward"]["macs"] < phases["backward"]["macs"] <= 2 * phases["forward"]["macs"]
+
+
 def test_hf_unknown_model_type_is_not_downloaded() -> None:
     assert_one_line_error(invoke("hf:gpt-2"), 1, "unknown transformers model type 'gpt-2'",
                           "gpt2", "nothing is downloaded")
