@@ -100,7 +100,8 @@ def _show(report: Report, output_format: ProfileFormat, columns: str | None, dep
     if report.unsupported and output_format in (ProfileFormat.JSON, ProfileFormat.CSV):
         listed = ", ".join(f"{op} ×{calls}" for op, calls in report.unsupported.items())
         stderr.print(f"warning: {len(report.unsupported)} op(s) without a formula are not "
-                     f"counted: {listed}; --strict makes this an error", highlight=False)
+                     f"counted: {listed}; --strict makes this an error", markup=False,
+                     highlight=False)
 
 
 @app.command("profile")
