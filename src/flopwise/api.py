@@ -41,6 +41,7 @@ def profile(
     strict: bool = False,
     registry: FormulaRegistry | None = None,
     observers: tuple[Observer, ...] = (),
+    name: str | None = None,
 ) -> Report:
     """Count what one call of ``model`` costs, per module and per operator.
 
@@ -60,6 +61,7 @@ def profile(
         strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
         registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
         observers: extra watchers of every op (see :class:`flopwise.capture.mode.Observer`).
+        name: the label reports show for the model (default: its class or function name).
 
     Returns:
         A :class:`~flopwise.Report`. Exceptions raised by the model propagate unchanged, and the
@@ -111,8 +113,8 @@ def profile(
         events=tuple(mode.events),
         convention=chosen,
         run=RunInfo(
-            model=type(model).__name__ if isinstance(model, torch.nn.Module)
-            else getattr(model, "__name__", type(model).__name__),
+            model=name or (type(model).__name__ if isinstance(model, torch.nn.Module)
+                           else getattr(model, "__name__", type(model).__name__)),
             mode="fake" if fake else _mode_of(model, positional, keyword),
             device=_device_of(model, positional, keyword),
             inputs=tuple(tuple(t.shape) for t in tree_leaves((positional, keyword))

@@ -59,10 +59,12 @@ class ModuleRow:
     bytes_written: int
     output_bytes: int
     phase_flops: dict[str, int] = field(default_factory=dict)
+    ran: bool = False
 
     @property
     def called(self) -> bool:
-        return self.calls > 0
+        """Whether this module, or a module inside it, ran (a ModuleList itself never runs)."""
+        return self.ran
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class Report:
             output_bytes=node.output_bytes,
             phase_flops={phase.value: self.flops_of(cost)
                          for phase, cost in node.inclusive_cost.items()},
+            ran=node.ran,
         )
 
     def modules(self, max_depth: int | None = None) -> list[ModuleRow]:

@@ -52,6 +52,8 @@ class ModuleNode:
     def depth(self) -> int:
         return 0 if self.name == "" else self.name.count(".") + 1
 
+    ran: bool = False  # it, or a module inside it, was called (containers are never called)
+
     @property
     def called(self) -> bool:
         return self.calls > 0
@@ -99,8 +101,10 @@ class ModuleTree:
         for node in self._post_order():
             inclusive = dict(node.self_cost)
             params, trainable = node.own_params, node.own_trainable
+            node.ran = node.calls > 0
             for child_name in node.children:
                 child = self.nodes[child_name]
+                node.ran = node.ran or child.ran
                 for phase, cost in child.inclusive_cost.items():
                     inclusive[phase] = _add(inclusive.get(phase, ZERO), cost)
                 params += child.params

@@ -7,7 +7,6 @@ torch, the model libraries and the renderers are imported inside the command, so
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Sequence
 from enum import Enum
 from pathlib import Path
@@ -200,10 +199,10 @@ def profile_command(
         with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
             try:
                 report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                          convention=convention, strict=strict)
+                                          convention=convention, strict=strict,
+                                          name=f"{model} ({type(loaded.model).__name__})")
             except FlopwiseError:
                 raise
             except Exception as error:
                 raise ModelRunError(describe_failure(error, trace, device)) from error
-        report.run = dataclasses.replace(report.run, model=f"{model} ({report.run.model})")
         _show(report, output_format, columns, depth, ops, output)

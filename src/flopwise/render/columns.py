@@ -21,7 +21,6 @@ from enum import Enum
 from flopwise.errors import UsageError
 from flopwise.render.units import format_bytes, format_count, format_number, format_percent
 from flopwise.report import ModuleRow, Report
-from flopwise.tree import parent_name
 
 __all__ = [
     "Kind",
@@ -153,16 +152,10 @@ def parse_columns(columns: str | Sequence[str] | None, report: Report | None = N
 def modules_that_ran(report: Report) -> frozenset[str]:
     """Names of the modules that ran: called themselves, or holding one that was called.
 
-    Containers such as ``ModuleList`` are iterated, never called; they ran when a child did.
-    Everything else is marked ``(not called)`` by the renderers.
+    Containers such as ``ModuleList`` are iterated, never called; they ran when a child did
+    (the tree's ``ran`` flag). Everything else is marked ``(not called)`` by the renderers.
     """
-    ran: set[str] = set()
-    for name, node in report.tree.nodes.items():
-        current: str | None = name if node.calls else None
-        while current is not None and current not in ran:
-            ran.add(current)
-            current = parent_name(current)
-    return frozenset(ran)
+    return frozenset(name for name, node in report.tree.nodes.items() if node.ran)
 
 
 def display_name(row: ModuleRow, ran: bool = True, indent: bool = True) -> str:
