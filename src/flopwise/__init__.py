@@ -38,6 +38,8 @@ _LAZY: dict[str, str] = {
     "default_registry": "flopwise.formulas",
     "plan_llm": "flopwise.llm",
     "TransformerSpec": "flopwise.llm",
+    "profile_onnx": "flopwise.onnx",
+    "profile_keras": "flopwise.keras",
 }
 
 __all__ = [

@@ -82,15 +82,20 @@ def is_keras_model(model: Any) -> bool:
     return layer_type is not None and isinstance(model, layer_type)
 
 
-def load_keras_model(path: str | os.PathLike[str]) -> Any:
+def load_keras_model(path: str | os.PathLike[str], *, select_torch_backend: bool = False) -> Any:
     """Load a saved Keras model (``.keras`` archive or legacy ``.h5``) on the torch backend.
 
     ``compile=False``: optimizer and loss are not needed to count the model.
+    ``select_torch_backend=True`` (for command-line tools) sets ``KERAS_BACKEND=torch`` in the
+    process environment when keras is not imported yet and no backend was chosen; a backend
+    chosen explicitly is never overridden.
 
     Raises:
         UsageError: the backend is not torch (set ``KERAS_BACKEND=torch`` first).
         ModelLoadError: the file is missing or Keras cannot read it.
     """
+    if select_torch_backend and "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = require_torch_backend()
     file = Path(path)
     if not file.is_file():
@@ -153,7 +158,17 @@ def example_inputs(model: Any, batch: int = 1, shapes: list[tuple[int, ...]] | N
 
 
 def _sublayers(layer: Any) -> list[Any]:
-    return list(layer._flatten_layers(include_self=False, recursive=False))
+    """A layer's Keras sublayers as they appear in the tree.
+
+    InputLayers do no work and are left out. The cell of a recurrent layer is run through
+    ``cell.call`` inside the layer's loop, never through ``__call__``, so it is folded into its
+    layer (which then owns the cell's weights) instead of showing as an uncalled module.
+    """
+    keras = sys.modules["keras"]
+    if isinstance(layer, keras.layers.RNN):
+        return []
+    return [sub for sub in layer._flatten_layers(include_self=False, recursive=False)
+            if not isinstance(sub, keras.layers.InputLayer)]
 
 
 def _clean(name: str) -> str:
@@ -175,12 +190,13 @@ def _walk(model: Any) -> Iterator[tuple[str, torch.nn.Module]]:
         prefix = f"{name}." if name else ""
         children: list[tuple[str, torch.nn.Module]] = []
         if isinstance(module, keras.Layer):
-            children = [(prefix + _clean(layer.name), layer) for layer in _sublayers(module)
-                        if not isinstance(layer, keras.layers.InputLayer)]
-            children += [(prefix + child_name, child) for child_name, child in module.named_children()
+            children = [(prefix + _clean(layer.name), layer) for layer in _sublayers(module)]
+            children += [(prefix + child_name, child)
+                         for child_name, child in module.named_children()
                          if child_name != _TORCH_PARAMS and not isinstance(child, keras.Layer)]
         else:
-            children = [(prefix + child_name, child) for child_name, child in module.named_children()]
+            children = [(prefix + child_name, child)
+                        for child_name, child in module.named_children()]
         stack.extend(reversed(children))
 
 

@@ -3,6 +3,8 @@ layer names in the module tree, loading ``.keras`` files, and the backend check.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -90,7 +92,8 @@ def test_keras_layer_names_form_the_tree(report) -> None:
     rows = {row.name: row for row in report.modules()}
     assert rows[""].type == "Functional"
     assert {"conv", "to_sequence", "mha", "mha.query", "mha.key", "mha.value",
-            "mha.attention_output", "lstm", "lstm.lstm_cell", "dense"} <= set(rows)
+            "mha.attention_output", "lstm", "dense"} <= set(rows)
+    assert "lstm.lstm_cell" not in rows           # the cell runs inside the LSTM layer
     assert rows["conv"].type == "Conv2D" and rows["mha.query"].type == "EinsumDense"
     assert "image" not in rows                    # the InputLayer does no work
     assert not any("_torch_params" in name for name in rows)
@@ -148,3 +151,15 @@ def test_is_keras_model() -> None:
     assert is_keras_model(keras.layers.Dense(2))
     with pytest.raises(UsageError, match="needs a Keras model"):
         profile_keras(torch.nn.Linear(2, 2), torch.ones(1, 2))
+
+
+def test_command_line_loading_selects_the_torch_backend(model, tmp_path) -> None:
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    code = ("import sys; from flopwise.keras import load_keras_model; "
+            "m = load_keras_model(sys.argv[1], select_torch_backend=True); import keras; "
+            "print(keras.backend.backend(), m.count_params())")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["torch", "907"]

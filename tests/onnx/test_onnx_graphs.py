@@ -395,3 +395,8 @@ def test_contrib_multihead_attention_in_a_graph() -> None:
     report = profile_onnx(model)
     assert report.total.macs == 1 * 2 * 3 * 4 * (8 + 8)
     assert report.unsupported == {}
+
+
+def test_top_level_name() -> None:
+    assert flopwise.profile_onnx is profile_onnx
+    assert profile_onnx(_conv_model(), {"batch": (1,)}).run.device == "static shapes"

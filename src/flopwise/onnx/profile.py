@@ -128,7 +128,7 @@ def profile_onnx(
         events=tuple(events),
         convention=chosen,
         run=RunInfo(
-            model=loaded.name, mode="onnx", device="n/a",
+            model=loaded.name, mode="onnx", device="static shapes",
             inputs=tuple(resolved[value.name] for value in graph_inputs(graph)),
             backward=False, optimizer=None, torch_version=_torch_version(),
             flopwise_version=__version__,
