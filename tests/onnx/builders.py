@@ -51,13 +51,16 @@ def graph_model(nodes: Sequence[onnx.NodeProto], inputs: Mapping[str, Shape | Ty
         [helper.make_tensor_value_info(name, FLOAT, None) for name in outputs],
         [numpy_helper.from_array(value, name) for name, value in (initializers or {}).items()],
     )
-    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in extra_domains]
+    opsets = [helper.make_opsetid("", opset)]
+    opsets += [helper.make_opsetid(domain, version) for domain, version in extra_domains]
     return helper.make_model(graph, opset_imports=opsets)
 
 
-def single(op: str, inputs: Mapping[str, Shape | Typed], initializers: Mapping[str, np.ndarray] | None = None,
-           input_order: Sequence[str] | None = None, n_outputs: int = 1, name: str | None = None,
-           domain: str = "", opset: int = 21, **attrs: Any) -> onnx.ModelProto:
+def single(op: str, inputs: Mapping[str, Shape | Typed],
+           initializers: Mapping[str, np.ndarray] | None = None,
+           input_order: Sequence[str] | None = None, n_outputs: int = 1,
+           name: str | None = None, domain: str = "", opset: int = 21,
+           **attrs: Any) -> onnx.ModelProto:
     """One node reading ``input_order`` (default: inputs then initializers, in order)."""
     order = list(input_order) if input_order is not None else [*inputs, *(initializers or {})]
     outputs = [f"y{i}" for i in range(n_outputs)]

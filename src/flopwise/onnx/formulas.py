@@ -195,8 +195,8 @@ def resize_per_output(mode: str, resized_axes: int) -> int:
 
     Linear blends 2ʳ taps (2ʳ multiplies + 2ʳ − 1 adds), cubic 4ʳ, nearest copies.
 
-    >>> resize_per_output("linear", 2), resize_per_output("cubic", 2), resize_per_output("nearest", 2)
-    (7, 31, 0)
+    >>> [resize_per_output(mode, 2) for mode in ("linear", "cubic", "nearest")]
+    [7, 31, 0]
     """
     table = interpolate.PER_OUTPUT
     if mode == "nearest":

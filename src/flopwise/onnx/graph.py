@@ -167,8 +167,9 @@ def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     return [value for value in graph.input if value.name not in stored]
 
 
-def bind_input_shapes(model: onnx.ModelProto,
-                      input_shapes: Mapping[str, tuple[int, ...]] | None) -> dict[str, tuple[int, ...]]:
+def bind_input_shapes(
+    model: onnx.ModelProto, input_shapes: Mapping[str, tuple[int, ...]] | None
+) -> dict[str, tuple[int, ...]]:
     """Give every graph input of ``model`` (flopwise's copy) a concrete shape; return them.
 
     Raises:
@@ -337,6 +338,7 @@ def infer_shapes(model: onnx.ModelProto) -> Analysed:
 def _fold(model: onnx.ModelProto, values: ValueTable, known: dict[str, Any]) -> int:
     """Evaluate the foldable nodes whose inputs are known; add their outputs to ``known``."""
     onnx = require_onnx()
+    import numpy as np
     from onnx import numpy_helper
 
     if not known:
@@ -350,13 +352,11 @@ def _fold(model: onnx.ModelProto, values: ValueTable, known: dict[str, Any]) -> 
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx") or all(o in known for o in node.output if o):
             continue
-        if node.op_type == "Shape" and values.spec(node.input[0]) is not None:
-            shape = values.spec(node.input[0]).shape  # type: ignore[union-attr]
+        source = values.spec(node.input[0]) if node.op_type == "Shape" else None
+        if source is not None:
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-            import numpy as np
-
-            known[node.output[0]] = np.array(shape[attrs.get("start", 0):attrs.get("end")],
-                                             dtype=np.int64)
+            window = source.shape[attrs.get("start", 0):attrs.get("end")]
+            known[node.output[0]] = np.array(window, dtype=np.int64)
             continue
         if node.op_type not in FOLDABLE or not all(i in known for i in node.input if i):
             continue

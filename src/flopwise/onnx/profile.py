@@ -197,13 +197,15 @@ class _Counter:
             status = Status.ZERO
             cost = Cost() if entry.moves_data else Cost(bytes_read=0, bytes_written=0)
         else:
-            status, cost = Status.COUNTED, self._counted(view, entry.formula, key)
-            if cost is None:
+            counted = self._counted(view, entry.formula, key)
+            if counted is None:
                 status, cost = Status.UNSUPPORTED, Cost()
-            elif node.op_type == "Add" and key == "Add" and self._is_bias_add(node):
+            elif key == "Add" and self._is_bias_add(node):
                 # NB: MatMul + Add of a stored vector is a linear layer's bias (the torch
                 # exporter writes nn.Linear on 3-D inputs so): a bias add, as addmm counts it.
-                cost = Cost(bias_adds=cost.elementwise)
+                status, cost = Status.COUNTED, Cost(bias_adds=counted.elementwise)
+            else:
+                status, cost = Status.COUNTED, counted
         cost = self._with_bytes(view, cost)
         return OpEvent(op=key, module=module, phase=Phase.FORWARD, status=status, cost=cost,
                        dtype=_compute_dtype(view))
@@ -274,7 +276,7 @@ class _Weights:
 
     def __init__(self, graph: onnx.GraphProto, scopes: ScopeNames) -> None:
         initializers = {t.name: t for t in graph.initializer}
-        alias = {}  # Identity outputs that stand for an initializer
+        alias: dict[str, str] = {}  # Identity outputs that stand for an initializer
         for node in graph.node:
             if node.op_type == "Identity" and node.input and (
                     node.input[0] in initializers or node.input[0] in alias):
@@ -364,10 +366,14 @@ def _output_bytes(graph: onnx.GraphProto, values: ValueTable,
                 continue
             users = consumers.get(name, [])
             for scope in ["", *_ancestors(module)]:
-                inside = (lambda user, s=scope: s == "" or user == s or user.startswith(s + "."))
-                if name in graph_outputs or not all(inside(user) for user in users):
+                if name in graph_outputs or not all(_within(user, scope) for user in users):
                     totals[scope] += spec_nbytes(spec)
     return dict(totals)
+
+
+def _within(module: str, scope: str) -> bool:
+    """Whether ``module`` is ``scope`` or inside it (everything is inside the root)."""
+    return scope == "" or module == scope or module.startswith(scope + ".")
 
 
 # -- run information ---------------------------------------------------------------------------

@@ -78,7 +78,8 @@ def measure_latency(
 
     loaded = load_model(model)
     shapes = bind_input_shapes(loaded.model, input_shapes)
-    types = {value.name: value.type.tensor_type.elem_type for value in graph_inputs(loaded.model.graph)}
+    types = {value.name: value.type.tensor_type.elem_type
+             for value in graph_inputs(loaded.model.graph)}
     generator = np.random.default_rng(0)
     feeds = {name: _random(np, generator, shape, types[name]) for name, shape in shapes.items()}
     source = model.SerializeToString() if not isinstance(model, (str, os.PathLike)) else str(model)

@@ -78,18 +78,18 @@ class ScopeNames:
     """
 
     def __init__(self, nodes: Sequence[onnx.NodeProto], initializer_names: Iterable[str]) -> None:
-        raw: list[tuple[str, bool]] = []
+        raw: list[tuple[str, bool]] = []   # (scope, whether it is exact metadata)
         for node in nodes:
             metadata = {entry.key: entry.value for entry in node.metadata_props}
-            exact = scope_of_metadata(metadata[NAME_SCOPES_KEY]) if NAME_SCOPES_KEY in metadata \
-                else None
+            scoped = metadata.get(NAME_SCOPES_KEY)
+            exact = scope_of_metadata(scoped) if scoped is not None else None
             raw.append((exact, True) if exact is not None else (scope_of_name(node.name), False))
         owners = list(initializer_names)
         known = {prefix for name, _ in raw for prefix in _prefixes(name)}
         canonical: dict[tuple[str, bool], str] = {}
         for key in dict.fromkeys(raw):
-            name, exact = key
-            canonical[key] = name if exact else _merge_repeats(name, known, owners)
+            name, from_metadata = key
+            canonical[key] = name if from_metadata else _merge_repeats(name, known, owners)
         self.modules: list[str] = [canonical[key] for key in raw]
         instances: dict[str, set[str]] = {}
         for (name, _exact), module in canonical.items():
