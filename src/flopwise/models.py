@@ -175,7 +175,7 @@ def load_model(spec: str, device: str = "meta", train: bool = False,
 
     check_device(device)
     prefix, _, rest = spec.partition(":")
-    builders = {"torchvision": _torchvision, "timm": _timm, "hf": _hf}
+    builders = {"torchvision": _torchvision, "timm": _timm, "hf": _hf, "keras": _keras}
     builder = builders.get(prefix.lower())
     with torch.device(device):
         if builder is not None:
@@ -193,6 +193,17 @@ def load_model(spec: str, device: str = "meta", train: bool = False,
 def _close(name: str, names: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _keras(spec: str, path: str) -> LoadedModel:
+    """A saved Keras 3 model (``keras:path/to/model.keras``), loaded on the torch backend."""
+    from flopwise.keras import keras_input_shapes, load_keras_model
+
+    model = load_keras_model(path, select_torch_backend=True)
+    shapes = tuple(tuple(1 if d is None else d for d in shape)
+                   for shape in keras_input_shapes(model))
+    return LoadedModel(spec, "keras", model, default_shapes=shapes,
+                       default_note="the Keras model's declared inputs (free dims = 1)")
 
 
 def _torchvision(spec: str, name: str) -> LoadedModel:
@@ -357,7 +368,8 @@ def _factory(spec: str) -> LoadedModel:
         except ImportError:
             pass
         raise UsageError(f"model spec {spec!r} is not one of torchvision:NAME, timm:NAME, "
-                         f"hf:CONFIG, path/to/file.py:factory, package.module:factory{hint}")
+                         f"hf:CONFIG, keras:PATH.keras, path/to/file.py:factory, "
+                         f"package.module:factory, or a .onnx file{hint}")
     module = _import_factory_module(spec, location)
     factory = getattr(module, attribute, None)
     if not callable(factory):
