@@ -26,8 +26,8 @@ def conv_macs(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
 
     Weight layout is ``[Co, Ci/g, *K]`` (``[Ci, Co/g, *K]`` when transposed).
 
-    >>> conv_macs((1, 3, 224, 224), (32, 3, 3, 3), (1, 32, 222, 222), False, 1)
-    11943936
+    >>> conv_macs((1, 3, 224, 224), (32, 3, 3, 3), (1, 32, 222, 222), False, 1)  # 32·222²·27
+    42581376
     """
     kernel = prod(weight_shape[2:])
     if transposed:
