@@ -272,6 +272,19 @@ class Report:
 
         return rich_table(self)
 
+    def to_html(self, title: str | None = None) -> str:
+        """One self-contained HTML page (works offline) with the interactive module table,
+        charts, unsupported ops and the convention manifest (:mod:`flopwise.render.html`)."""
+        from flopwise.render.html import render_html
+
+        return render_html(self, title=title)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the totals and the module table as static HTML."""
+        from flopwise.render.html import render_html_table
+
+        return render_html_table(self)
+
 
 def _totals_dict(t: Totals) -> dict[str, int]:
     return {"macs": t.macs, "flops": t.flops, "bytes_read": t.bytes_read,

@@ -1,0 +1,1005 @@
+"""The report as one self-contained HTML file, and as a static table for notebooks.
+
+``render_html`` writes a whole page that works offline: its style sheet and its small vanilla
+script are inline, the charts are inline SVG (no namespace URL: HTML5 parses ``<svg>`` itself),
+there are no fonts, images or links to load, and no ``http://`` or ``https://`` appears anywhere
+in the file. It shows:
+
+- a summary: parameters, MACs, FLOPs with the convention's name, bytes moved, parameter memory,
+  and peak memory, estimated time and measured time when the report carries those sections;
+- the module table as a tree: expand and collapse, sort by any column (siblings sort within their
+  parent; the *flat* view sorts every module together), filter by name or type, % FLOPs bars;
+- bar charts of the modules with the largest own FLOPs, parameters and bytes moved, and a
+  roofline scatter of the modules when the report has a ``roofline`` section;
+- phases, the per-operator table, the unsupported ops, the convention manifest, every extra
+  section and the run's details.
+
+Numbers become text only through :mod:`flopwise.render.units`, here in Python: every cell
+carries its formatted text and, in ``data-v``, the raw number the script sorts by. The script
+formats nothing; the only numbers it writes are CSS widths it never shows as text.
+
+``render_html_table`` is the same module table without script (for ``Report._repr_html_``).
+
+Both accept a live :class:`~flopwise.Report` or its JSON form (``report.to_dict()`` or a saved
+file read with :func:`flopwise.saved.load_report`), so importing this module needs no torch.
+
+>>> data = {"schema": 1, "convention": "macs", "run": {"model": "Tiny"},
+...         "total": {"params": 12, "trainable_params": 12, "macs": 24, "flops": 24,
+...                   "bytes_read": 128, "bytes_written": 24},
+...         "modules": [{"name": "", "type": "Linear", "depth": 0, "calls": 1, "called": True,
+...                      "params": 12, "macs": 24, "flops": 24, "self_flops": 24,
+...                      "bytes_read": 128, "bytes_written": 24, "output_bytes": 24}]}
+>>> page = render_html(data)
+>>> page.startswith("<!DOCTYPE html>") and "FLOPs (macs)" in page and "http" not in page
+True
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flopwise.render.units import (
+    format_bytes,
+    format_count,
+    format_grouped,
+    format_number,
+    format_percent,
+    format_rate,
+    format_seconds,
+)
+from flopwise.saved import (
+    ReportLike,
+    RooflineDevice,
+    as_dict,
+    estimated_latency_s,
+    extra_sections,
+    measured_latency_s,
+    module_extras,
+    module_parents,
+    peak_memory_bytes,
+    roofline_device,
+    self_values,
+)
+
+__all__ = ["render_html", "render_html_table", "format_field", "CHART_TOP"]
+
+#: How many modules each bar chart shows (the largest by the chart's quantity).
+CHART_TOP = 25
+#: Tree rows are shown expanded down to this depth when the page opens (root = 0).
+OPEN_DEPTH = 2
+
+_ROOT_LABEL = "(root)"
+_LEGEND = ("counts: K = 10³, M = 10⁶, G = 10⁹, T = 10¹², P = 10¹⁵; "
+           "bytes (B): KiB = 2¹⁰, MiB = 2²⁰, GiB = 2³⁰, TiB = 2⁴⁰")
+_PHASE_HEADERS = {"forward": "fwd FLOPs", "backward": "bwd FLOPs", "optimizer": "optim FLOPs"}
+_SKIPPED_FIELDS = ("source", "url", "link", "reference")
+# per-module fields of extra sections that repeat the core columns (or name the row)
+_CORE_FIELDS = frozenset({"name", "flops", "macs", "params", "bytes_moved", "bytes_read",
+                          "bytes_written"})
+# the parts of peak memory the summary card names (all of them are under "More figures")
+_MEMORY_PARTS = ("params_bytes", "activation_peak_bytes", "saved_for_backward_bytes",
+                 "grads_bytes", "optimizer_bytes")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# -- formatting by field name ------------------------------------------------------------------
+def _rate(key: str, value: float) -> str:
+    """FLOP/s and B/s with an attached SI prefix; other rates as a count per second."""
+    quantity = key[: -len("_per_s")].rpartition("_")[2]
+    if quantity in ("flops", "bytes"):
+        return format_rate(value, "FLOP/s" if quantity == "flops" else "B/s")
+    return f"{format_count(value)} {quantity or 'per'}/s"
+
+
+def format_field(key: str, value: Any, unit_of: str = "") -> str:
+    """A value of an extra section as text, its unit read from the field's name.
+
+    ``*_bytes`` are IEC bytes, ``*_per_s`` SI rates, ``*_s`` seconds, ``*_per_byte`` intensities,
+    other numbers SI counts; strings and booleans as they are. ``unit_of`` names the field whose
+    unit applies when ``key`` has none (the entries of ``phase_time_s`` are seconds).
+
+    >>> format_field("peak_bytes", 3 * 1024**3), format_field("time_s", 0.0042)
+    ('3.00 GiB', '4.20 ms')
+    >>> format_field("peak_flops_per_s", 989.4e12), format_field("intensity_flops_per_byte", 295.3)
+    ('989.40 TFLOP/s', '295.30 FLOP/B')
+    >>> format_field("tokens_per_s", 123456.0), format_field("forward", 0.5, unit_of="phase_time_s")
+    ('123.46 K tokens/s', '500.00 ms')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "-"
+    if unit_of and not _has_unit(key):
+        key = unit_of
+    if key.endswith("_per_s"):
+        return _rate(key, value)
+    if key.endswith("_per_byte"):
+        return format_count(value, unit="FLOP/B")
+    if key.endswith("_bytes") or key.startswith("bytes"):
+        return format_bytes(value)
+    if key.endswith("_s"):
+        return format_seconds(value)
+    if key.endswith(("efficiency", "fraction", "ratio")):
+        return format_number(value, digits=3)
+    return format_count(value)
+
+
+def _has_unit(key: str) -> bool:
+    return key.endswith(("_bytes", "_s", "_per_byte")) or key.startswith("bytes")
+
+
+def _field_label(key: str) -> str:
+    """``activation_peak_bytes`` → ``activation peak (B)``; ``time_s`` → ``time``."""
+    if key.endswith("_per_s") or key.endswith("_per_byte"):
+        return key.replace("_", " ")
+    if key.startswith("bytes"):
+        return key.replace("_", " ") + " (B)"
+    for suffix, unit in (("_bytes", " (B)"), ("_s", "")):
+        if key.endswith(suffix):
+            return key[: -len(suffix)].replace("_", " ") + unit
+    return key.replace("_", " ")
+
+
+def _skipped(key: str, value: Any) -> bool:
+    """Sources and URLs stay out of the page: it holds no link to anything."""
+    lowered = key.lower()
+    if any(word in lowered for word in _SKIPPED_FIELDS):
+        return True
+    return isinstance(value, str) and "://" in value
+
+
+# -- the pieces of a report --------------------------------------------------------------------
+def _inputs(run: Mapping[str, Any]) -> str:
+    shapes = run.get("inputs") or []
+    if not shapes:
+        return "no tensor inputs"
+    return "inputs " + ", ".join("[" + ", ".join(str(d) for d in shape) + "]" for shape in shapes)
+
+
+def _passes(run: Mapping[str, Any]) -> str:
+    passes = ["forward"]
+    if run.get("backward"):
+        passes.append("backward")
+    if run.get("optimizer"):
+        passes.append(f"{run['optimizer']} step")
+    return " + ".join(passes)
+
+
+def _run_line(data: Mapping[str, Any]) -> str:
+    run = data.get("run") or {}
+    mode = run.get("mode", "")
+    where = "meta" if mode == "meta" else f"{mode} on {run.get('device', '')}".strip()
+    parts = [str(run.get("model", "model"))] + [p for p in (where,) if p and p != "on"]
+    if "inputs" in run:
+        parts.append(_inputs(run))
+    parts.append(_passes(run))
+    return " · ".join(parts)
+
+
+def _card(label: str, value: str, sub: str = "", key: str = "") -> str:
+    sub_html = f'<div class="sub">{_e(sub)}</div>' if sub else ""
+    return (f'<div class="card" data-card="{_e(key)}"><div class="label">{_e(label)}</div>'
+            f'<div class="value">{_e(value)}</div>{sub_html}</div>')
+
+
+def _by_dtype(sizes: Mapping[str, int]) -> str:
+    return " + ".join(f"{format_bytes(size)} {dtype}" for dtype, size in sorted(sizes.items()))
+
+
+def _summary(data: Mapping[str, Any]) -> str:
+    total = data["total"]
+    convention = data.get("convention", "")
+    read, written = int(total.get("bytes_read", 0)), int(total.get("bytes_written", 0))
+    cards = [
+        _card("parameters", format_count(total.get("params", 0)),
+              f"{format_grouped(total.get('params', 0))} · "
+              f"{format_count(total.get('trainable_params', 0))} trainable", "params"),
+        _card("MACs", format_count(total.get("macs", 0)), format_grouped(total.get("macs", 0)),
+              "macs"),
+        _card(f"FLOPs ({convention})", format_count(total.get("flops", 0)),
+              f"{format_grouped(total.get('flops', 0))} · convention {convention}", "flops"),
+        _card("bytes moved", format_bytes(read + written),
+              f"read {format_bytes(read)} · written {format_bytes(written)}", "bytes"),
+    ]
+    parameters = data.get("parameters") or {}
+    param_bytes = parameters.get("param_bytes_by_dtype") or {}
+    if param_bytes:
+        buffers = parameters.get("buffer_bytes_by_dtype") or {}
+        sub = _by_dtype(param_bytes) + (f" · buffers {_by_dtype(buffers)}" if buffers else "")
+        cards.append(_card("parameter memory", format_bytes(sum(param_bytes.values())), sub,
+                           "param_bytes"))
+    peak = peak_memory_bytes(data)
+    if peak is not None:
+        memory = data.get("memory") or {}
+        parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(memory[key])}"
+                 for key in _MEMORY_PARTS
+                 if isinstance(memory.get(key), int) and memory[key] > 0]
+        cards.append(_card("peak memory", format_bytes(peak), " · ".join(parts), "memory"))
+    estimated = estimated_latency_s(data)
+    if estimated is not None:
+        device = roofline_device(data)
+        sub = f"roofline on {device.name}" if device else "roofline estimate"
+        roofline = data.get("roofline") or {}
+        for key in ("samples_per_s", "tokens_per_s"):
+            if isinstance(roofline.get(key), (int, float)):
+                sub += f" · {format_field(key, roofline[key])}"
+        cards.append(_card("estimated time", format_seconds(estimated), sub, "estimated"))
+    measured = measured_latency_s(data)
+    if measured is not None:
+        cards.append(_card("measured time", format_seconds(measured),
+                           f"wall time on {(data.get('run') or {}).get('device', 'the device')}",
+                           "measured"))
+    return f'<section id="summary"><div class="cards">{"".join(cards)}</div></section>'
+
+
+# -- the module table --------------------------------------------------------------------------
+class _Column:
+    """A module-table column: key, header, how a row's value is read and written."""
+
+    def __init__(self, key: str, header: str, get: Callable[[int, Mapping[str, Any]], Any],
+                 text: Callable[[Any], str] | None, percent: bool = False) -> None:
+        self.key, self.header, self.get, self.text, self.percent = key, header, get, text, percent
+
+    @property
+    def numeric(self) -> bool:
+        return self.text is not None
+
+
+def _module_columns(data: Mapping[str, Any]) -> list[_Column]:
+    def field(name: str) -> Callable[[int, Mapping[str, Any]], Any]:
+        return lambda _i, row: int(row.get(name, 0) or 0)
+
+    columns = [
+        _Column("name", "module", lambda _i, row: row["name"] or _ROOT_LABEL, None),
+        _Column("type", "type", lambda _i, row: row.get("type", ""), None),
+        _Column("calls", "calls", field("calls"), format_count),
+        _Column("params", "params", field("params"), format_count),
+        _Column("macs", "MACs", field("macs"), format_count),
+        _Column("flops", f"FLOPs ({data.get('convention', '')})", field("flops"), format_count),
+        _Column("%flops", "% FLOPs", field("flops"), None, percent=True),
+    ]
+    phases = list(data.get("phases") or {})
+    if len(phases) > 1:
+        for phase in phases:
+            columns.append(_Column(
+                f"{phase}_flops", _PHASE_HEADERS.get(phase, f"{phase} FLOPs"),
+                lambda _i, row, p=phase: int((row.get("phase_flops") or {}).get(p, 0)),
+                format_count))
+    columns += [
+        _Column("self_flops", "self FLOPs", field("self_flops"), format_count),
+        _Column("bytes_read", "read (B)", field("bytes_read"), format_bytes),
+        _Column("bytes_written", "written (B)", field("bytes_written"), format_bytes),
+        _Column("output_bytes", "output (B)", field("output_bytes"), format_bytes),
+    ]
+    return columns + _extra_columns(data)
+
+
+def _extra_columns(data: Mapping[str, Any]) -> list[_Column]:
+    """One column per field of each extra section's per-module figures (``roofline.modules``)."""
+    columns = []
+    for section, table in module_extras(data).items():
+        fields: list[str] = []
+        for values in table.values():
+            for key, value in values.items():
+                if key not in _CORE_FIELDS and key not in fields and not _skipped(key, value) \
+                        and isinstance(value, (int, float, str)):
+                    fields.append(key)
+        for key in fields:
+            numeric = any(isinstance(v.get(key), (int, float)) and not isinstance(v.get(key), bool)
+                          for v in table.values())
+
+            def get(_i: int, row: Mapping[str, Any], s: str = section, k: str = key,
+                    t: Mapping[str, Mapping[str, Any]] = table, n: bool = numeric) -> Any:
+                value = (t.get(row["name"]) or {}).get(k)
+                if n:
+                    return value if isinstance(value, (int, float)) else None
+                return "" if value is None else str(value)
+
+            text = (lambda v, k=key: format_field(k, v)) if numeric else None
+            columns.append(_Column(f"{section}.{key}", f"{section}: {_field_label(key)}", get,
+                                   text))
+    return columns
+
+
+def _cell(column: _Column, index: int, row: Mapping[str, Any], total_flops: int) -> str:
+    value = column.get(index, row)
+    key = _e(column.key)
+    if column.percent:
+        share = 100.0 * value / total_flops if total_flops else 0.0
+        width = f"{min(max(share, 0.0), 100.0):.2f}%"    # a CSS length, never shown as text
+        return (f'<td class="num pct" data-key="{key}" data-v="{value}">'
+                f'<div class="bar" style="width:{width}"></div>'
+                f'<span>{_e(format_percent(value, total_flops))}</span></td>')
+    if column.numeric:
+        if value is None:
+            return f'<td class="num" data-key="{key}" data-v="-1">-</td>'
+        return f'<td class="num" data-key="{key}" data-v="{value}">{_e(column.text(value))}</td>'
+    return f'<td data-key="{key}">{_e(value)}</td>'
+
+
+def _name_cell(row: Mapping[str, Any], has_children: bool, tree: bool) -> str:
+    name = row["name"] or _ROOT_LABEL
+    toggle = ('<button type="button" class="tog" aria-expanded="true" '
+              f'aria-label="expand or collapse {_e(name)}">▾</button>'
+              if has_children and tree else '<span class="leaf"></span>' if tree else "")
+    mark = "" if row.get("called", True) else ' <span class="muted">(not called)</span>'
+    depth = int(row.get("depth", 0))
+    return (f'<td class="name" data-key="name" data-s="{_e(name)}" style="--depth:{depth}">'
+            f'{toggle}'
+            f'<span class="label">{_e(name)}</span>{mark}</td>')
+
+
+def _module_rows(data: Mapping[str, Any], columns: Sequence[_Column],
+                 max_depth: int | None = None, tree: bool = True) -> tuple[list[str], int]:
+    modules = data["modules"]
+    parents = module_parents(modules)
+    has_children = {p for p in parents if p is not None}
+    total_flops = int(data["total"].get("flops", 0))
+    rows, hidden = [], 0
+    for i, row in enumerate(modules):
+        if max_depth is not None and int(row.get("depth", 0)) > max_depth:
+            hidden += 1
+            continue
+        parent = "" if parents[i] is None else f"m{parents[i]}"
+        cls = "" if row.get("called", True) else ' class="uncalled"'
+        cells = [_name_cell(row, i in has_children, tree)]
+        cells += [_cell(c, i, row, total_flops) for c in columns[1:]]
+        rows.append(f'<tr{cls} data-id="m{i}" data-parent="{parent}" '
+                    f'data-depth="{int(row.get("depth", 0))}" data-name="{_e(row["name"])}" '
+                    f'data-type="{_e(row.get("type", ""))}">{"".join(cells)}</tr>')
+    return rows, hidden
+
+
+def _thead(columns: Sequence[_Column]) -> str:
+    heads = "".join(
+        f'<th class="{"num" if c.numeric or c.percent else "text"}" data-key="{_e(c.key)}" '
+        f'scope="col">{_e(c.header)}</th>' for c in columns)
+    return f"<thead><tr>{heads}</tr></thead>"
+
+
+def _modules_section(data: Mapping[str, Any]) -> str:
+    columns = _module_columns(data)
+    rows, _ = _module_rows(data, columns)
+    controls = (
+        '<div class="controls">'
+        '<input id="fw-filter" type="search" placeholder="filter modules by name or type" '
+        'aria-label="filter modules by name or type">'
+        '<button type="button" id="fw-expand">expand all</button>'
+        '<button type="button" id="fw-collapse">collapse all</button>'
+        '<label>view <select id="fw-view"><option value="tree">tree</option>'
+        '<option value="flat">flat</option></select></label>'
+        '<span class="muted">click a header to sort (again: reverse, a third time: the '
+        'model\'s order); the tree sorts siblings, the flat view all modules</span></div>')
+    count = format_grouped(len(data["modules"]))
+    return (f'<section id="modules"><h2>Modules <span class="muted">({count}; FLOPs: '
+            f'{_e(data.get("convention", ""))}; inclusive of children unless "self")</span></h2>'
+            f'{controls}<div class="tablewrap"><table id="fw-modules" class="tree" '
+            f'data-open-depth="{OPEN_DEPTH}">{_thead(columns)}<tbody>{"".join(rows)}</tbody>'
+            f'</table></div></section>')
+
+
+# -- charts ------------------------------------------------------------------------------------
+def _short(name: str, limit: int = 46) -> str:
+    return name if len(name) <= limit else "…" + name[-(limit - 1):]
+
+
+def _bar_chart(chart_id: str, items: Sequence[tuple[str, int]], text: Callable[[int], str],
+               colour: str, what: str) -> str:
+    if not items:
+        return f'<p id="{chart_id}" class="muted chart-empty">No module has {_e(what)}.</p>'
+    width, label_w, value_w, row_h, pad = 980, 360, 120, 20, 8
+    bar_w = width - label_w - value_w - 16
+    height = pad * 2 + row_h * len(items)
+    biggest = max(value for _, value in items) or 1
+    parts = [f'<svg id="{chart_id}" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{_e(what)} per module">']
+    for i, (name, value) in enumerate(items):
+        y = pad + i * row_h
+        bar = max(1.0, bar_w * value / biggest)
+        label = text(value)
+        parts.append(
+            f'<g class="bar-row"><title>{_e(name)}: {_e(label)}</title>'
+            f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" class="lbl">'
+            f'{_e(_short(name))}</text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="{row_h - 6}" rx="2" '
+            f'fill="{colour}"></rect>'
+            f'<text x="{label_w + bar + 6:.1f}" y="{y + 14}" class="val">{_e(label)}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _top(modules: Sequence[Mapping[str, Any]], values: Sequence[int],
+         top: int) -> list[tuple[str, int]]:
+    ranked = sorted(((value, i) for i, value in enumerate(values) if value > 0),
+                    key=lambda item: (-item[0], item[1]))
+    return [(modules[i]["name"] or _ROOT_LABEL, value) for value, i in ranked[:top]]
+
+
+def _own_bytes(modules: Sequence[Mapping[str, Any]]) -> list[int]:
+    read, written = self_values(modules, "bytes_read"), self_values(modules, "bytes_written")
+    return [r + w for r, w in zip(read, written)]
+
+
+def _charts_section(data: Mapping[str, Any], top: int) -> str:
+    modules = data["modules"]
+    convention = data.get("convention", "")
+    charts = [
+        ("flops", f"FLOPs ({convention})", [int(m.get("self_flops", 0)) for m in modules],
+         format_count, "#2f6fdb"),
+        ("params", "parameters", self_values(modules, "params"), format_count, "#2e9e6b"),
+        ("bytes", "bytes moved", _own_bytes(modules), format_bytes, "#d9822b"),
+    ]
+    tabs, panels = [], []
+    for index, (key, what, values, text, colour) in enumerate(charts):
+        items = _top(modules, values, top)
+        shown = sum(1 for v in values if v > 0)
+        selected = "true" if index == 0 else "false"
+        tabs.append(f'<button type="button" role="tab" id="fw-tab-{key}" '
+                    f'data-target="fw-panel-{key}" aria-selected="{selected}">{_e(what)}</button>')
+        note = (f"the {format_grouped(len(items))} modules with the most own {what} "
+                f"(children excluded), of {format_grouped(shown)} with any")
+        panels.append(f'<div class="panel" id="fw-panel-{key}" role="tabpanel">'
+                      f'<p class="muted">{_e(note)}</p>'
+                      f'{_bar_chart(f"fw-chart-{key}", items, text, colour, what)}</div>')
+    return (f'<section id="charts"><h2>Per-layer costs</h2><div class="tabs" role="tablist">'
+            f'{"".join(tabs)}</div>{"".join(panels)}</section>')
+
+
+def _decades(low: float, high: float) -> tuple[int, int]:
+    return math.floor(math.log10(low)), math.ceil(math.log10(high))
+
+
+def _tick(value: float) -> str:
+    return format_count(value, digits=0 if value >= 1 else 2)
+
+
+def _roofline_points(data: Mapping[str, Any],
+                     device: RooflineDevice) -> list[tuple[str, float, float, bool]]:
+    """``(name, intensity, FLOP/s, measured)`` per module with own FLOPs and bytes."""
+    modules = data["modules"]
+    own_bytes = _own_bytes(modules)
+    parents = module_parents(modules)
+    leaves = set(range(len(modules))) - {p for p in parents if p is not None}
+    extras = module_extras(data)
+    timing, estimates = extras.get("timing", {}), extras.get("roofline", {})
+    # the roofline times standard FLOPs; its own times only pair with a standard report
+    standard = data.get("convention") == "standard"
+    points = []
+    for i, row in enumerate(modules):
+        flops, moved = int(row.get("self_flops", 0)), own_bytes[i]
+        if flops <= 0 or moved <= 0:
+            continue
+        intensity = flops / moved
+        measured = (timing.get(row["name"]) or {}).get("time_s") if i in leaves else None
+        estimated = (estimates.get(row["name"]) or {}).get("self_time_s") if standard else None
+        if isinstance(measured, (int, float)) and measured > 0:
+            points.append((row["name"] or _ROOT_LABEL, intensity, flops / measured, True))
+        elif isinstance(estimated, (int, float)) and estimated > 0:
+            points.append((row["name"] or _ROOT_LABEL, intensity, flops / estimated, False))
+        else:
+            attainable = min(device.peak_flops_per_s, intensity * device.bandwidth_bytes_per_s)
+            points.append((row["name"] or _ROOT_LABEL, intensity, attainable, False))
+    return points
+
+
+def _roofline_svg(device: RooflineDevice, points: Sequence[tuple[str, float, float, bool]]) -> str:
+    width, height, left, right, top, bottom = 980, 460, 90, 20, 20, 50
+    ridge = device.ridge_flops_per_byte
+    xs = [p[1] for p in points] + [ridge]
+    ys = [p[2] for p in points] + [device.peak_flops_per_s]
+    x0, x1 = _decades(min(xs) / 1.5, max(xs) * 1.5)
+    y0, y1 = _decades(min(ys) / 1.5, device.peak_flops_per_s * 1.5)
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + (math.log10(x) - x0) / (x1 - x0) * plot_w
+
+    def py(y: float) -> float:
+        return top + plot_h - (math.log10(y) - y0) / (y1 - y0) * plot_h
+
+    parts = [f'<svg id="fw-roofline-chart" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="roofline">',
+             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame">'
+             '</rect>']
+    for k in range(x0, x1 + 1):
+        x = px(10.0 ** k)
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
+                     f'class="grid"></line><text x="{x:.1f}" y="{top + plot_h + 16}" '
+                     f'text-anchor="middle" class="tick">{_e(_tick(10.0 ** k))}</text>')
+    for k in range(y0, y1 + 1):
+        y = py(10.0 ** k)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+                     f'class="grid"></line><text x="{left - 6}" y="{y + 4:.1f}" '
+                     f'text-anchor="end" class="tick">'
+                     f'{_e(format_rate(10.0 ** k, "FLOP/s", digits=0))}</text>')
+    x_low = max(10.0 ** x0, 10.0 ** y0 / device.bandwidth_bytes_per_s)   # roof inside the frame
+    roof_low = x_low * device.bandwidth_bytes_per_s
+    parts.append(f'<polyline class="roof" points="{px(x_low):.1f},{py(roof_low):.1f} '
+                 f'{px(ridge):.1f},{py(device.peak_flops_per_s):.1f} '
+                 f'{px(10.0 ** x1):.1f},{py(device.peak_flops_per_s):.1f}"></polyline>')
+    for name, intensity, rate, measured in points:
+        bound = "compute" if intensity > ridge else "memory"
+        tip = (f"{name}: {format_count(intensity, unit='FLOP/B')}, "
+               f"{format_rate(rate, 'FLOP/s')} ({'measured' if measured else 'estimated'}, "
+               f"{bound}-bound)")
+        parts.append(f'<circle cx="{px(intensity):.1f}" cy="{py(rate):.1f}" r="4" '
+                     f'class="pt {bound}{" measured" if measured else ""}">'
+                     f'<title>{_e(tip)}</title></circle>')
+    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 8}" text-anchor="middle" '
+                 'class="axis">arithmetic intensity (FLOPs per byte moved, log scale)</text>'
+                 f'<text x="14" y="{top + plot_h / 2:.0f}" text-anchor="middle" class="axis" '
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.0f})">FLOP/s (log scale)</text>'
+                 '</svg>')
+    return "".join(parts)
+
+
+def _roofline_section(data: Mapping[str, Any]) -> str:
+    device = roofline_device(data)
+    if device is None:
+        return ""
+    points = _roofline_points(data, device)
+    measured = sum(1 for p in points if p[3])
+    note = (f"{device.name}: peak {format_rate(device.peak_flops_per_s, 'FLOP/s')}, bandwidth "
+            f"{format_rate(device.bandwidth_bytes_per_s, 'B/s')}, ridge at "
+            f"{format_count(device.ridge_flops_per_byte, unit='FLOP/B')}. One point per module "
+            f"with own FLOPs and bytes ({format_grouped(len(points))}): "
+            + ("measured FLOP/s where the report has measured module times, " if measured else "")
+            + "otherwise its own FLOPs over its estimated own time: on the roof for a module "
+              "of one kind of op, below it for a mix (compute-bound in orange, memory-bound in "
+              "blue).")
+    chart = (_roofline_svg(device, points) if points
+             else '<p class="muted">No module has both FLOPs and bytes moved.</p>')
+    return f'<section id="roofline"><h2>Roofline</h2><p class="muted">{_e(note)}</p>{chart}</section>'
+
+
+# -- tables ------------------------------------------------------------------------------------
+def _simple_table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[tuple[str, Any]]],
+                  numeric: Sequence[bool], sortable: bool = False) -> str:
+    """Rows of ``(text, raw value or None)`` cells; raw values are what sorting compares."""
+    heads = "".join(f'<th class="{"num" if n else "text"}" data-key="c{i}" scope="col">'
+                    f'{_e(h)}</th>' for i, (h, n) in enumerate(zip(headers, numeric)))
+    body = []
+    for row in rows:
+        cells = []
+        for i, ((text, raw), is_number) in enumerate(zip(row, numeric)):
+            attrs = f' data-key="c{i}"' + (f' data-v="{raw}"' if raw is not None else "")
+            cells.append(f'<td class="{"num" if is_number else "text"}"{attrs}>{_e(text)}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    cls = ' class="sortable-table"' if sortable else ""
+    return (f'<table id="{table_id}"{cls}><thead><tr>{heads}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _phases_section(data: Mapping[str, Any]) -> str:
+    phases = data.get("phases") or {}
+    if not phases:
+        return ""
+    whole = int(data["total"].get("flops", 0))
+    rows = [[(name, None), (format_count(t.get("macs", 0)), t.get("macs", 0)),
+             (format_count(t.get("flops", 0)), t.get("flops", 0)),
+             (format_percent(t.get("flops", 0), whole), t.get("flops", 0)),
+             (format_bytes(t.get("bytes_read", 0)), t.get("bytes_read", 0)),
+             (format_bytes(t.get("bytes_written", 0)), t.get("bytes_written", 0))]
+            for name, t in phases.items()]
+    table = _simple_table("fw-phases", ("phase", "MACs", "FLOPs", "% FLOPs", "read (B)",
+                                        "written (B)"), rows, (False,) + (True,) * 5)
+    return f'<section id="phases"><h2>Phases</h2>{table}</section>'
+
+
+def _ops_section(data: Mapping[str, Any]) -> str:
+    ops = data.get("ops") or []
+    whole = int(data["total"].get("flops", 0))
+    rows = [[(op.get("op", ""), None), (op.get("status", ""), None),
+             (format_count(op.get("calls", 0)), op.get("calls", 0)),
+             (format_count(op.get("macs", 0)), op.get("macs", 0)),
+             (format_count(op.get("flops", 0)), op.get("flops", 0)),
+             (format_percent(op.get("flops", 0), whole), op.get("flops", 0)),
+             (format_bytes(op.get("bytes_read", 0)), op.get("bytes_read", 0)),
+             (format_bytes(op.get("bytes_written", 0)), op.get("bytes_written", 0))]
+            for op in ops]
+    table = _simple_table("fw-ops", ("op", "status", "calls", "MACs", "FLOPs", "% FLOPs",
+                                     "read (B)", "written (B)"),
+                          rows, (False, False) + (True,) * 6, sortable=True)
+    return (f'<section id="ops"><details><summary><h2>Operators '
+            f'<span class="muted">({format_grouped(len(ops))}; click to show)</span></h2>'
+            f'</summary><div class="tablewrap">{table}</div></details></section>')
+
+
+def _unsupported_section(data: Mapping[str, Any]) -> str:
+    unsupported = data.get("unsupported") or {}
+    parts = ['<section id="unsupported"><h2>Unsupported ops</h2>']
+    if unsupported:
+        rows = [[(op, None), (format_count(calls), calls)] for op, calls in unsupported.items()]
+        parts.append('<p class="warn">These ops had no cost formula: they add no MACs or FLOPs '
+                     'to any total here (their bytes are counted). Register a formula '
+                     '(flopwise.formulas) or profile with --strict to make them an error.</p>')
+        parts.append(_simple_table("fw-unsupported", ("unsupported op", "calls"), rows,
+                                   (False, True)))
+    else:
+        parts.append('<p id="fw-unsupported-none">None: every op had a formula or was declared '
+                     'cost-free.</p>')
+    decomposed = data.get("decomposed") or {}
+    if decomposed:
+        listed = ", ".join(f"{op} ×{format_count(n)}" for op, n in sorted(decomposed.items()))
+        parts.append(f'<p class="muted">Counted through their decompositions: {_e(listed)}</p>')
+    for op, error in sorted((data.get("formula_errors") or {}).items()):
+        parts.append(f'<p class="warn">Formula error, counted as unsupported: {_e(op)}: '
+                     f'{_e(error)}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _key_values(table_id: str, pairs: Sequence[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pairs)
+    return f'<table id="{table_id}" class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _convention_section(data: Mapping[str, Any]) -> str:
+    manifest = data.get("convention_manifest") or {"name": data.get("convention", "")}
+    pairs = [(key.replace("_", " "), format_field(key, value) if not isinstance(value, str)
+              else value) for key, value in manifest.items()]
+    return (f'<section id="convention"><h2>Convention <span class="muted">'
+            f'({_e(data.get("convention", ""))})</span></h2>'
+            f'{_key_values("fw-convention", pairs)}</section>')
+
+
+def _flatten(section: Mapping[str, Any], parent: str = "") -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, value in section.items():
+        if key in ("modules", "ops") or _skipped(key, value):
+            continue
+        label = f"{parent}.{key}" if parent else key
+        if isinstance(value, Mapping) and not parent:
+            pairs += _flatten(value, key)
+        elif isinstance(value, (bool, int, float, str)):
+            pairs.append((label, format_field(key, value, unit_of=parent)))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            pairs.append((label, "; ".join(value)))
+        elif isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+            pairs.append((label, ", ".join(format_field(key, v) for v in value)))
+    return pairs
+
+
+def _extras_section(data: Mapping[str, Any]) -> str:
+    parts = []
+    for name, section in extra_sections(data).items():
+        pairs = _flatten(section)
+        if pairs:
+            parts.append(f'<h3>{_e(name)}</h3>{_key_values(f"fw-extra-{_e(name)}", pairs)}')
+    if not parts:
+        return ""
+    return f'<section id="extras"><h2>More figures</h2>{"".join(parts)}</section>'
+
+
+def _run_section(data: Mapping[str, Any]) -> str:
+    run = data.get("run") or {}
+    pairs = [(key, ", ".join("[" + ", ".join(map(str, s)) + "]" for s in value)
+              if key == "inputs" else "-" if value is None else format_field(key, value))
+             for key, value in run.items() if not _skipped(key, value)]
+    pairs.append(("schema", str(data.get("schema"))))
+    return f'<section id="run"><h2>Run</h2>{_key_values("fw-run", pairs)}</section>'
+
+
+# -- the page ----------------------------------------------------------------------------------
+_CSS = """
+:root{--fg:#1d2330;--muted:#5d6677;--bg:#fff;--panel:#f4f6f9;--line:#dde2ea;--accent:#2f6fdb;
+--bar:#a9c8f5;--warn:#9a3b00}
+*{box-sizing:border-box}
+body{margin:0;color:var(--fg);background:var(--bg);
+font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1440px;margin:0 auto;padding:18px 24px 48px}
+h1{font-size:22px;margin:0 0 2px}
+h2{font-size:17px;margin:26px 0 8px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:15px;margin:14px 0 6px}
+details>summary{cursor:pointer;list-style:none}
+details>summary h2{display:inline-block;border:0}
+.muted{color:var(--muted);font-weight:normal}
+.warn{color:var(--warn)}
+.run{color:var(--muted);margin:0 0 14px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(215px,1fr));gap:10px}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+.card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .value{font-size:22px;font-weight:600;margin:2px 0}
+.card .sub{color:var(--muted);font-size:12px}
+.controls{display:flex;gap:10px;align-items:center;flex-wrap:wrap;margin:6px 0 10px}
+.controls input{min-width:280px;padding:5px 8px;border:1px solid var(--line);border-radius:6px}
+button{font:inherit;padding:4px 10px;border:1px solid var(--line);border-radius:6px;
+background:var(--panel);cursor:pointer}
+.tablewrap{overflow:auto;max-height:75vh;border:1px solid var(--line);border-radius:6px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:3px 9px;border-bottom:1px solid var(--line);white-space:nowrap;text-align:left}
+thead th{position:sticky;top:0;background:var(--panel);z-index:2}
+th.num,td.num{text-align:right}
+th[data-key]{cursor:pointer;user-select:none}
+th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}
+table.kv{width:auto}
+table.kv th{color:var(--muted);font-weight:normal;cursor:default}
+tr.uncalled td{color:var(--muted)}
+td.name{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;
+padding-left:calc(6px + var(--depth,0) * 16px)}
+table.flatview td.name{padding-left:8px}
+table.flatview .tog,table.flatview .leaf{display:none}
+.tog{border:0;background:none;padding:0;width:1.5em;color:var(--muted);font-size:12px}
+.leaf{display:inline-block;width:1.5em}
+td.pct{position:relative;min-width:100px}
+td.pct .bar{position:absolute;left:2px;top:4px;bottom:4px;background:var(--bar);border-radius:2px}
+td.pct span{position:relative}
+.tabs{display:flex;gap:6px;margin:6px 0}
+.tabs button[aria-selected=true]{background:var(--accent);color:#fff;border-color:var(--accent)}
+svg.chart{max-width:100%;height:auto;display:block}
+svg .lbl{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:var(--fg)}
+svg .val,svg .tick{font-size:11px;fill:var(--muted)}
+svg .axis{font-size:12px;fill:var(--fg)}
+svg .frame{fill:none;stroke:var(--line)}
+svg .grid{stroke:var(--line);stroke-width:1}
+svg .roof{fill:none;stroke:#1d2330;stroke-width:2}
+svg .pt{fill-opacity:.75;stroke:#fff;stroke-width:.5}
+svg .pt.compute{fill:#e0701b}
+svg .pt.memory{fill:#2f6fdb}
+svg .pt.measured{stroke:#1d2330;stroke-width:1}
+footer{margin-top:30px;color:var(--muted);font-size:12px}
+"""
+
+_JS = """
+(function () {
+  "use strict";
+  var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
+  function cellValues(row) {
+    var values = {};
+    each(row.cells, function (cell) {
+      var key = cell.getAttribute("data-key");
+      if (!key) { return; }
+      var raw = cell.getAttribute("data-v"), text = cell.getAttribute("data-s");
+      values[key] = raw !== null ? parseFloat(raw)
+        : (text !== null ? text : cell.textContent.trim()).toLowerCase();
+    });
+    return values;
+  }
+  function comparer(state) {
+    return function (a, b) {
+      var x = a.values[state.key], y = b.values[state.key];
+      var r = (typeof x === "number" && typeof y === "number") ? x - y
+        : String(x).localeCompare(String(y));
+      return state.dir * r || a.index - b.index;
+    };
+  }
+  function bindHeaders(table, state, render) {
+    var heads = table.tHead.rows[0].cells;
+    each(heads, function (th) {
+      var key = th.getAttribute("data-key");
+      if (!key) { return; }
+      th.tabIndex = 0;
+      function cycle() {
+        var first = th.classList.contains("num") ? -1 : 1;
+        if (state.key !== key) { state.key = key; state.dir = first; }
+        else if (state.dir === first) { state.dir = -first; }
+        else { state.key = null; state.dir = 0; }
+        each(heads, function (h) { h.removeAttribute("aria-sort"); });
+        if (state.key) { th.setAttribute("aria-sort", state.dir > 0 ? "ascending" : "descending"); }
+        render();
+      }
+      th.addEventListener("click", cycle);
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); cycle(); }
+      });
+    });
+  }
+  function moduleTree(table) {
+    var tbody = table.tBodies[0];
+    var items = Array.prototype.map.call(tbody.rows, function (row, index) {
+      return { row: row, index: index, id: row.getAttribute("data-id"),
+               parentId: row.getAttribute("data-parent"),
+               depth: parseInt(row.getAttribute("data-depth"), 10),
+               text: (row.getAttribute("data-name") + " " + row.getAttribute("data-type")).toLowerCase(),
+               values: cellValues(row), children: [], parent: null,
+               toggle: row.querySelector("button.tog") };
+    });
+    var byId = {}, roots = [];
+    items.forEach(function (it) { byId[it.id] = it; });
+    items.forEach(function (it) {
+      var parent = it.parentId ? byId[it.parentId] : null;
+      if (parent) { it.parent = parent; parent.children.push(it); } else { roots.push(it); }
+    });
+    var openDepth = parseInt(table.getAttribute("data-open-depth"), 10);
+    var expanded = {};
+    items.forEach(function (it) { expanded[it.id] = it.depth < openDepth; });
+    var state = { key: null, dir: 0, view: "tree", filter: "" };
+    var cmp = comparer(state);
+    function order() {
+      if (state.view === "flat") {
+        var all = items.slice();
+        if (state.key) { all.sort(cmp); }
+        return all;
+      }
+      var out = [];
+      (function walk(list) {
+        var sorted = list.slice();
+        if (state.key) { sorted.sort(cmp); }
+        sorted.forEach(function (it) { out.push(it); walk(it.children); });
+      })(roots);
+      return out;
+    }
+    function onOpenPath(it) {
+      for (var p = it.parent; p; p = p.parent) { if (!expanded[p.id]) { return false; } }
+      return true;
+    }
+    function render() {
+      var keep = null;
+      if (state.filter) {
+        keep = {};
+        items.forEach(function (it) {
+          if (it.text.indexOf(state.filter) < 0) { return; }
+          keep[it.id] = true;
+          if (state.view === "tree") {
+            for (var p = it.parent; p; p = p.parent) { keep[p.id] = true; }
+          }
+        });
+      }
+      var fragment = document.createDocumentFragment();
+      order().forEach(function (it) {
+        it.row.hidden = keep ? !keep[it.id] : !(state.view === "flat" || onOpenPath(it));
+        if (it.toggle) {
+          var open = !!expanded[it.id];
+          it.toggle.textContent = open ? "\\u25BE" : "\\u25B8";
+          it.toggle.setAttribute("aria-expanded", open ? "true" : "false");
+        }
+        fragment.appendChild(it.row);
+      });
+      tbody.appendChild(fragment);
+      table.classList.toggle("flatview", state.view === "flat");
+    }
+    items.forEach(function (it) {
+      if (!it.toggle) { return; }
+      it.toggle.addEventListener("click", function (e) {
+        e.stopPropagation();
+        expanded[it.id] = !expanded[it.id];
+        render();
+      });
+    });
+    bindHeaders(table, state, render);
+    var filter = document.getElementById("fw-filter");
+    if (filter) {
+      filter.addEventListener("input", function () {
+        state.filter = filter.value.trim().toLowerCase();
+        render();
+      });
+    }
+    var view = document.getElementById("fw-view");
+    if (view) { view.addEventListener("change", function () { state.view = view.value; render(); }); }
+    function setAll(open) {
+      items.forEach(function (it) { if (it.children.length) { expanded[it.id] = open; } });
+      render();
+    }
+    var expand = document.getElementById("fw-expand"), collapse = document.getElementById("fw-collapse");
+    if (expand) { expand.addEventListener("click", function () { setAll(true); }); }
+    if (collapse) { collapse.addEventListener("click", function () { setAll(false); }); }
+    render();
+  }
+  function flatTable(table) {
+    var tbody = table.tBodies[0];
+    var items = Array.prototype.map.call(tbody.rows, function (row, index) {
+      return { row: row, index: index, values: cellValues(row) };
+    });
+    var state = { key: null, dir: 0 };
+    var cmp = comparer(state);
+    bindHeaders(table, state, function () {
+      var sorted = items.slice();
+      if (state.key) { sorted.sort(cmp); }
+      var fragment = document.createDocumentFragment();
+      sorted.forEach(function (it) { fragment.appendChild(it.row); });
+      tbody.appendChild(fragment);
+    });
+  }
+  function tabs(group) {
+    var buttons = group.querySelectorAll("button[data-target]");
+    function select(button) {
+      each(buttons, function (b) {
+        var on = b === button;
+        b.setAttribute("aria-selected", on ? "true" : "false");
+        document.getElementById(b.getAttribute("data-target")).hidden = !on;
+      });
+    }
+    each(buttons, function (b) { b.addEventListener("click", function () { select(b); }); });
+    if (buttons.length) { select(buttons[0]); }
+  }
+  var tree = document.getElementById("fw-modules");
+  if (tree) { moduleTree(tree); }
+  each(document.querySelectorAll("table.sortable-table"), flatTable);
+  each(document.querySelectorAll(".tabs"), tabs);
+  document.documentElement.setAttribute("data-fw-ready", "true");
+})();
+"""
+
+
+def render_html(report: ReportLike, *, title: str | None = None, top: int = CHART_TOP) -> str:
+    """The report as one self-contained, offline HTML page (see the module's docstring).
+
+    ``report`` is a :class:`~flopwise.Report` or its JSON form; ``top`` is how many modules each
+    bar chart shows. Raises :class:`~flopwise.UsageError` for a dict that is not a schema-1
+    report.
+
+    >>> import torch, flopwise
+    >>> report = flopwise.profile(torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU()),
+    ...                           torch.randn(4, 8))
+    >>> page = render_html(report)
+    >>> page.count('<tr data-id="m'), "FLOPs (standard)" in page
+    (3, True)
+    """
+    data = as_dict(report)
+    model = str((data.get("run") or {}).get("model", "model"))
+    heading = title or f"flopwise: {model}"
+    version = (data.get("run") or {}).get("flopwise", "")
+    body = "".join([
+        f"<header><h1>{_e(heading)}</h1><p class=\"run\">{_e(_run_line(data))}</p></header>",
+        _summary(data),
+        _modules_section(data),
+        _charts_section(data, top),
+        _roofline_section(data),
+        _phases_section(data),
+        _ops_section(data),
+        _unsupported_section(data),
+        _convention_section(data),
+        _extras_section(data),
+        _run_section(data),
+        f"<footer><p>{_e(_LEGEND)}</p><p>written by flopwise {_e(version)}; this file is "
+        "self-contained and loads nothing from the network.</p></footer>",
+    ])
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{_e(heading)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{body}</main><script>{_JS}</script></body></html>\n")
+
+
+_NOTEBOOK_CSS = (
+    ".flopwise-nb table{border-collapse:collapse;font-variant-numeric:tabular-nums}"
+    ".flopwise-nb th,.flopwise-nb td{padding:2px 8px;white-space:nowrap;text-align:left}"
+    ".flopwise-nb td.num,.flopwise-nb th.num{text-align:right}"
+    ".flopwise-nb td.name{font-family:monospace;padding-left:calc(6px + var(--depth,0) * 14px)}"
+    ".flopwise-nb tr.uncalled td{opacity:.6}"
+    ".flopwise-nb td.pct{position:relative;min-width:90px}"
+    ".flopwise-nb td.pct .bar{position:absolute;left:2px;top:3px;bottom:3px;"
+    "background:rgba(47,111,219,.3);border-radius:2px}"
+    ".flopwise-nb td.pct span{position:relative}"
+    ".flopwise-nb .muted{opacity:.7}"
+)
+
+
+def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) -> str:
+    """A static HTML fragment (no script): the totals and the module table to ``max_depth``.
+
+    This is what ``Report._repr_html_`` shows in Jupyter; ``report.to_html()`` writes the
+    interactive page.
+
+    >>> import torch, flopwise
+    >>> fragment = render_html_table(flopwise.profile(torch.nn.Linear(4, 3), torch.randn(2, 4)))
+    >>> fragment.startswith('<div class="flopwise-nb">'), "<script" in fragment
+    (True, False)
+    """
+    data = as_dict(report)
+    total = data["total"]
+    columns = [c for c in _module_columns(data) if not c.key.count(".")]
+    rows, hidden = _module_rows(data, columns, max_depth, tree=False)
+    totals = (f"params {format_count(total.get('params', 0))} · MACs "
+              f"{format_count(total.get('macs', 0))} · FLOPs ({data.get('convention', '')}) "
+              f"{format_count(total.get('flops', 0))} · bytes moved "
+              f"{format_bytes(int(total.get('bytes_read', 0)) + int(total.get('bytes_written', 0)))}")
+    more = (f'<p class="muted">{format_grouped(hidden)} deeper modules not shown '
+            f'(depth &gt; {max_depth}); report.to_html() writes the interactive report with '
+            f"all of them.</p>" if hidden else "")
+    unsupported = data.get("unsupported") or {}
+    warn = (f'<p><b>unsupported ops (not counted):</b> '
+            f'{_e(", ".join(f"{op} ×{format_count(n)}" for op, n in unsupported.items()))}</p>'
+            if unsupported else "")
+    return (f'<div class="flopwise-nb"><style>{_NOTEBOOK_CSS}</style>'
+            f"<p><b>flopwise</b> · {_e(_run_line(data))}</p><p>{_e(totals)}</p>"
+            f"<table>{_thead(columns)}<tbody>{''.join(rows)}</tbody></table>{more}{warn}"
+            f'<p class="muted">{_e(_LEGEND)}</p></div>')

@@ -1,0 +1,256 @@
+"""Saved reports: the JSON form of a :class:`~flopwise.Report` (schema 1), read back without torch.
+
+The HTML report, the plots, ``flopwise diff`` and ``flopwise check`` all work on this form, so
+they accept a live report or a file written by ``report.to_json()`` / ``flopwise profile -f json``
+alike, and a CI job can gate on a saved report without importing torch.
+
+Besides the core keys, a report may carry *extra sections* (``memory``, ``roofline``,
+``timing``, ...), each a JSON object. This module is the one place that knows where the figures
+that budgets and summaries need live in them:
+
+- peak memory: ``memory.peak_bytes``;
+- estimated latency: ``roofline.time_s`` (also read as ``latency_s``, ``total_time_s`` or
+  ``total_s``, at the top of the section or under its ``total``);
+- measured latency: ``timing.time_s`` (same spellings);
+- the roofline's device: ``roofline.peak_flops_per_s`` and ``roofline.bandwidth_bytes_per_s``
+  (at the top of the section or under ``roofline.hardware``), its name in ``hardware`` or
+  ``name``.
+
+>>> data = {"schema": 1, "convention": "standard", "total": {"params": 178, "macs": 640,
+...         "flops": 1344, "bytes_read": 1352, "bytes_written": 544}, "modules": [],
+...         "memory": {"peak_bytes": 4096}}
+>>> peak_memory_bytes(as_dict(data)), estimated_latency_s(data)
+(4096, None)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, Union
+
+from flopwise.errors import UsageError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CORE_KEYS",
+    "ReportLike",
+    "RooflineDevice",
+    "as_dict",
+    "check_schema",
+    "load_report",
+    "extra_sections",
+    "peak_memory_bytes",
+    "estimated_latency_s",
+    "measured_latency_s",
+    "roofline_device",
+    "module_parents",
+    "self_values",
+    "module_extras",
+]
+
+#: The JSON schema this module reads (``flopwise.report.SCHEMA_VERSION``).
+SCHEMA_VERSION = 1
+
+#: Keys of the core report; every other object-valued key is an extra section.
+CORE_KEYS = frozenset({
+    "schema", "convention", "convention_manifest", "run", "total", "phases", "modules", "ops",
+    "unsupported", "decomposed", "parameters", "formula_errors",
+})
+
+_LATENCY_KEYS = ("time_s", "latency_s", "total_time_s", "total_s")
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+#: A live report (anything with ``to_dict()``) or its JSON form.
+ReportLike = Union[Mapping[str, Any], _HasToDict]
+
+
+@dataclass(frozen=True)
+class RooflineDevice:
+    """The device a roofline was drawn for: peak FLOP/s and memory bandwidth (bytes/s)."""
+
+    name: str
+    peak_flops_per_s: float
+    bandwidth_bytes_per_s: float
+
+    @property
+    def ridge_flops_per_byte(self) -> float:
+        """Arithmetic intensity where the roof turns from memory- to compute-bound."""
+        return self.peak_flops_per_s / self.bandwidth_bytes_per_s
+
+
+def check_schema(data: Mapping[str, Any], source: str = "report") -> None:
+    """Raise :class:`~flopwise.UsageError` unless ``data`` is a flopwise report of schema 1.
+
+    >>> check_schema({"schema": 2, "total": {}, "modules": []}, "old.json")
+    Traceback (most recent call last):
+    ...
+    flopwise.errors.UsageError: old.json is a flopwise report of schema 2, but this flopwise reads schema 1; re-create it with this version (flopwise profile ... -f json)
+    """
+    if not isinstance(data, Mapping) or "total" not in data or "modules" not in data:
+        raise UsageError(f"{source} is not a flopwise report (no 'total' and 'modules'); "
+                         "write one with flopwise profile MODEL -f json -o FILE")
+    schema = data.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise UsageError(f"{source} is a flopwise report of schema {schema}, but this flopwise "
+                         f"reads schema {SCHEMA_VERSION}; re-create it with this version "
+                         "(flopwise profile ... -f json)")
+
+
+def as_dict(report: ReportLike, source: str = "report") -> dict[str, Any]:
+    """The JSON form of a live report, or a checked copy of an already loaded one."""
+    if isinstance(report, Mapping):
+        data = dict(report)
+    elif hasattr(report, "to_dict"):
+        data = report.to_dict()
+    else:
+        raise UsageError(f"{source}: expected a flopwise Report or its to_dict() form, "
+                         f"got {type(report).__name__}")
+    check_schema(data, source)
+    return data
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read a saved report (``report.to_json()``, ``flopwise profile -f json``) and check it.
+
+    Raises :class:`~flopwise.UsageError` naming the file when it is missing, not JSON, not a
+    report, or of another schema version.
+    """
+    location = Path(path)
+    try:
+        text = location.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {location}: {error.strerror or error}; "
+                         "pass a report written by flopwise profile -f json -o FILE") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{location} is not JSON ({error.msg} at line {error.lineno}); "
+                         "pass a report written by flopwise profile -f json -o FILE") from None
+    return as_dict(data, str(location))
+
+
+def extra_sections(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The object-valued keys beyond the core report (``memory``, ``roofline``, ...)."""
+    return {key: value for key, value in data.items()
+            if key not in CORE_KEYS and isinstance(value, Mapping)}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _first_number(section: Any, keys: Sequence[str]) -> float | None:
+    if not isinstance(section, Mapping):
+        return None
+    for place in (section, section.get("total")):
+        if isinstance(place, Mapping):
+            for key in keys:
+                found = _number(place.get(key))
+                if found is not None:
+                    return found
+    return None
+
+
+def peak_memory_bytes(data: Mapping[str, Any]) -> int | None:
+    """``memory.peak_bytes`` when the report has a memory section, else None."""
+    found = _first_number(data.get("memory"), ("peak_bytes",))
+    return None if found is None else int(found)
+
+
+def estimated_latency_s(data: Mapping[str, Any]) -> float | None:
+    """The roofline's estimated time of the whole run in seconds, else None."""
+    return _first_number(data.get("roofline"), _LATENCY_KEYS)
+
+
+def measured_latency_s(data: Mapping[str, Any]) -> float | None:
+    """The measured wall time of the whole run in seconds (``--time``), else None."""
+    return _first_number(data.get("timing"), _LATENCY_KEYS)
+
+
+def roofline_device(data: Mapping[str, Any]) -> RooflineDevice | None:
+    """Peak FLOP/s and bandwidth of the report's roofline device, when it has one."""
+    section = data.get("roofline")
+    if not isinstance(section, Mapping):
+        return None
+    places = [section] + [section[key] for key in ("hardware", "device", "accelerator")
+                          if isinstance(section.get(key), Mapping)]
+    peak = bandwidth = None
+    name = ""
+    for place in places:
+        peak = peak or _number(place.get("peak_flops_per_s"))
+        bandwidth = bandwidth or _number(place.get("bandwidth_bytes_per_s"))
+        for key in ("hardware", "name", "id", "device"):
+            if not name and isinstance(place.get(key), str):
+                name = place[key]
+    if not peak or not bandwidth or peak <= 0 or bandwidth <= 0:
+        return None
+    return RooflineDevice(name or "device", peak, bandwidth)
+
+
+def module_parents(modules: Sequence[Mapping[str, Any]]) -> list[int | None]:
+    """For each module row, the index of its nearest listed ancestor (None for the root).
+
+    >>> module_parents([{"name": ""}, {"name": "a"}, {"name": "a.0"}, {"name": "a.0.b"}])
+    [None, 0, 1, 2]
+    """
+    index = {row["name"]: i for i, row in enumerate(modules)}
+    parents: list[int | None] = []
+    for row in modules:
+        name = row["name"]
+        parent: int | None = None
+        while name:
+            name = name.rpartition(".")[0]
+            if name in index:
+                parent = index[name]
+                break
+        parents.append(parent)
+    return parents
+
+
+def self_values(modules: Sequence[Mapping[str, Any]], key: str) -> list[int]:
+    """Each module's own share of an inclusive column: itself minus its children, at least 0.
+
+    Parameters shared between modules are counted once in the parent, so a child can hold more
+    than its parent's remainder; the result is clamped at zero.
+
+    >>> rows = [{"name": "", "params": 10}, {"name": "a", "params": 6}, {"name": "b", "params": 3}]
+    >>> self_values(rows, "params")
+    [1, 6, 3]
+    """
+    own = [int(row.get(key, 0) or 0) for row in modules]
+    for i, parent in enumerate(module_parents(modules)):
+        if parent is not None:
+            own[parent] -= int(modules[i].get(key, 0) or 0)
+    return [max(0, value) for value in own]
+
+
+def module_extras(data: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """Per-module figures of the extra sections: ``{section: {module name: {field: value}}}``.
+
+    A section contributes when it has a ``modules`` entry: an object keyed by module name, or a
+    list of objects that each carry a ``name``.
+    """
+    found: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for section, value in extra_sections(data).items():
+        rows = value.get("modules")
+        if isinstance(rows, Mapping):
+            table = {str(name): fields for name, fields in rows.items()
+                     if isinstance(fields, Mapping)}
+        elif isinstance(rows, list):
+            table = {str(row["name"]): row for row in rows
+                     if isinstance(row, Mapping) and isinstance(row.get("name"), str)}
+        else:
+            continue
+        if table:
+            found[section] = table
+    return found
