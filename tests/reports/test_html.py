@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +192,20 @@ def test_a_dict_that_is_not_a_schema_1_report_is_refused() -> None:
         render_html(data)
     with pytest.raises(UsageError, match="not a flopwise report"):
         render_html({"hello": 1})
+
+
+def test_profile_writes_the_html_report(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    from typer.testing import CliRunner
+
+    from flopwise.cli import app
+
+    target = tmp_path / "resnet18.html"
+    result = CliRunner().invoke(app, ["profile", "torchvision:resnet18", "-f", "html", "-o",
+                                      str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and f"wrote {target}" in result.stderr
+    page = target.read_text(encoding="utf-8")
+    assert_self_contained(page)
+    assert "<title>flopwise: torchvision:resnet18 (ResNet)</title>" in page
+    assert page.count("<tr data-id=") + page.count('<tr class="uncalled" data-id=') == 68

@@ -11,6 +11,8 @@ from flopwise.cli import bench_device as _bench_device  # noqa: F401
 from flopwise.cli import profile as _profile  # noqa: F401
 from flopwise.cli import ops as _ops  # noqa: F401
 from flopwise.cli import llm as _llm  # noqa: F401
+from flopwise.cli import diff as _diff  # noqa: F401
+from flopwise.cli import check as _check  # noqa: F401
 
 __all__ = ["app", "main"]
 

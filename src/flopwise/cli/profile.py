@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
+from flopwise.cli.check import BUDGET_HELP, enforce_budget
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class ProfileFormat(str, Enum):
     JSON = "json"
     CSV = "csv"
     MD = "md"
+    HTML = "html"
 
 
 @contextlib.contextmanager
@@ -65,6 +67,10 @@ def render_report(report: Report, output_format: ProfileFormat, columns: str | N
     """The report as text in ``output_format`` (no colour; tables at their natural width)."""
     if output_format is ProfileFormat.JSON:
         return report.to_json()
+    if output_format is ProfileFormat.HTML:
+        from flopwise.render.html import render_html
+
+        return render_html(report)
     if output_format is ProfileFormat.CSV:
         from flopwise.render.csv import render_csv
 
@@ -148,7 +154,8 @@ def profile_command(
         "bytes_written,output_bytes.",
     ),
     output_format: ProfileFormat = typer.Option(
-        ProfileFormat.TABLE, "--format", "-f", help="table, tree, json, csv or md."
+        ProfileFormat.TABLE, "--format", "-f",
+        help="table, tree, json, csv, md or html (one self-contained page; use with -o).",
     ),
     ops: bool = typer.Option(False, "--ops", help="Also show the per-operator table (table format)."),
     output: Path | None = typer.Option(
@@ -160,6 +167,18 @@ def profile_command(
     train: bool = typer.Option(
         False, "--train/--eval", help="Module mode during the run (default: eval)."
     ),
+    max_gflops: float | None = typer.Option(None, "--max-gflops", metavar="N",
+                                            help=BUDGET_HELP["gflops"]),
+    max_flops: str | None = typer.Option(None, "--max-flops", metavar="COUNT",
+                                         help=BUDGET_HELP["flops"]),
+    max_macs: str | None = typer.Option(None, "--max-macs", metavar="COUNT",
+                                        help=BUDGET_HELP["macs"]),
+    max_params: str | None = typer.Option(None, "--max-params", metavar="COUNT",
+                                          help=BUDGET_HELP["params"]),
+    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE",
+                                          help=BUDGET_HELP["memory"]),
+    max_latency_ms: float | None = typer.Option(None, "--max-latency-ms", metavar="MS",
+                                                help=BUDGET_HELP["latency"]),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -174,6 +193,7 @@ def profile_command(
             parse_dtype,
             parse_kwarg,
         )
+        from flopwise.budget import Budget
         from flopwise.render.columns import parse_columns
 
         requests = _requests(inputs, dtypes)
@@ -184,6 +204,9 @@ def profile_command(
         if model_dtype is not None:
             parse_dtype(model_dtype)
         check_device(device)
+        budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
+                              max_params=max_params, max_memory=max_memory,
+                              max_latency_ms=max_latency_ms)
 
         with _working(f"building {model} on {device}"):
             try:
@@ -206,3 +229,5 @@ def profile_command(
             except Exception as error:
                 raise ModelRunError(describe_failure(error, trace, device)) from error
         _show(report, output_format, columns, depth, ops, output)
+        if not budget.empty:
+            enforce_budget(report, budget, model, ok_on_stderr=True)

@@ -301,7 +301,9 @@ def _extra_columns(data: Mapping[str, Any]) -> list[_Column]:
                 value = (t.get(row["name"]) or {}).get(k)
                 if n:
                     return value if isinstance(value, (int, float)) else None
-                return "" if value is None else str(value)
+                if value is None:
+                    return ""
+                return format_field(k, value) if isinstance(value, bool) else str(value)
 
             text = (lambda v, k=key: format_field(k, v)) if numeric else None
             columns.append(_Column(f"{section}.{key}", f"{section}: {_field_label(key)}", get,

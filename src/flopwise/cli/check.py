@@ -1,0 +1,81 @@
+"""``flopwise check REPORT.json --max-gflops N ...``: a cost gate for CI.
+
+Exit status 0 with one ``budget OK`` line on stdout when every figure is within its budget;
+exit status 1 with one ``budget exceeded`` line per exceeded budget on stderr otherwise; exit 2
+for a bad flag or a report that lacks a budgeted figure. The same budget flags work on
+``flopwise profile`` (:func:`enforce_budget`). Never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+
+from flopwise.cli.app import app, errors_to_exit, stderr, stdout
+
+if TYPE_CHECKING:
+    from flopwise.budget import Budget
+    from flopwise.saved import ReportLike
+
+__all__ = ["check_command", "enforce_budget", "BUDGET_HELP"]
+
+#: Help texts of the budget flags, shared by ``check`` and ``profile``.
+BUDGET_HELP = {
+    "gflops": "Fail (exit 1) when FLOPs, under the report's convention, exceed N·10⁹.",
+    "flops": "Fail when FLOPs exceed COUNT (SI prefixes: 500M, 4.1G, 2T).",
+    "macs": "Fail when MACs exceed COUNT (SI prefixes: 500M, 4.1G).",
+    "params": "Fail when parameters exceed COUNT (SI prefixes: 25.5M, 7G).",
+    "memory": "Fail when peak memory exceeds SIZE (2GiB, 512MiB, 1.5GB).",
+    "latency": "Fail when latency exceeds MS milliseconds (measured with --time, else "
+               "estimated with --hardware).",
+}
+
+
+def enforce_budget(report: ReportLike, budget: Budget, source: str, ok_on_stderr: bool) -> None:
+    """Print the verdict; exit 1 when a budget is exceeded.
+
+    Within budget: the one-line summary (on stderr when stdout carries the report itself).
+    """
+    from flopwise.budget import check_budget
+
+    result = check_budget(report, budget, source)
+    if not result.ok:
+        for line in result.failure_lines():
+            stderr.print(escape(line), highlight=False)
+        raise typer.Exit(1)
+    (stderr if ok_on_stderr else stdout).print(escape(result.summary()), highlight=False,
+                                                soft_wrap=True)
+
+
+@app.command("check")
+def check_command(
+    report: Path = typer.Argument(..., metavar="REPORT.json",
+                                  help="A saved report (flopwise profile -f json -o FILE)."),
+    max_gflops: float | None = typer.Option(None, "--max-gflops", metavar="N",
+                                            help=BUDGET_HELP["gflops"]),
+    max_flops: str | None = typer.Option(None, "--max-flops", metavar="COUNT",
+                                         help=BUDGET_HELP["flops"]),
+    max_macs: str | None = typer.Option(None, "--max-macs", metavar="COUNT",
+                                        help=BUDGET_HELP["macs"]),
+    max_params: str | None = typer.Option(None, "--max-params", metavar="COUNT",
+                                          help=BUDGET_HELP["params"]),
+    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE",
+                                          help=BUDGET_HELP["memory"]),
+    max_latency_ms: float | None = typer.Option(None, "--max-latency-ms", metavar="MS",
+                                                help=BUDGET_HELP["latency"]),
+) -> None:
+    """Check a saved report against cost budgets: exit 1 with one line per exceeded budget."""
+    with errors_to_exit():
+        from flopwise.budget import NO_BUDGET, Budget
+        from flopwise.errors import UsageError
+        from flopwise.saved import load_report
+
+        budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
+                              max_params=max_params, max_memory=max_memory,
+                              max_latency_ms=max_latency_ms)
+        if budget.empty:
+            raise UsageError(NO_BUDGET)
+        enforce_budget(load_report(report), budget, str(report), ok_on_stderr=False)
