@@ -167,6 +167,11 @@ def profile_command(
     train: bool = typer.Option(
         False, "--train/--eval", help="Module mode during the run (default: eval)."
     ),
+    plot: Path | None = typer.Option(
+        None, "--plot", metavar="FILE.png",
+        help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
+        "(needs pip install 'flopwise[plot]').",
+    ),
     max_gflops: float | None = typer.Option(None, "--max-gflops", metavar="N",
                                             help=BUDGET_HELP["gflops"]),
     max_flops: str | None = typer.Option(None, "--max-flops", metavar="COUNT",
@@ -207,6 +212,10 @@ def profile_command(
         budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
                               max_params=max_params, max_memory=max_memory,
                               max_latency_ms=max_latency_ms)
+        if plot is not None:
+            from flopwise.render.plots import check_plot_target
+
+            check_plot_target(plot)
 
         with _working(f"building {model} on {device}"):
             try:
@@ -229,5 +238,9 @@ def profile_command(
             except Exception as error:
                 raise ModelRunError(describe_failure(error, trace, device)) from error
         _show(report, output_format, columns, depth, ops, output)
+        if plot is not None:
+            from flopwise.render.plots import plot_report
+
+            stderr.print(f"wrote {plot_report(report, plot)}", markup=False, highlight=False)
         if not budget.empty:
             enforce_budget(report, budget, model, ok_on_stderr=True)

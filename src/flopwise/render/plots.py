@@ -1,0 +1,297 @@
+"""Plots with matplotlib (the optional ``plot`` extra): per-layer costs, the roofline, and models
+side by side.
+
+- :func:`plot_report`: horizontal bars of the modules with the largest own FLOPs, parameters and
+  bytes moved (children excluded, as in the HTML report), and, when the report has a
+  ``roofline`` section, the roofline with one point per module.
+- :func:`plot_compare`: several models, FLOPs against latency (measured when the reports have
+  it, else estimated) and FLOPs against parameters: fewer FLOPs is not always faster.
+
+Figures are built with ``matplotlib.figure.Figure`` and the Agg canvas, so no pyplot state and
+no display are touched. Axis labels and annotations are written by
+:mod:`flopwise.render.units`. Without matplotlib both raise :class:`~flopwise.MissingExtraError`
+naming ``pip install 'flopwise[plot]'``.
+
+>>> data = {"schema": 1, "convention": "standard", "run": {"model": "Tiny"},
+...         "total": {"params": 12, "macs": 24, "flops": 48, "bytes_read": 128, "bytes_written": 24},
+...         "modules": [{"name": "", "type": "Linear", "depth": 0, "params": 12, "flops": 48,
+...                      "self_flops": 48, "bytes_read": 128, "bytes_written": 24}]}
+>>> import tempfile, pathlib
+>>> path = plot_report(data, pathlib.Path(tempfile.mkdtemp()) / "tiny.png")
+>>> path.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flopwise.errors import FlopwiseError, MissingExtraError, UsageError
+from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
+from flopwise.saved import (
+    ReportLike,
+    RooflineDevice,
+    as_dict,
+    estimated_latency_s,
+    measured_latency_s,
+    roofline_device,
+    self_values,
+)
+
+__all__ = [
+    "PLOT_TOP",
+    "ComparePoint",
+    "check_plot_target",
+    "plot_report",
+    "plot_compare",
+    "compare_points",
+]
+
+#: How many modules each bar chart of :func:`plot_report` shows.
+PLOT_TOP = 20
+
+_BLUE, _GREEN, _ORANGE, _DARK = "#2f6fdb", "#2e9e6b", "#d9822b", "#1d2330"
+
+
+def _matplotlib() -> tuple[Any, Any, Any, Any]:
+    """``(Figure, FigureCanvasAgg, FuncFormatter, MultipleLocator)``, or MissingExtraError."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, MultipleLocator
+    except ImportError:
+        raise MissingExtraError("matplotlib", "plot", "drawing plots (--plot)") from None
+    return Figure, FigureCanvasAgg, FuncFormatter, MultipleLocator
+
+
+def check_plot_target(path: str | Path) -> None:
+    """Fail early, before a long run: matplotlib must be installed, the suffix known.
+
+    >>> check_plot_target("costs.gif")
+    Traceback (most recent call last):
+    ...
+    flopwise.errors.UsageError: cannot write a plot to costs.gif: use a .png, .svg or .pdf file name
+    """
+    if Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"cannot write a plot to {path}: use a .png, .svg or .pdf file name")
+    _matplotlib()
+
+
+def _save(figure: Any, canvas_class: Any, path: str | Path, dpi: int) -> Path:
+    target = Path(path)
+    check_plot_target(target)
+    canvas_class(figure)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(target, dpi=dpi)
+    except OSError as error:
+        raise FlopwiseError(f"cannot write {target}: {error.strerror or error}; "
+                            "choose a writable path for --plot") from None
+    return target
+
+
+def _short(name: str, limit: int = 42) -> str:
+    return name if len(name) <= limit else "…" + name[-(limit - 1):]
+
+
+def _top(modules: Sequence[Mapping[str, Any]], values: Sequence[int],
+         top: int) -> list[tuple[str, int]]:
+    ranked = sorted(((v, i) for i, v in enumerate(values) if v > 0), key=lambda t: (-t[0], t[1]))
+    return [(modules[i]["name"] or "(root)", v) for v, i in ranked[:top]]
+
+
+def _own_bytes(modules: Sequence[Mapping[str, Any]]) -> list[int]:
+    read, written = self_values(modules, "bytes_read"), self_values(modules, "bytes_written")
+    return [r + w for r, w in zip(read, written)]
+
+
+def _bars(axes: Any, formatter: Any, locator: Any, items: Sequence[tuple[str, int]],
+          text: Callable[[float], str], colour: str, title: str) -> None:
+    axes.set_title(title, loc="left", fontsize=11)
+    if not items:
+        axes.text(0.5, 0.5, "no module has any", ha="center", va="center",
+                  transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    names = [_short(name) for name, _ in items][::-1]
+    values = [value for _, value in items][::-1]
+    bars = axes.barh(range(len(values)), values, color=colour)
+    axes.set_yticks(range(len(values)), names, fontsize=8, family="monospace")
+    axes.xaxis.set_major_formatter(formatter(lambda v, _pos: text(v)))
+    if text is format_bytes:            # ticks at whole binary steps: 2 MiB, 4 MiB, ...
+        axes.xaxis.set_major_locator(locator(2.0 ** math.floor(math.log2(max(values) / 4))))
+    axes.bar_label(bars, labels=[text(v) for v in values], padding=3, fontsize=7)
+    axes.set_xlim(0, max(values) * 1.18)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.tick_params(axis="x", labelsize=8)
+
+
+def _roofline(axes: Any, formatter: Any, data: Mapping[str, Any], device: RooflineDevice) -> None:
+    modules = data["modules"]
+    own_bytes = _own_bytes(modules)
+    points = [(int(row.get("self_flops", 0)) / own_bytes[i], int(row.get("self_flops", 0)))
+              for i, row in enumerate(modules)
+              if int(row.get("self_flops", 0)) > 0 and own_bytes[i] > 0]
+    ridge = device.ridge_flops_per_byte
+    xs = [x for x, _ in points] + [ridge]
+    low = 10.0 ** math.floor(math.log10(min(xs) / 1.5))
+    high = 10.0 ** math.ceil(math.log10(max(xs) * 1.5))
+    axes.plot([low, ridge, high], [low * device.bandwidth_bytes_per_s, device.peak_flops_per_s,
+                                   device.peak_flops_per_s], color=_DARK, linewidth=2)
+    for bound, colour in (("memory", _BLUE), ("compute", _ORANGE)):
+        chosen = [x for x, _ in points if (x > ridge) == (bound == "compute")]
+        ys = [min(device.peak_flops_per_s, x * device.bandwidth_bytes_per_s) for x in chosen]
+        if chosen:
+            axes.scatter(chosen, ys, s=22, color=colour, alpha=0.75, zorder=3,
+                         label=f"{bound}-bound modules ({len(chosen)}), own FLOPs and bytes")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlim(low, high)
+    axes.xaxis.set_major_formatter(formatter(
+        lambda v, _pos: format_count(v, digits=0 if v >= 1 else 2)))
+    axes.yaxis.set_major_formatter(formatter(lambda v, _pos: format_rate(v, "FLOP/s", digits=0)))
+    axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
+    axes.set_ylabel("attainable FLOP/s")
+    axes.set_title(
+        f"roofline on {device.name}: {format_rate(device.peak_flops_per_s, 'FLOP/s')}, "
+        f"{format_rate(device.bandwidth_bytes_per_s, 'B/s')}, ridge at "
+        f"{format_count(ridge, unit='FLOP/B')}", loc="left", fontsize=11)
+    axes.grid(True, which="major", color="#dde2ea")
+    if points:
+        axes.legend(loc="lower right", fontsize=8)
+
+
+def plot_report(report: ReportLike, path: str | Path, *, top: int = PLOT_TOP,
+                dpi: int = 110) -> Path:
+    """Draw the per-layer cost bars (and the roofline, when there is one) to ``path``.
+
+    The format follows the suffix (.png, .svg, .pdf). Returns the path written.
+    """
+    Figure, Canvas, Formatter, Locator = _matplotlib()
+    data = as_dict(report)
+    modules = data["modules"]
+    convention = data.get("convention", "")
+    device = roofline_device(data)
+    panels = [
+        (_top(modules, [int(m.get("self_flops", 0)) for m in modules], top), format_count,
+         _BLUE, f"own FLOPs ({convention}), top {top} modules"),
+        (_top(modules, self_values(modules, "params"), top), format_count, _GREEN,
+         f"own parameters, top {top} modules"),
+        (_top(modules, _own_bytes(modules), top), format_bytes, _ORANGE,
+         f"own bytes moved (read + written), top {top} modules"),
+    ]
+    heights = [max(1.6, 0.24 * len(items) + 0.9) for items, *_ in panels]
+    if device is not None:
+        heights.append(5.5)
+    figure = Figure(figsize=(11, sum(heights) + 0.9), layout="constrained")
+    grid = figure.add_gridspec(len(heights), 1, height_ratios=heights)
+    total = data["total"]
+    figure.suptitle(
+        f"{(data.get('run') or {}).get('model', 'model')}: {format_count(total.get('params', 0))} "
+        f"params, {format_count(total.get('macs', 0))} MACs, "
+        f"{format_count(total.get('flops', 0))} FLOPs ({convention})", fontsize=12)
+    for row, (items, text, colour, title) in enumerate(panels):
+        _bars(figure.add_subplot(grid[row]), Formatter, Locator, items, text, colour, title)
+    if device is not None:
+        _roofline(figure.add_subplot(grid[len(panels)]), Formatter, data, device)
+    return _save(figure, Canvas, path, dpi)
+
+
+@dataclass(frozen=True)
+class ComparePoint:
+    """One model of a comparison: its name, parameters, FLOPs and latency (when known)."""
+
+    name: str
+    params: int
+    flops: int
+    convention: str
+    latency_s: float | None
+    measured: bool
+
+
+def compare_points(reports: Sequence[ReportLike]) -> list[ComparePoint]:
+    """One point per report; latency is measured when the report has it, else estimated.
+
+    Raises :class:`~flopwise.UsageError` when the reports count FLOPs under different
+    conventions (their FLOPs would not be comparable).
+    """
+    points = []
+    for report in reports:
+        data = as_dict(report)
+        measured = measured_latency_s(data)
+        latency = measured if measured is not None else estimated_latency_s(data)
+        total = data["total"]
+        points.append(ComparePoint(str((data.get("run") or {}).get("model", "model")),
+                                   int(total.get("params", 0)), int(total.get("flops", 0)),
+                                   str(data.get("convention", "")), latency,
+                                   measured is not None))
+    conventions = sorted({p.convention for p in points})
+    if len(conventions) > 1:
+        raise UsageError(f"the reports count FLOPs under different conventions "
+                         f"({', '.join(conventions)}); profile them all with one --convention")
+    return points
+
+
+def plot_compare(points: Sequence[ComparePoint], path: str | Path, *, dpi: int = 110) -> Path:
+    """FLOPs against latency and FLOPs against parameters, one labelled point per model."""
+    Figure, Canvas, Formatter, _ = _matplotlib()
+    if not points:
+        raise UsageError("nothing to plot: compare at least one model")
+    timed = [p for p in points if p.latency_s is not None]
+    convention = points[0].convention
+    panels = 2 if timed else 1
+    figure = Figure(figsize=(6.2 * panels, 5.2), layout="constrained")
+    axes_list = [figure.add_subplot(1, panels, i + 1) for i in range(panels)]
+    flops_axis = Formatter(lambda v, _pos: format_count(v))
+    if timed:
+        axes = axes_list[0]
+        kind = ("measured" if all(p.measured for p in timed)
+                else "estimated" if not any(p.measured for p in timed)
+                else "measured or estimated")
+        axes.scatter([p.flops for p in timed], [p.latency_s for p in timed], s=40, color=_BLUE,
+                     zorder=3)
+        _scale(axes, "x", [p.flops for p in timed])      # scales first: they reset formatters
+        _scale(axes, "y", [p.latency_s or 0.0 for p in timed])
+        for p in timed:
+            axes.annotate(f"{p.name}\n{format_seconds(p.latency_s or 0.0)}",
+                          (p.flops, p.latency_s), textcoords="offset points", xytext=(6, 4),
+                          fontsize=8)
+        axes.set_xlabel(f"FLOPs ({convention})")
+        axes.set_ylabel(f"latency ({kind})")
+        axes.xaxis.set_major_formatter(flops_axis)
+        axes.yaxis.set_major_formatter(Formatter(lambda v, _pos: format_seconds(v)))
+        axes.set_title("FLOPs vs latency", loc="left", fontsize=11)
+        axes.grid(True, color="#dde2ea")
+    axes = axes_list[-1]
+    axes.scatter([p.flops for p in points], [p.params for p in points], s=40, color=_GREEN,
+                 zorder=3)
+    _scale(axes, "x", [p.flops for p in points])
+    _scale(axes, "y", [p.params for p in points])
+    for p in points:
+        axes.annotate(p.name, (p.flops, p.params), textcoords="offset points", xytext=(6, 4),
+                      fontsize=8)
+    axes.set_xlabel(f"FLOPs ({convention})")
+    axes.set_ylabel("parameters")
+    axes.xaxis.set_major_formatter(flops_axis)
+    axes.yaxis.set_major_formatter(Formatter(lambda v, _pos: format_count(v)))
+    axes.set_title("FLOPs vs parameters", loc="left", fontsize=11)
+    axes.grid(True, color="#dde2ea")
+    for axes in axes_list:
+        axes.spines[["top", "right"]].set_visible(False)
+    return _save(figure, Canvas, path, dpi)
+
+
+def _scale(axes: Any, which: str, values: Sequence[float]) -> None:
+    """A log axis when the values span more than 30×, else a linear one from zero."""
+    set_scale = axes.set_xscale if which == "x" else axes.set_yscale
+    set_limits = axes.set_xlim if which == "x" else axes.set_ylim
+    low, high = min(values), max(values)
+    if low > 0 and high > 30 * low:
+        set_scale("log")
+        set_limits(low / 2, high * 2)
+    else:
+        set_limits(0, high * 1.25 if high > 0 else 1)
