@@ -114,12 +114,14 @@ def profile_command(
     model: str = typer.Argument(
         ..., metavar="MODEL",
         help="torchvision:NAME, timm:NAME, hf:CONFIG (a model type such as gpt2, or a local "
-        "config.json), path/to/file.py:factory or package.module:factory.",
+        "config.json), keras:PATH.keras, path/to/file.py:factory, package.module:factory, or "
+        "an ONNX file (model.onnx).",
     ),
     inputs: list[str] = typer.Option(
         [], "--input", "-i", metavar="SHAPE",
         help="Shape of a positional input, e.g. 1,3,224,224 (repeat for more inputs). For hf "
-        "models: token ids of that shape. Default: the model's own (eval crop; 1,128 tokens).",
+        "models: token ids of that shape. For .onnx files: NAME=SHAPE, or DIM=N for a symbolic "
+        "dimension. Default: the model's own (eval crop; 1,128 tokens).",
     ),
     dtypes: list[str] = typer.Option(
         [], "--dtype", metavar="DTYPE",
@@ -187,22 +189,11 @@ def profile_command(
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
-        import flopwise
-        from flopwise.conventions import get_convention
-        from flopwise.models import (
-            CallTrace,
-            check_device,
-            describe_failure,
-            load_model,
-            make_inputs,
-            parse_dtype,
-            parse_kwarg,
-        )
         from flopwise.budget import Budget
+        from flopwise.conventions import get_convention
+        from flopwise.models import check_device, parse_dtype
         from flopwise.render.columns import parse_columns
 
-        requests = _requests(inputs, dtypes)
-        keyword_requests = dict(parse_kwarg(text) for text in kwargs)
         get_convention(convention)
         if columns is not None:
             parse_columns(columns)
@@ -217,26 +208,15 @@ def profile_command(
 
             check_plot_target(plot)
 
-        with _working(f"building {model} on {device}"):
-            try:
-                loaded = load_model(model, device, train, model_dtype)
-            except FlopwiseError:
-                raise
-            except Exception as error:
-                first = (str(error).strip().splitlines() or [""])[0]
-                raise ModelLoadError(
-                    f"building {model} failed: {type(error).__name__}: {first}") from error
-            args, keyword = make_inputs(loaded, requests, keyword_requests, device)
+        if model.lower().endswith(".onnx"):
+            from flopwise.onnx import parse_input_shapes, profile_onnx
 
-        with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
-            try:
-                report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                          convention=convention, strict=strict,
-                                          name=f"{model} ({type(loaded.model).__name__})")
-            except FlopwiseError:
-                raise
-            except Exception as error:
-                raise ModelRunError(describe_failure(error, trace, device)) from error
+            with _working(f"counting {model}"):
+                report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
+                                      strict=strict)
+        else:
+            report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
+                                    backward, convention, strict)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -244,3 +224,46 @@ def profile_command(
             stderr.print(f"wrote {plot_report(report, plot)}", markup=False, highlight=False)
         if not budget.empty:
             enforce_budget(report, budget, model, ok_on_stderr=True)
+
+
+def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                   backward: bool, convention: str, strict: bool) -> Report:
+    """Build a PyTorch model from its spec, make its inputs, and count it."""
+    import flopwise
+    from flopwise.models import (
+        CallTrace,
+        check_device,
+        describe_failure,
+        load_model,
+        make_inputs,
+        parse_dtype,
+        parse_kwarg,
+    )
+
+    requests = _requests(inputs, dtypes)
+    keyword_requests = dict(parse_kwarg(text) for text in kwargs)
+    if model_dtype is not None:
+        parse_dtype(model_dtype)
+    check_device(device)
+    with _working(f"building {model} on {device}"):
+        try:
+            loaded = load_model(model, device, train, model_dtype)
+        except FlopwiseError:
+            raise
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [""])[0]
+            raise ModelLoadError(
+                f"building {model} failed: {type(error).__name__}: {first}") from error
+        args, keyword = make_inputs(loaded, requests, keyword_requests, device)
+
+    with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
+        try:
+            report = flopwise.profile(loaded.model, args, keyword, backward=backward,
+                                      convention=convention, strict=strict,
+                                      name=f"{model} ({type(loaded.model).__name__})")
+        except FlopwiseError:
+            raise
+        except Exception as error:
+            raise ModelRunError(describe_failure(error, trace, device)) from error
+    return report
