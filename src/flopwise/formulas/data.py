@@ -50,8 +50,9 @@ def register(registry: FormulaRegistry) -> None:
     family = "data"
     registry.register_zero(*(f"aten.{n}" for n in DATA_MOVEMENT), family=family,
                            note="copies, fills, creates or selects data: no FLOPs, bytes moved")
-    registry.register_zero(*(f"aten.{n}" for n in NO_DATA), family=family,
-                           note="metadata only: no FLOPs, no bytes", moves_data=False)
+    registry.register_zero(*(f"aten.{n}" for n in NO_DATA), "prim.device", "prim.layout",
+                           family=family, note="metadata only: no FLOPs, no bytes",
+                           moves_data=False)
 
     @registry.register("aten.embedding", family=family,
                        note="reads the indices and the gathered rows, not the whole table")
