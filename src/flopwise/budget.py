@@ -142,7 +142,8 @@ class BudgetCheck:
         return self.actual <= self.limit
 
     def line(self) -> str:
-        """``budget exceeded: FLOPs (standard) 8.24 G > 8.00 G (--max-gflops 8)``, or the OK part."""
+        """``budget exceeded: FLOPs (standard) 8.24 G > 8.00 G (--max-gflops 8)``, or the OK
+        part (``FLOPs (standard) 8.24 G <= 10.00 G``)."""
         if self.ok:
             return f"{self.figure} {self.actual_text} <= {self.limit_text}"
         return (f"budget exceeded: {self.figure} {self.actual_text} > {self.limit_text} "

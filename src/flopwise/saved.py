@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from flopwise.errors import UsageError
 
@@ -69,7 +69,7 @@ class _HasToDict(Protocol):
 
 
 #: A live report (anything with ``to_dict()``) or its JSON form.
-ReportLike = Union[Mapping[str, Any], _HasToDict]
+ReportLike = Mapping[str, Any] | _HasToDict
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,10 @@ class RooflineDevice:
 def check_schema(data: Mapping[str, Any], source: str = "report") -> None:
     """Raise :class:`~flopwise.UsageError` unless ``data`` is a flopwise report of schema 1.
 
-    >>> check_schema({"schema": 2, "total": {}, "modules": []}, "old.json")
+    >>> check_schema({"schema": 2, "total": {}, "modules": []}, "old.json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    flopwise.errors.UsageError: old.json is a flopwise report of schema 2, but this flopwise reads schema 1; re-create it with this version (flopwise profile ... -f json)
+    flopwise.errors.UsageError: old.json is a flopwise report of schema 2, but this flopwise ...
     """
     if not isinstance(data, Mapping) or "total" not in data or "modules" not in data:
         raise UsageError(f"{source} is not a flopwise report (no 'total' and 'modules'); "

@@ -64,7 +64,7 @@ def test_diff_totals_and_modules_by_hand(saved: dict[str, Path]) -> None:
         assert change.totals[metric].before == narrow[metric]
         assert change.totals[metric].after == wide[metric]
     assert change.totals["flops"].change == 84 * 16            # FLOPs = 84·H for this MLP
-    # own FLOPs of each layer grow with H: Linear(8, H) 2·B·I·H, ReLU B·H, Linear(H, 2) 2·B·H·O
+    # own FLOPs grow with H: Linear(8, H) 2·B·I·H, ReLU B·H, Linear(H, 2) 2·B·H·O
     assert [m.name for m in change.modules] == ["", "0", "2", "1"]
     assert [m.flops.change for m in change.modules] == [
         84 * 16, 2 * B * I * 16, 2 * B * 16 * O, B * 16]
@@ -124,7 +124,7 @@ def test_diff_command_table(resnet_pair: tuple[Path, Path]) -> None:
         f"{100 * (after['params'] - before['params']) / before['params']:+.1f}%"]
     modules = lines[lines.index(next(l for l in lines if l.startswith("Modules"))):]
     assert "48 added" in modules[0] and "the first 5 shown" in modules[0]
-    rows = modules[[i for i, l in enumerate(modules) if l.lstrip().startswith("─")][0] + 1:]
+    rows = modules[next(i for i, l in enumerate(modules) if l.lstrip().startswith("─")) + 1:]
     assert len(rows) == 5 and rows[0].split()[:2] == ["(root)", "changed"]
 
 
@@ -226,7 +226,8 @@ def test_check_command_gflops_and_memory_on_a_resnet(resnet_pair: tuple[Path, Pa
     assert result.exit_code == 0, result.output
     result = invoke("check", str(large), "--max-gflops", "4", "--max-params", "12M")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0] == "budget exceeded: FLOPs (standard) 7.35 G > 4.00 G (--max-gflops 4)"
+    assert result.stderr.splitlines()[0] == (
+        "budget exceeded: FLOPs (standard) 7.35 G > 4.00 G (--max-gflops 4)")
     data = json.loads(small.read_text())
     data["memory"] = {"peak_bytes": 3 * 1024**3}
     heavy = tmp_path / "heavy.json"

@@ -19,7 +19,7 @@ from .conftest import mlp_report
 pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
 Image = pytest.importorskip("PIL.Image", reason="Pillow reads the PNGs back")
 
-from flopwise.render.plots import (  # noqa: E402  (after the skip)
+from flopwise.render.plots import (  # after the skip
     check_plot_target,
     compare_points,
     plot_compare,

@@ -19,7 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flopwise.diff import ReportDiff, Delta, ModuleDelta
+from flopwise.diff import Delta, ModuleDelta, ReportDiff
 from flopwise.render.units import format_bytes, format_count, format_percent
 
 __all__ = [
@@ -72,7 +72,7 @@ def _text_of(metric: str) -> tuple[Callable[[int], str], Callable[[int], str]]:
 
 def total_rows(diff: ReportDiff) -> list[tuple[str, ...]]:
     """``(total, before, after, change, change %)`` per compared figure."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for metric, delta in diff.totals.items():
         plain, signed = _text_of(metric)
         label = f"FLOPs ({diff.convention})" if metric == "flops" else _LABELS.get(metric, metric)
@@ -136,7 +136,8 @@ def render_diff_text(diff: ReportDiff, top: int | None = None, width: int | None
     return "\n".join(lines).strip("\n") + "\n"
 
 
-def _md(headers: Sequence[str], numeric: Sequence[bool], rows: Sequence[Sequence[str]]) -> list[str]:
+def _md(headers: Sequence[str], numeric: Sequence[bool],
+        rows: Sequence[Sequence[str]]) -> list[str]:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 

@@ -138,7 +138,7 @@ def _has_unit(key: str) -> bool:
 
 def _field_label(key: str) -> str:
     """``activation_peak_bytes`` → ``activation peak (B)``; ``time_s`` → ``time``."""
-    if key.endswith("_per_s") or key.endswith("_per_byte"):
+    if key.endswith(("_per_s", "_per_byte")):
         return key.replace("_", " ")
     if key.startswith("bytes"):
         return key.replace("_", " ") + " (B)"
@@ -266,13 +266,14 @@ def _module_columns(data: Mapping[str, Any]) -> list[_Column]:
         _Column("flops", f"FLOPs ({data.get('convention', '')})", field("flops"), format_count),
         _Column("%flops", "% FLOPs", field("flops"), None, percent=True),
     ]
+    def phase_flops(phase: str) -> Callable[[int, Mapping[str, Any]], Any]:
+        return lambda _i, row: int((row.get("phase_flops") or {}).get(phase, 0))
+
     phases = list(data.get("phases") or {})
     if len(phases) > 1:
         for phase in phases:
-            columns.append(_Column(
-                f"{phase}_flops", _PHASE_HEADERS.get(phase, f"{phase} FLOPs"),
-                lambda _i, row, p=phase: int((row.get("phase_flops") or {}).get(p, 0)),
-                format_count))
+            columns.append(_Column(f"{phase}_flops", _PHASE_HEADERS.get(phase, f"{phase} FLOPs"),
+                                   phase_flops(phase), format_count))
     columns += [
         _Column("self_flops", "self FLOPs", field("self_flops"), format_count),
         _Column("bytes_read", "read (B)", field("bytes_read"), format_bytes),
@@ -320,7 +321,7 @@ def _cell(column: _Column, index: int, row: Mapping[str, Any], total_flops: int)
         return (f'<td class="num pct" data-key="{key}" data-v="{value}">'
                 f'<div class="bar" style="width:{width}"></div>'
                 f'<span>{_e(format_percent(value, total_flops))}</span></td>')
-    if column.numeric:
+    if column.text is not None:
         if value is None:
             return f'<td class="num" data-key="{key}" data-v="-1">-</td>'
         return f'<td class="num" data-key="{key}" data-v="{value}">{_e(column.text(value))}</td>'
@@ -401,8 +402,8 @@ def _bar_chart(chart_id: str, items: Sequence[tuple[str, int]], text: Callable[[
     bar_w = width - label_w - value_w - 16
     height = pad * 2 + row_h * len(items)
     biggest = max(value for _, value in items) or 1
-    parts = [f'<svg id="{chart_id}" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="{_e(what)} per module">']
+    parts = [(f'<svg id="{chart_id}" class="chart" viewBox="0 0 {width} {height}" '
+              f'width="{width}" height="{height}" role="img" aria-label="{_e(what)} per module">')]
     for i, (name, value) in enumerate(items):
         y = pad + i * row_h
         bar = max(1.0, bar_w * value / biggest)
@@ -507,10 +508,9 @@ def _roofline_svg(device: RooflineDevice, points: Sequence[tuple[str, float, flo
     def py(y: float) -> float:
         return top + plot_h - (math.log10(y) - y0) / (y1 - y0) * plot_h
 
-    parts = [f'<svg id="fw-roofline-chart" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="roofline">',
-             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame">'
-             '</rect>']
+    parts = [(f'<svg id="fw-roofline-chart" class="chart" viewBox="0 0 {width} {height}" '
+              f'width="{width}" height="{height}" role="img" aria-label="roofline">'),
+             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"></rect>']
     for k in range(x0, x1 + 1):
         x = px(10.0 ** k)
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
@@ -559,7 +559,8 @@ def _roofline_section(data: Mapping[str, Any]) -> str:
               "blue).")
     chart = (_roofline_svg(device, points) if points
              else '<p class="muted">No module has both FLOPs and bytes moved.</p>')
-    return f'<section id="roofline"><h2>Roofline</h2><p class="muted">{_e(note)}</p>{chart}</section>'
+    return (f'<section id="roofline"><h2>Roofline</h2><p class="muted">{_e(note)}</p>{chart}'
+            "</section>")
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -801,7 +802,8 @@ _JS = """
       return { row: row, index: index, id: row.getAttribute("data-id"),
                parentId: row.getAttribute("data-parent"),
                depth: parseInt(row.getAttribute("data-depth"), 10),
-               text: (row.getAttribute("data-name") + " " + row.getAttribute("data-type")).toLowerCase(),
+               text: (row.getAttribute("data-name") + " " +
+                      row.getAttribute("data-type")).toLowerCase(),
                values: cellValues(row), children: [], parent: null,
                toggle: row.querySelector("button.tog") };
     });
@@ -876,12 +878,15 @@ _JS = """
       });
     }
     var view = document.getElementById("fw-view");
-    if (view) { view.addEventListener("change", function () { state.view = view.value; render(); }); }
+    if (view) {
+      view.addEventListener("change", function () { state.view = view.value; render(); });
+    }
     function setAll(open) {
       items.forEach(function (it) { if (it.children.length) { expanded[it.id] = open; } });
       render();
     }
-    var expand = document.getElementById("fw-expand"), collapse = document.getElementById("fw-collapse");
+    var expand = document.getElementById("fw-expand");
+    var collapse = document.getElementById("fw-collapse");
     if (expand) { expand.addEventListener("click", function () { setAll(true); }); }
     if (collapse) { collapse.addEventListener("click", function () { setAll(false); }); }
     render();
@@ -952,8 +957,8 @@ def render_html(report: ReportLike, *, title: str | None = None, top: int = CHAR
         _convention_section(data),
         _extras_section(data),
         _run_section(data),
-        f"<footer><p>{_e(_LEGEND)}</p><p>written by flopwise {_e(version)}; this file is "
-        "self-contained and loads nothing from the network.</p></footer>",
+        (f"<footer><p>{_e(_LEGEND)}</p><p>written by flopwise {_e(version)}; this file is "
+         "self-contained and loads nothing from the network.</p></footer>"),
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -990,10 +995,10 @@ def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) ->
     total = data["total"]
     columns = [c for c in _module_columns(data) if not c.key.count(".")]
     rows, hidden = _module_rows(data, columns, max_depth, tree=False)
+    moved = int(total.get("bytes_read", 0)) + int(total.get("bytes_written", 0))
     totals = (f"params {format_count(total.get('params', 0))} · MACs "
               f"{format_count(total.get('macs', 0))} · FLOPs ({data.get('convention', '')}) "
-              f"{format_count(total.get('flops', 0))} · bytes moved "
-              f"{format_bytes(int(total.get('bytes_read', 0)) + int(total.get('bytes_written', 0)))}")
+              f"{format_count(total.get('flops', 0))} · bytes moved {format_bytes(moved)}")
     more = (f'<p class="muted">{format_grouped(hidden)} deeper modules not shown '
             f'(depth &gt; {max_depth}); report.to_html() writes the interactive report with '
             f"all of them.</p>" if hidden else "")

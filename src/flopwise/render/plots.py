@@ -13,7 +13,8 @@ no display are touched. Axis labels and annotations are written by
 naming ``pip install 'flopwise[plot]'``.
 
 >>> data = {"schema": 1, "convention": "standard", "run": {"model": "Tiny"},
-...         "total": {"params": 12, "macs": 24, "flops": 48, "bytes_read": 128, "bytes_written": 24},
+...         "total": {"params": 12, "macs": 24, "flops": 48, "bytes_read": 128,
+...                   "bytes_written": 24},
 ...         "modules": [{"name": "", "type": "Linear", "depth": 0, "params": 12, "flops": 48,
 ...                      "self_flops": 48, "bytes_read": 128, "bytes_written": 24}]}
 >>> import tempfile, pathlib
