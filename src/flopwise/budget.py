@@ -44,7 +44,18 @@ from flopwise.saved import (
     roofline_device,
 )
 
-__all__ = ["NO_BUDGET", "Budget", "BudgetCheck", "BudgetResult", "check_budget"]
+__all__ = ["BUDGET_HELP", "NO_BUDGET", "Budget", "BudgetCheck", "BudgetResult", "check_budget"]
+
+#: Help texts of the budget flags of ``flopwise check`` and ``flopwise profile``.
+BUDGET_HELP = {
+    "gflops": "Fail (exit 1) when FLOPs, under the report's convention, exceed N·10⁹.",
+    "flops": "Fail when FLOPs exceed COUNT (SI prefixes: 500M, 4.1G, 2T).",
+    "macs": "Fail when MACs exceed COUNT (SI prefixes: 500M, 4.1G).",
+    "params": "Fail when parameters exceed COUNT (SI prefixes: 25.5M, 7G).",
+    "memory": "Fail when peak memory exceeds SIZE (2GiB, 512MiB, 1.5GB).",
+    "latency": "Fail when latency exceeds MS milliseconds (measured with --time, else "
+               "estimated with --hardware).",
+}
 
 NO_BUDGET = ("no budget given: pass at least one of --max-gflops, --max-flops, --max-macs, "
              "--max-params, --max-memory, --max-latency-ms")

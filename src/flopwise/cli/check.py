@@ -14,24 +14,14 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from flopwise.budget import BUDGET_HELP
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout
 
 if TYPE_CHECKING:
     from flopwise.budget import Budget
     from flopwise.saved import ReportLike
 
-__all__ = ["check_command", "enforce_budget", "BUDGET_HELP"]
-
-#: Help texts of the budget flags, shared by ``check`` and ``profile``.
-BUDGET_HELP = {
-    "gflops": "Fail (exit 1) when FLOPs, under the report's convention, exceed N·10⁹.",
-    "flops": "Fail when FLOPs exceed COUNT (SI prefixes: 500M, 4.1G, 2T).",
-    "macs": "Fail when MACs exceed COUNT (SI prefixes: 500M, 4.1G).",
-    "params": "Fail when parameters exceed COUNT (SI prefixes: 25.5M, 7G).",
-    "memory": "Fail when peak memory exceeds SIZE (2GiB, 512MiB, 1.5GB).",
-    "latency": "Fail when latency exceeds MS milliseconds (measured with --time, else "
-               "estimated with --hardware).",
-}
+__all__ = ["check_command", "enforce_budget"]
 
 
 def enforce_budget(report: ReportLike, budget: Budget, source: str, ok_on_stderr: bool) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
-from flopwise.cli.check import BUDGET_HELP, enforce_budget
+from flopwise.budget import BUDGET_HELP
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 
 if TYPE_CHECKING:
@@ -223,6 +223,8 @@ def profile_command(
 
             stderr.print(f"wrote {plot_report(report, plot)}", markup=False, highlight=False)
         if not budget.empty:
+            from flopwise.cli.check import enforce_budget
+
             enforce_budget(report, budget, model, ok_on_stderr=True)
 
 
