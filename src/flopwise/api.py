@@ -22,6 +22,8 @@ from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import UnsupportedOpsError, UsageError
 from flopwise.formulas import builtin_registry
 from flopwise.formulas.registry import FormulaRegistry
+from flopwise.memory.report import build_memory_report
+from flopwise.memory.tracker import MemoryTracker
 from flopwise.report import Report, RunInfo
 from flopwise.tree import ModuleNode, ModuleTree
 
@@ -42,6 +44,7 @@ def profile(
     registry: FormulaRegistry | None = None,
     observers: tuple[Observer, ...] = (),
     name: str | None = None,
+    memory: bool = False,
 ) -> Report:
     """Count what one call of ``model`` costs, per module and per operator.
 
@@ -61,6 +64,10 @@ def profile(
         strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
         registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
         observers: extra watchers of every op (see :class:`flopwise.capture.mode.Observer`).
+        memory: also simulate tensor lifetimes and record what autograd saves for backward
+            (saved-tensor hooks installed for the run only), giving ``report.memory`` (see
+            :mod:`flopwise.memory`). Costs are the same either way; the hooks change which
+            zero-cost ``aten.detach`` calls autograd makes for its own bookkeeping.
         name: the label reports show for the model (default: its class or function name).
 
     Returns:
@@ -85,7 +92,9 @@ def profile(
     keyword = dict(kwargs or {})
     names, nodes = _structure(model)
     scope = ModuleScope(names)
-    mode = CountingMode(registry or builtin_registry(), scope, tuple(observers))
+    tracker = MemoryTracker(scope) if memory else None
+    mode = CountingMode(registry or builtin_registry(), scope,
+                        (*observers, tracker) if tracker is not None else tuple(observers))
 
     with _preserved_state(model, fake):
         scope.install()
@@ -95,11 +104,17 @@ def profile(
                     positional, keyword = _enter_fake_mode(stack, positional, keyword)
                 if backward:
                     stack.enter_context(torch.enable_grad())
+                if tracker is not None:
+                    stack.enter_context(tracker.tracking(
+                        (_unique_tensors(model, "parameters"), _unique_tensors(model, "buffers")),
+                        (positional, keyword)))
                 stack.enter_context(mode)
                 output = model(*positional, **keyword)
                 if backward:
                     _run_backward(model, output, positional, keyword, loss, scope)
                 if optimizer is not None:
+                    if tracker is not None:
+                        tracker.pause()        # the step runs on meta shadows; sized apart
                     _run_optimizer_step(optimizer, scope)
         finally:
             scope.remove()
@@ -119,6 +134,9 @@ def profile(
             device=_device_of(model, positional, keyword),
             inputs=tuple(tuple(t.shape) for t in tree_leaves((positional, keyword))
                          if isinstance(t, torch.Tensor)),
+            input_dtypes=tuple(str(t.dtype).removeprefix("torch.")
+                               for t in tree_leaves((positional, keyword))
+                               if isinstance(t, torch.Tensor)),
             backward=backward,
             optimizer=type(optimizer).__name__ if optimizer is not None else None,
             torch_version=torch.__version__,
@@ -129,6 +147,10 @@ def profile(
         decomposed=dict(mode.decomposed),
         formula_errors=mode.formula_errors,
     )
+    if tracker is not None:
+        report.extras["memory"] = build_memory_report(
+            tracker.trace(), model, tree_leaves((positional, keyword)), training=backward,
+            optimizer=optimizer, names=[node.name for node in nodes])
     if strict and report.unsupported:
         raise UnsupportedOpsError(report.unsupported)
     return report

@@ -92,6 +92,7 @@ class RunInfo:
     optimizer: str | None
     torch_version: str
     flopwise_version: str
+    input_dtypes: tuple[str, ...] = ()
 
 
 class Report:
@@ -156,6 +157,11 @@ class Report:
     @property
     def params(self) -> int:
         return self.tree.root.params
+
+    @property
+    def memory(self) -> Any:
+        """The run's :class:`~flopwise.memory.MemoryReport` (``None`` with ``memory=False``)."""
+        return self.extras.get("memory")
 
     @property
     def trainable_params(self) -> int:

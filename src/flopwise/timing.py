@@ -1,0 +1,446 @@
+"""Measured latency: the whole run and every module, with warm-up and repeats.
+
+:func:`measure_latency` runs the model for real (``cpu`` or ``cuda`` tensors; ``meta`` and fake
+tensors are refused) and returns a :class:`Timing`:
+
+- ``time_s``: the median wall time of one call (forward, or forward + backward with
+  ``backward=True``) over ``repeats`` runs **without** any hook installed: the latency;
+- per module: the median over the hooked runs of its wall time per run (all its calls summed),
+  inclusive of its children (``time_s``) and of its own code only (``self_time_s``). Global
+  forward pre/post hooks, installed only for those runs, take a timestamp on entry and exit:
+  ``time.perf_counter`` on CPU, CUDA events on the current stream on GPU (read after one
+  synchronisation at the end of the run, so kernels are timed where they run, not where they are
+  launched);
+- ``hooked_forward_s``: the whole forward measured in those same hooked runs, the figure module
+  shares (% of total) refer to; ``leaf_time_s``: the median over runs of the sum of the leaf
+  modules' times, and ``leaf_fraction`` the median of that sum over the whole forward of the
+  same run. Leaves add up to the whole forward up to the glue code outside any leaf module
+  (residual adds, reshapes written in ``forward``) and the hooks' own cost.
+
+Clean and hooked runs alternate, after ``warmup`` runs, so drifts in clock speed hit both alike.
+With ``backward=True`` the backward pass is timed as a whole (``backward_s``, hooked runs):
+per-module backward times would need module backward hooks, which change the autograd graph
+(they wrap outputs, and break models that modify outputs in place), so they are not measured.
+Inference runs under ``torch.no_grad()``; a training step computes gradients with
+``torch.autograd.grad`` (no ``.grad`` is written). Buffers changed by the runs (batch-norm
+statistics in train mode), the RNG and grad mode are restored.
+
+>>> import torch
+>>> model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU())
+>>> timing = measure_latency(model, torch.randn(8, 64), warmup=1, repeats=3)
+>>> timing.time_s > 0, [m.name for m in timing.modules]
+(True, ['', '0', '1'])
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from flopwise.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from flopwise.hardware.catalogue import Accelerator
+    from flopwise.report import Report
+
+__all__ = ["ModuleTiming", "Timing", "measure_latency", "annotate_timing", "TIMING_CONVENTION"]
+
+#: The convention of the FLOPs that achieved FLOP/s are computed from.
+TIMING_CONVENTION = "standard"
+
+#: Called after every run with (runs done, runs in total).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ModuleTiming:
+    """One module's measured forward time per run (median over repeats), in seconds.
+
+    ``flops``, ``flops_per_s`` and ``peak_percent`` are filled by :func:`annotate_timing`:
+    the module's forward FLOPs (standard convention, children included), the achieved rate,
+    and that rate as a percentage of the device's peak for the report's main dtype.
+    """
+
+    name: str
+    calls: int
+    time_s: float
+    self_time_s: float
+    leaf: bool
+    flops: int | None = None
+    flops_per_s: float | None = None
+    peak_percent: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "calls": self.calls, "time_s": self.time_s,
+                "self_time_s": self.self_time_s, "leaf": self.leaf, "flops": self.flops,
+                "flops_per_s": self.flops_per_s, "peak_percent": self.peak_percent}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Measured latency of one model call (see the module docstring for each figure)."""
+
+    device: str
+    method: str
+    backward: bool
+    warmup: int
+    repeats: int
+    time_s: float
+    times_s: tuple[float, ...]
+    hooked_forward_s: float
+    leaf_time_s: float
+    backward_s: float | None
+    forward_times_s: tuple[float, ...] = ()
+    leaf_times_s: tuple[float, ...] = ()
+    modules: tuple[ModuleTiming, ...] = ()
+    samples: int | None = None
+    flops: int | None = None
+    flops_per_s: float | None = None
+    peak_percent: float | None = None
+    hardware: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return self.samples / self.time_s if self.samples and self.time_s > 0 else None
+
+    @property
+    def leaf_fraction(self) -> float:
+        """Median over the hooked runs of (sum of leaf-module times) / (whole forward), each
+        pair from the same run: how much of the forward the leaf modules account for."""
+        ratios = [leaf / whole for leaf, whole in zip(self.leaf_times_s, self.forward_times_s)
+                  if whole > 0]
+        return statistics.median(ratios) if ratios else 0.0
+
+    @property
+    def hook_overhead_s(self) -> float:
+        """Median hooked forward minus median clean latency (inference runs only; noisy)."""
+        return self.hooked_forward_s - self.time_s
+
+    def module(self, name: str) -> ModuleTiming:
+        """The timing of one module by name (root: ``""``)."""
+        for entry in self.modules:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+    def share(self, seconds: float) -> float:
+        """``seconds`` as a percentage of the hooked forward (module shares add up to it)."""
+        return 100.0 * seconds / self.hooked_forward_s if self.hooked_forward_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device, "method": self.method, "backward": self.backward,
+            "warmup": self.warmup, "repeats": self.repeats, "time_s": self.time_s,
+            "times_s": list(self.times_s), "hooked_forward_s": self.hooked_forward_s,
+            "leaf_time_s": self.leaf_time_s, "leaf_fraction": self.leaf_fraction,
+            "forward_times_s": list(self.forward_times_s),
+            "leaf_times_s": list(self.leaf_times_s), "backward_s": self.backward_s,
+            "samples": self.samples, "samples_per_s": self.samples_per_s,
+            "convention": TIMING_CONVENTION, "flops": self.flops,
+            "flops_per_s": self.flops_per_s, "peak_percent": self.peak_percent,
+            "hardware": self.hardware, "notes": list(self.notes),
+            "modules": [m.to_dict() for m in self.modules],
+        }
+
+
+# -- clocks ------------------------------------------------------------------------------------
+class _CpuClock:
+    method = "perf_counter"
+
+    def mark(self) -> float:
+        return time.perf_counter()
+
+    def finish(self) -> None:
+        """Nothing to wait for on CPU."""
+
+    @staticmethod
+    def elapsed_s(start: Any, end: Any) -> float:
+        return float(end - start)
+
+
+class _CudaClock:
+    method = "cuda events"
+
+    def __init__(self, device: torch.device) -> None:
+        import torch
+
+        self._torch = torch
+        self._device = device
+
+    def mark(self) -> Any:
+        event = self._torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def finish(self) -> None:
+        self._torch.cuda.synchronize(self._device)
+
+    @staticmethod
+    def elapsed_s(start: Any, end: Any) -> float:
+        return float(start.elapsed_time(end)) / 1e3
+
+
+# -- the hooked run ------------------------------------------------------------------------------
+class _ModuleClock:
+    """Global forward hooks that mark each call's entry and exit (installed per hooked run)."""
+
+    def __init__(self, names: Mapping[int, str], clock: Any) -> None:
+        self._names = names
+        self._clock = clock
+        self.calls: list[list[Any]] = []           # [name, start, end, parent index]
+        self._stack: list[int] = []
+        self._handles: list[Any] = []
+
+    def _pre(self, module: Any, args: Any) -> None:
+        name = self._names.get(id(module))
+        if name is None:
+            return
+        parent = self._stack[-1] if self._stack else -1
+        self.calls.append([name, self._clock.mark(), None, parent])
+        self._stack.append(len(self.calls) - 1)
+
+    def _post(self, module: Any, args: Any, output: Any) -> None:
+        name = self._names.get(id(module))
+        if name is None or not self._stack:
+            return
+        index = self._stack.pop()
+        self.calls[index][2] = self._clock.mark()
+
+    def __enter__(self) -> _ModuleClock:
+        from torch.nn.modules import module
+
+        self._handles = [module.register_module_forward_pre_hook(self._pre),
+                         module.register_module_forward_hook(self._post, always_call=True)]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def per_module(self) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        """Inclusive and self seconds and calls per module for this run (after ``finish``)."""
+        inclusive = [self._clock.elapsed_s(c[1], c[2]) if c[2] is not None else 0.0
+                     for c in self.calls]
+        children = [0.0] * len(self.calls)
+        for index, call in enumerate(self.calls):
+            if call[3] >= 0:
+                children[call[3]] += inclusive[index]
+        total: dict[str, float] = {}
+        own: dict[str, float] = {}
+        calls: dict[str, int] = {}
+        for index, call in enumerate(self.calls):
+            name = call[0]
+            total[name] = total.get(name, 0.0) + inclusive[index]
+            own[name] = own.get(name, 0.0) + inclusive[index] - children[index]
+            calls[name] = calls.get(name, 0) + 1
+        return total, own, calls
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def _tensors(model: Any, args: tuple, kwargs: Mapping[str, Any]) -> list[torch.Tensor]:
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    found = [t for t in tree_leaves((list(args), dict(kwargs))) if isinstance(t, torch.Tensor)]
+    if isinstance(model, torch.nn.Module):
+        found += list(model.parameters()) + list(model.buffers())
+    return found
+
+
+def _device_of(tensors: list[torch.Tensor]) -> torch.device:
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    for tensor in tensors:
+        if tensor.is_meta or isinstance(tensor, FakeTensor):
+            raise UsageError("timing runs the model for real, but it or its inputs are on meta "
+                             "(or fake); build them on cpu or cuda (--device cpu)")
+    devices = {t.device for t in tensors}
+    cuda = [d for d in devices if d.type == "cuda"]
+    return cuda[0] if cuda else torch.device("cpu")
+
+
+def _step(model: Any, args: tuple, kwargs: Mapping[str, Any], backward: bool,
+          loss: Callable[[Any], Any] | None, leaves: list[torch.Tensor],
+          clock: Any) -> tuple[Any, Any, Any]:
+    """One call (and backward); returns marks (start, forward end, end)."""
+    import torch
+
+    start = clock.mark()
+    output = model(*args, **kwargs)
+    middle = clock.mark()
+    if backward:
+        from flopwise.api import _loss_of
+
+        value = loss(output) if loss is not None else _loss_of(output)
+        torch.autograd.grad(value, leaves, allow_unused=True)
+    end = clock.mark()
+    return start, middle, end
+
+
+def measure_latency(model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | None = None, *,
+                    backward: bool = False, loss: Callable[[Any], Any] | None = None,
+                    warmup: int = 3, repeats: int = 10,
+                    progress: Progress | None = None) -> Timing:
+    """Measure the latency of ``model(*inputs, **kwargs)`` and of each of its modules.
+
+    Args:
+        model: an ``nn.Module`` (or callable) with real tensors on cpu or cuda.
+        inputs: a tensor or a tuple of positional inputs; ``kwargs`` keyword inputs.
+        backward: time a training step: forward, then backward of ``output.sum()`` (or
+            ``loss(output)``) with respect to every parameter and input that requires grad.
+        warmup: untimed runs first (caches, allocator, lazy initialisation).
+        repeats: timed runs of each kind (clean and hooked); medians are reported.
+        progress: called with (runs done, runs in total) after every run.
+
+    Raises :class:`~flopwise.UsageError` for meta or fake tensors, or repeats < 1; the model's
+    own exceptions propagate unchanged.
+    """
+    import torch
+
+    from flopwise.api import _as_tuple, _preserved_state
+
+    if repeats < 1 or warmup < 0:
+        raise UsageError(f"timing needs repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    args = _as_tuple(inputs)
+    keyword = dict(kwargs or {})
+    tensors = _tensors(model, args, keyword)
+    device = _device_of(tensors)
+    clock: Any = _CudaClock(device) if device.type == "cuda" else _CpuClock()
+    names = ({id(m): n for n, m in model.named_modules()}
+             if isinstance(model, torch.nn.Module) else {})
+    leaves_of = {n for n, m in model.named_modules() if not any(True for _ in m.children())} \
+        if isinstance(model, torch.nn.Module) else set()
+    total_runs = warmup + 2 * repeats
+    done = 0
+    clean: list[float] = []
+    forward: list[float] = []
+    backward_times: list[float] = []
+    leaf_sums: list[float] = []
+    inclusive: dict[str, list[float]] = {}
+    own: dict[str, list[float]] = {}
+    calls: dict[str, int] = {}
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total_runs)
+
+    with _preserved_state(model, False), torch.set_grad_enabled(backward):
+        leaves = [t for t in tensors if t.requires_grad and t.grad_fn is None] if backward else []
+        if backward and not leaves:
+            raise UsageError("timing a training step needs parameters or inputs that require grad")
+        for _ in range(warmup):
+            _step(model, args, keyword, backward, loss, leaves, clock)
+            clock.finish()
+            tick()
+        for _ in range(repeats):
+            start, _middle, end = _step(model, args, keyword, backward, loss, leaves, clock)
+            clock.finish()
+            clean.append(clock.elapsed_s(start, end))
+            tick()
+            with _ModuleClock(names, clock) as hooked:
+                start, middle, end = _step(model, args, keyword, backward, loss, leaves, clock)
+            clock.finish()
+            forward.append(clock.elapsed_s(start, middle))
+            if backward:
+                backward_times.append(clock.elapsed_s(middle, end))
+            run_total, run_own, run_calls = hooked.per_module()
+            for name in names.values():
+                inclusive.setdefault(name, []).append(run_total.get(name, 0.0))
+                own.setdefault(name, []).append(run_own.get(name, 0.0))
+            calls = run_calls
+            leaf_sums.append(sum(run_total.get(name, 0.0) for name in leaves_of))
+            tick()
+    modules = tuple(
+        ModuleTiming(name, calls.get(name, 0), statistics.median(inclusive[name]),
+                     statistics.median(own[name]), name in leaves_of)
+        for name in names.values()
+    )
+    notes = ()
+    if backward:
+        notes = ("module times are forward times; the backward pass is timed as a whole",)
+    return Timing(
+        device=str(device),
+        method=clock.method,
+        backward=backward,
+        warmup=warmup,
+        repeats=repeats,
+        time_s=statistics.median(clean),
+        times_s=tuple(clean),
+        hooked_forward_s=statistics.median(forward),
+        leaf_time_s=statistics.median(leaf_sums) if leaf_sums else 0.0,
+        backward_s=statistics.median(backward_times) if backward_times else None,
+        forward_times_s=tuple(forward),
+        leaf_times_s=tuple(leaf_sums),
+        modules=modules,
+        samples=_batch_of(args, keyword),
+        notes=notes,
+    )
+
+
+def _batch_of(args: tuple, kwargs: Mapping[str, Any]) -> int | None:
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    for leaf in tree_leaves((list(args), dict(kwargs))):
+        if isinstance(leaf, torch.Tensor) and leaf.ndim >= 1:
+            return int(leaf.shape[0])
+    return None
+
+
+def annotate_timing(timing: Timing, report: Report,
+                    accelerator: Accelerator | None = None) -> Timing:
+    """Add achieved FLOP/s (and % of the device's peak) from ``report``'s FLOPs.
+
+    Module rates use each module's forward FLOPs (standard convention, children included)
+    over its measured forward time; the whole run's rate uses all of the report's FLOPs (every
+    phase that ran) over ``time_s``. The peak is the device's for the report's main dtype.
+
+    >>> import torch, flopwise
+    >>> model = torch.nn.Linear(256, 256)
+    >>> x = torch.randn(32, 256)
+    >>> timing = annotate_timing(measure_latency(model, x, warmup=1, repeats=3),
+    ...                          flopwise.profile(model, x))
+    >>> timing.flops == 2 * 32 * 256 * 256 and timing.flops_per_s > 0
+    True
+    """
+    standard = report.using(TIMING_CONVENTION)
+    peak = _peak_of(report, accelerator)
+    rows = {row.name: row for row in standard.modules()}
+    modules = []
+    for entry in timing.modules:
+        row = rows.get(entry.name)
+        flops = row.phase_flops.get("forward", 0) if row is not None else None
+        rate = flops / entry.time_s if flops is not None and entry.time_s > 0 else None
+        modules.append(replace(entry, flops=flops, flops_per_s=rate,
+                               peak_percent=100.0 * rate / peak if rate and peak else None))
+    total = standard.total.flops
+    rate = total / timing.time_s if timing.time_s > 0 else None
+    return replace(timing, modules=tuple(modules), flops=total, flops_per_s=rate,
+                   peak_percent=100.0 * rate / peak if rate and peak else None,
+                   hardware=accelerator.id if accelerator is not None else None)
+
+
+def _peak_of(report: Report, accelerator: Accelerator | None) -> float | None:
+    if accelerator is None:
+        return None
+    from collections import Counter
+
+    flops: Counter[str] = Counter()
+    standard = report.using(TIMING_CONVENTION)
+    for event in report.events:
+        flops[event.dtype] += standard.flops_of(event.cost)
+    for dtype, _count in flops.most_common():
+        peak = accelerator.find_peak(dtype)
+        if peak is not None:
+            return peak
+    return None
