@@ -13,6 +13,7 @@ from flopwise.cli import ops as _ops  # noqa: F401
 from flopwise.cli import llm as _llm  # noqa: F401
 from flopwise.cli import diff as _diff  # noqa: F401
 from flopwise.cli import check as _check  # noqa: F401
+from flopwise.cli import compare as _compare  # noqa: F401
 
 __all__ = ["app", "main"]
 

@@ -15,6 +15,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
+from flopwise.cli.estimates import (
+    HARDWARE_HELP,
+    TIME_HELP,
+    Extras,
+    add_batch_fit,
+    add_estimate,
+    check_timing_device,
+    load_hardware,
+)
 from flopwise.budget import BUDGET_HELP
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 
@@ -153,7 +162,8 @@ def profile_command(
         None, "--columns",
         help="Comma-separated columns: name,type,calls,params,trainable_params,macs,flops,"
         "%flops,self_macs,self_flops,forward_flops,backward_flops,optimizer_flops,bytes_read,"
-        "bytes_written,output_bytes.",
+        "bytes_written,output_bytes,saved_bytes,peak_live_bytes; with --hardware est_time,"
+        "%est_time,bound,intensity; with --time time,%time,flops_per_s,%peak.",
     ),
     output_format: ProfileFormat = typer.Option(
         ProfileFormat.TABLE, "--format", "-f",
@@ -186,6 +196,17 @@ def profile_command(
                                           help=BUDGET_HELP["memory"]),
     max_latency_ms: float | None = typer.Option(None, "--max-latency-ms", metavar="MS",
                                                 help=BUDGET_HELP["latency"]),
+    hardware: str | None = typer.Option(None, "--hardware", metavar="NAME|FILE.json",
+                                        help=HARDWARE_HELP),
+    compute_efficiency: float = typer.Option(
+        1.0, "--compute-efficiency", min=0.0, max=1.0, metavar="F",
+        help="Fraction of the peak FLOP/s the roofline assumes achievable (1.0: ideal)."),
+    memory_efficiency: float = typer.Option(
+        1.0, "--memory-efficiency", min=0.0, max=1.0, metavar="F",
+        help="Fraction of the memory bandwidth the roofline assumes achievable (1.0: ideal)."),
+    time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
+    warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
+    repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -207,16 +228,26 @@ def profile_command(
             from flopwise.render.plots import check_plot_target
 
             check_plot_target(plot)
+        if time_it:
+            check_timing_device(device)
+        accelerator = load_hardware(hardware)
+        extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
+                        repeats)
 
         if model.lower().endswith(".onnx"):
             from flopwise.onnx import parse_input_shapes, profile_onnx
 
+            if time_it:
+                raise UsageError("--time measures PyTorch models; for an .onnx file use "
+                                 "flopwise.onnx.measure_latency (onnxruntime)")
             with _working(f"counting {model}"):
                 report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
                                       strict=strict)
+            if accelerator is not None:
+                add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict)
+                                    backward, convention, strict, extras)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -230,8 +261,10 @@ def profile_command(
 
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
-                   backward: bool, convention: str, strict: bool) -> Report:
-    """Build a PyTorch model from its spec, make its inputs, and count it."""
+                   backward: bool, convention: str, strict: bool,
+                   extras: Extras = Extras()) -> Report:
+    """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
+    add what ``extras`` asks for."""
     import flopwise
     from flopwise.models import (
         CallTrace,
@@ -262,10 +295,15 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
         try:
             report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                      convention=convention, strict=strict,
+                                      convention=convention, strict=strict, memory=True,
                                       name=f"{model} ({type(loaded.model).__name__})")
         except FlopwiseError:
             raise
         except Exception as error:
             raise ModelRunError(describe_failure(error, trace, device)) from error
+    if extras.accelerator is not None and extras.fit:
+        with _working(f"fitting the largest batch on {extras.accelerator.id}"):
+            add_batch_fit(report, loaded.model, args, keyword, device, backward,
+                          extras.accelerator)
+    extras.apply(report, loaded.model, args, keyword, backward, model)
     return report

@@ -92,7 +92,7 @@ def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...],
                   accelerator: Accelerator | str, *, backward: bool = False,
                   optimizer: torch.optim.Optimizer | None = None,
                   loss: Callable[[Any], Any] | None = None, fake: bool = False,
-                  batches: tuple[int, int] = (1, 2), usable_fraction: float = 1.0) -> BatchFit:
+                  batches: tuple[int, int] = (2, 4), usable_fraction: float = 1.0) -> BatchFit:
     """Profile ``model`` at two batch sizes and fit the largest batch for ``accelerator``.
 
     ``inputs_for(b)`` returns ``(args, kwargs)`` for a batch of ``b`` samples — ``meta``

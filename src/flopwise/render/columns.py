@@ -17,9 +17,17 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from flopwise.errors import UsageError
-from flopwise.render.units import format_bytes, format_count, format_number, format_percent
+from flopwise.render.units import (
+    format_bytes,
+    format_count,
+    format_number,
+    format_percent,
+    format_rate,
+    format_seconds,
+)
 from flopwise.report import ModuleRow, Report
 
 __all__ = [
@@ -32,6 +40,8 @@ __all__ = [
     "parse_columns",
     "default_columns",
     "modules_that_ran",
+    "ROOFLINE_COLUMNS",
+    "TIMING_COLUMNS",
     "display_name",
     "cell_text",
     "cell_value",
@@ -48,6 +58,10 @@ class Kind(str, Enum):
     COUNT = "count"      # SI prefixes: 1.34 K, 4.09 G
     BYTES = "bytes"      # IEC prefixes: 1.32 KiB
     PERCENT = "percent"  # share of the report's total FLOPs
+    SECONDS = "seconds"  # 1.20 ms, 35.00 µs
+    SHARE = "share"      # a percentage the getter computed (of estimated or measured time)
+    RATE = "rate"        # FLOP/s with an SI prefix
+    RATIO = "ratio"      # a plain number: FLOPs per byte
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,7 @@ class Column:
     key: str
     header: str
     kind: Kind
-    get: Callable[[ModuleRow, Report], int | str]
+    get: Callable[[ModuleRow, Report], int | float | str | None]
     help: str
 
     @property
@@ -72,6 +86,25 @@ class Column:
 
 def _phase(phase: str) -> Callable[[ModuleRow, Report], int]:
     return lambda row, _report: row.phase_flops.get(phase, 0)
+
+
+def _extra(section: str, read: Callable[[Any, Any], Any]) -> Callable[[ModuleRow, Report], Any]:
+    """A getter over one module's entry of an extra section (``roofline``, ``timing``,
+    ``memory``); ``None`` (shown as ``-``) when the report has no such section or entry."""
+    def get(row: ModuleRow, report: Report) -> Any:
+        whole = report.extras.get(section)
+        if whole is None:
+            return None
+        try:
+            entry = whole.module(row.name)
+        except KeyError:
+            return None
+        return read(entry, whole)
+    return get
+
+
+def _bound(entry: Any, _whole: Any) -> str | None:
+    return entry.bound.value if entry.bound is not None else None
 
 
 _ALL: tuple[Column, ...] = (
@@ -105,6 +138,32 @@ _ALL: tuple[Column, ...] = (
            "bytes written by the module's ops"),
     Column("output_bytes", "output (B)", Kind.BYTES, lambda row, _: row.output_bytes,
            "bytes of the module's forward outputs (activations)"),
+    Column("est_time", "est. time", Kind.SECONDS,
+           _extra("roofline", lambda m, _: m.time_s),
+           "roofline estimate on --hardware, children included (standard-convention FLOPs)"),
+    Column("%est_time", "% est.", Kind.SHARE,
+           _extra("roofline", lambda m, whole: whole.share(m.time_s)),
+           "share of the whole estimated time"),
+    Column("bound", "bound", Kind.TEXT, _extra("roofline", _bound),
+           "compute or memory: the bound of the ops taking most of the module's estimated time"),
+    Column("intensity", "FLOP/B", Kind.RATIO,
+           _extra("roofline", lambda m, _: m.intensity_flops_per_byte),
+           "arithmetic intensity: standard-convention FLOPs per byte moved"),
+    Column("time", "time", Kind.SECONDS, _extra("timing", lambda m, _: m.time_s),
+           "measured forward wall time per run (--time; median), children included"),
+    Column("%time", "% time", Kind.SHARE,
+           _extra("timing", lambda m, whole: whole.share(m.time_s)),
+           "share of the whole measured forward"),
+    Column("flops_per_s", "FLOP/s", Kind.RATE, _extra("timing", lambda m, _: m.flops_per_s),
+           "achieved: forward FLOPs (standard) over the measured time"),
+    Column("%peak", "% peak", Kind.SHARE, _extra("timing", lambda m, _: m.peak_percent),
+           "achieved FLOP/s as a share of the --hardware peak"),
+    Column("saved_bytes", "saved (B)", Kind.BYTES,
+           _extra("memory", lambda m, _: m.saved_for_backward_bytes),
+           "bytes autograd saved for backward while the module ran (its own ops)"),
+    Column("peak_live_bytes", "live peak (B)", Kind.BYTES,
+           _extra("memory", lambda m, _: m.peak_live_bytes),
+           "the most activation bytes alive at any forward op inside the module"),
 )
 
 COLUMNS: dict[str, Column] = {column.key: column for column in _ALL}
@@ -115,13 +174,25 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
 )
 
 
+ROOFLINE_COLUMNS: tuple[str, ...] = ("est_time", "%est_time", "bound", "intensity")
+TIMING_COLUMNS: tuple[str, ...] = ("time", "%time", "flops_per_s")
+
+
 def default_columns(report: Report) -> list[Column]:
-    """The default columns; with more than one phase, FLOPs per phase follow the total."""
+    """The default columns; with more than one phase, FLOPs per phase follow the total; a
+    roofline estimate or measured times add their columns at the end."""
     keys = list(DEFAULT_COLUMNS)
     phases = list(report.phases)
     if len(phases) > 1:
         at = keys.index("%flops") + 1
         keys[at:at] = [f"{phase}_flops" for phase in phases]
+    if report.extras.get("roofline") is not None:
+        keys += ROOFLINE_COLUMNS
+    timing = report.extras.get("timing")
+    if timing is not None:
+        keys += TIMING_COLUMNS
+        if timing.peak_percent is not None:
+            keys.append("%peak")
     return [COLUMNS[key] for key in keys]
 
 
@@ -172,8 +243,18 @@ def cell_text(column: Column, row: ModuleRow, report: Report, ran: bool = True,
     if column.key == "name":
         return display_name(row, ran, indent)
     value = column.get(row, report)
+    if value is None:
+        return "-"
     if column.kind is Kind.TEXT:
         return str(value)
+    if column.kind is Kind.SECONDS:
+        return format_seconds(float(value))
+    if column.kind is Kind.SHARE:
+        return f"{float(value):.1f}%"
+    if column.kind is Kind.RATE:
+        return format_rate(float(value), "FLOP/s")
+    if column.kind is Kind.RATIO:
+        return f"{float(value):.1f}"
     if column.kind is Kind.BYTES:
         return format_bytes(int(value))
     if column.kind is Kind.PERCENT:
@@ -184,8 +265,12 @@ def cell_text(column: Column, row: ModuleRow, report: Report, ran: bool = True,
 def cell_value(column: Column, row: ModuleRow, report: Report) -> str:
     """A cell for machines (CSV): exact integers, the percentage as a plain number."""
     value = column.get(row, report)
+    if value is None:
+        return ""
     if column.kind is Kind.TEXT:
         return str(value)
+    if column.kind in (Kind.SECONDS, Kind.SHARE, Kind.RATE, Kind.RATIO):
+        return f"{float(value):.6g}"
     if column.kind is Kind.PERCENT:
         total = report.total.flops
         return format_number(100.0 * int(value) / total, digits=4) if total else ""

@@ -50,6 +50,9 @@ def render_markdown(report: Report, columns: str | Sequence[str] | None = None,
                                 [False] + [True] * 5)
     lines += ["", f"### Totals (convention: {report.convention.name})", ""]
     lines += markdown_table(("total", "value"), sections.totals(report), (False, True))
+    for title, pairs in sections.extra_sections(report):
+        lines += ["", f"### {title}", ""]
+        lines += markdown_table(("", "value"), pairs, (False, True))
     if report.unsupported:
         lines += ["", "### Unsupported ops (not counted)", ""]
         lines += markdown_table(sections.UNSUPPORTED_HEADERS, sections.unsupported_rows(report),

@@ -20,6 +20,8 @@ from flopwise.render.units import (
     format_count_exact,
     format_grouped,
     format_percent,
+    format_rate,
+    format_seconds,
 )
 from flopwise.render.columns import modules_that_ran
 from flopwise.report import Report
@@ -37,6 +39,10 @@ __all__ = [
     "unsupported_rows",
     "notes",
     "convention_line",
+    "memory_pairs",
+    "estimate_pairs",
+    "timing_pairs",
+    "extra_sections",
 ]
 
 PREFIX_LEGEND = (
@@ -143,3 +149,109 @@ def notes(report: Report) -> list[str]:
     lines.append(convention_line(report))
     lines.append(PREFIX_LEGEND)
     return lines
+
+
+def memory_pairs(report: Report) -> list[tuple[str, str]]:
+    """Label/value pairs of the run's memory (empty without ``memory=True``)."""
+    memory = report.extras.get("memory")
+    if memory is None:
+        return []
+    pairs = [("parameters", format_bytes(memory.params_bytes))]
+    if memory.buffers_bytes:
+        pairs.append(("buffers", format_bytes(memory.buffers_bytes)))
+    pairs.append(("inputs", format_bytes(memory.inputs_bytes)))
+    if memory.training:
+        pairs.append(("gradients", format_bytes(memory.grads_bytes)))
+        if memory.optimizer_bytes:
+            pairs.append((f"optimizer state ({memory.state.optimizer})",
+                          format_bytes(memory.optimizer_bytes)))
+    pairs.append(("activations, peak (inference)", format_bytes(memory.activation_peak_bytes)))
+    if memory.training or memory.saved_for_backward_bytes:
+        pairs.append(("saved for backward", f"{format_bytes(memory.saved_for_backward_bytes)} "
+                      f"({format_grouped(memory.saved_tensors)} tensors)"))
+    if memory.training:
+        pairs.append(("live peak, forward / backward",
+                      f"{format_bytes(memory.forward_peak_bytes)} / "
+                      f"{format_bytes(memory.backward_peak_bytes)}"))
+        parts = "params + buffers + inputs + optimizer + live peak"
+    else:
+        parts = "params + buffers + inputs + activations"
+    pairs.append(("peak", f"{format_bytes(memory.peak_bytes)} ({parts})"))
+    fit = memory.fit
+    if fit is not None:
+        pairs.append((f"largest batch on {fit.device}",
+                      f"{format_grouped(fit.batch)} ({format_bytes(fit.bytes_per_sample)} per "
+                      f"sample + {format_bytes(fit.fixed_bytes)}, of "
+                      f"{format_bytes(fit.usable_bytes)})"))
+    return pairs
+
+
+def estimate_pairs(report: Report) -> list[tuple[str, str]]:
+    """Label/value pairs of the roofline estimate (empty without ``--hardware``)."""
+    estimate = report.extras.get("roofline")
+    if estimate is None:
+        return []
+    peak = (format_rate(estimate.peak_flops_per_s, "FLOP/s")
+            if estimate.peak_flops_per_s is not None else "no peak")
+    pairs = [
+        ("device", f"{estimate.hardware_name}: {estimate.dtype} {peak}, "
+                   f"{format_rate(estimate.bandwidth_bytes_per_s, 'B/s')}"),
+        ("estimated latency", format_seconds(estimate.time_s)),
+    ]
+    if len(estimate.phase_time_s) > 1:
+        pairs.append(("by phase", ", ".join(f"{phase} {format_seconds(seconds)}"
+                                            for phase, seconds in estimate.phase_time_s.items())))
+    if estimate.tokens_per_s is not None:
+        pairs.append(("throughput", f"{format_count(estimate.tokens_per_s)} tokens/s "
+                                    f"({format_count(estimate.samples_per_s or 0)} samples/s)"))
+    elif estimate.samples_per_s is not None:
+        pairs.append(("throughput", f"{format_count(estimate.samples_per_s)} samples/s"))
+    compute_share = format_percent(estimate.compute_bound_s, estimate.time_s)
+    pairs.append(("bound", f"{estimate.bound.value} ({compute_share} of the time in "
+                           "compute-bound ops)"))
+    if estimate.compute_efficiency != 1.0 or estimate.memory_efficiency != 1.0:
+        pairs.append(("efficiency", f"compute {estimate.compute_efficiency:g}, "
+                                    f"memory {estimate.memory_efficiency:g}"))
+    if estimate.untimed_flops:
+        listed = ", ".join(f"{format_count(flops)} {dtype}"
+                           for dtype, flops in estimate.untimed_flops.items())
+        pairs.append(("no peak for", f"{listed} FLOPs (timed by their bytes only)"))
+    return pairs
+
+
+def timing_pairs(report: Report) -> list[tuple[str, str]]:
+    """Label/value pairs of the measured latency (empty without ``--time``)."""
+    timing = report.extras.get("timing")
+    if timing is None:
+        return []
+    step = "forward + backward" if timing.backward else "forward"
+    pairs = [("measured latency", f"{format_seconds(timing.time_s)} ({step}; median of "
+                                  f"{timing.repeats} after {timing.warmup} warm-up, "
+                                  f"{timing.device}, {timing.method})")]
+    if timing.samples_per_s is not None:
+        pairs.append(("throughput", f"{format_count(timing.samples_per_s)} samples/s"))
+    if timing.flops_per_s is not None:
+        achieved = format_rate(timing.flops_per_s, "FLOP/s")
+        if timing.peak_percent is not None:
+            achieved += f" ({timing.peak_percent:.1f}% of the {timing.hardware} peak)"
+        pairs.append(("achieved", achieved))
+    modules = (f"forward {format_seconds(timing.hooked_forward_s)} with module hooks; leaf "
+               f"modules add up to {100 * timing.leaf_fraction:.1f}% of it")
+    pairs.append(("per module", modules))
+    if timing.backward_s is not None:
+        pairs.append(("backward", f"{format_seconds(timing.backward_s)} (as a whole)"))
+    return pairs
+
+
+def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, pairs) of the memory, roofline and measured-time sections the report has."""
+    memory = report.extras.get("memory")
+    estimate = report.extras.get("roofline")
+    found = [
+        ("Memory (training step)" if memory is not None and memory.training else "Memory",
+         memory_pairs(report)),
+        (f"Roofline estimate on {estimate.hardware_id if estimate is not None else ''} "
+         "(FLOPs: standard)", estimate_pairs(report)),
+        ("Measured", timing_pairs(report)),
+    ]
+    return [(title, pairs) for title, pairs in found if pairs]

@@ -32,6 +32,7 @@ __all__ = [
     "modules_table",
     "phases_table",
     "totals_table",
+    "pairs_table",
     "unsupported_table",
     "ops_table",
     "report_view",
@@ -98,6 +99,19 @@ def totals_table(report: Report) -> Table:
     return grid
 
 
+def pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Table:
+    """A titled two-column grid of label/value pairs (memory, estimate, measured)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.title = title
+    grid.title_justify = "left"
+    grid.title_style = "bold"
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for label, value in pairs:
+        grid.add_row(label, value)
+    return grid
+
+
 def unsupported_table(report: Report) -> Table:
     """The ops that had no formula, with their call counts."""
     table = _table("Unsupported ops (not counted)", sections.UNSUPPORTED_HEADERS, (False, True))
@@ -126,6 +140,9 @@ def report_view(report: Report, *body: RenderableType) -> Table:
     if len(report.phases) > 1:
         grid.add_row(phases_table(report))
     grid.add_row(totals_table(report))
+    for title, pairs in sections.extra_sections(report):
+        grid.add_row("")
+        grid.add_row(pairs_table(title, pairs))
     if report.unsupported:
         grid.add_row("")
         grid.add_row(unsupported_table(report))
