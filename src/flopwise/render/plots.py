@@ -257,10 +257,7 @@ def plot_compare(points: Sequence[ComparePoint], path: str | Path, *, dpi: int =
                      zorder=3)
         _scale(axes, "x", [p.flops for p in timed])      # scales first: they reset formatters
         _scale(axes, "y", [p.latency_s or 0.0 for p in timed])
-        for p in timed:
-            axes.annotate(f"{p.name}\n{format_seconds(p.latency_s or 0.0)}",
-                          (p.flops, p.latency_s), textcoords="offset points", xytext=(6, 4),
-                          fontsize=8)
+        _annotate(axes, [(_label(p, points), p.flops, p.latency_s or 0.0) for p in timed])
         axes.set_xlabel(f"FLOPs ({convention})")
         axes.set_ylabel(f"latency ({kind})")
         axes.xaxis.set_major_formatter(flops_axis)
@@ -272,9 +269,7 @@ def plot_compare(points: Sequence[ComparePoint], path: str | Path, *, dpi: int =
                  zorder=3)
     _scale(axes, "x", [p.flops for p in points])
     _scale(axes, "y", [p.params for p in points])
-    for p in points:
-        axes.annotate(p.name, (p.flops, p.params), textcoords="offset points", xytext=(6, 4),
-                      fontsize=8)
+    _annotate(axes, [(_label(p, points), p.flops, p.params) for p in points])
     axes.set_xlabel(f"FLOPs ({convention})")
     axes.set_ylabel("parameters")
     axes.xaxis.set_major_formatter(flops_axis)
@@ -284,6 +279,34 @@ def plot_compare(points: Sequence[ComparePoint], path: str | Path, *, dpi: int =
     for axes in axes_list:
         axes.spines[["top", "right"]].set_visible(False)
     return _save(figure, Canvas, path, dpi)
+
+
+def _label(point: ComparePoint, points: Sequence[ComparePoint]) -> str:
+    """The model's name without its class (``torchvision:resnet18 (ResNet)`` → ``resnet18``
+    when every model shares the ``torchvision:`` source)."""
+    name = point.name.split(" (")[0]
+    sources = {p.name.split(" (")[0].partition(":")[0] for p in points}
+    if len(sources) == 1 and ":" in name:
+        name = name.partition(":")[2]
+    return name
+
+
+def _annotate(axes: Any, labelled: Sequence[tuple[str, float, float]]) -> None:
+    """Label each point; a label that would sit on an earlier one's goes below its point."""
+    def place(value: float, which: str) -> float:
+        low, high = axes.get_xlim() if which == "x" else axes.get_ylim()
+        scale = axes.get_xscale() if which == "x" else axes.get_yscale()
+        if scale == "log":
+            return (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+        return (value - low) / (high - low)
+
+    taken: list[tuple[float, float]] = []
+    for name, x, y in sorted(labelled, key=lambda item: (item[1], item[2])):
+        at = (place(x, "x"), place(y, "y"))
+        crowded = any(abs(at[0] - u) < 0.25 and abs(at[1] - v) < 0.06 for u, v in taken)
+        offset = (6, -11) if crowded else (6, 4)
+        taken.append((at[0], at[1] + (-0.05 if crowded else 0.0)))
+        axes.annotate(name, (x, y), textcoords="offset points", xytext=offset, fontsize=8)
 
 
 def _scale(axes: Any, which: str, values: Sequence[float]) -> None:
