@@ -298,7 +298,7 @@ def _annotate(axes: Any, labelled: Sequence[tuple[str, float, float]]) -> None:
         scale = axes.get_xscale() if which == "x" else axes.get_yscale()
         if scale == "log":
             return (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
-        return (value - low) / (high - low)
+        return float((value - low) / (high - low))
 
     taken: list[tuple[float, float]] = []
     for name, x, y in sorted(labelled, key=lambda item: (item[1], item[2])):
