@@ -98,3 +98,16 @@ def test_profile_writes_the_plot(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"wrote {target}" in result.stderr
     assert Image.open(target).format == "PNG"
+
+
+def test_compare_writes_the_plot(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    target = tmp_path / "compare.png"
+    result = CliRunner().invoke(app, ["compare", "torchvision:resnet18",
+                                      "torchvision:squeezenet1_0", "--hardware", "h100-sxm",
+                                      "--plot", str(target), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {target}" in result.stderr
+    image = Image.open(target)
+    assert image.format == "PNG" and image.size[0] > 1.8 * image.size[1]   # latency + params
+    assert {BLUE, GREEN} <= colours(target)
