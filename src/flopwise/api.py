@@ -17,6 +17,7 @@ from torch.utils._pytree import tree_leaves
 from flopwise._version import __version__
 from flopwise.capture.events import Phase
 from flopwise.capture.mode import CountingMode, Observer
+from flopwise.capture.shadow import shadow_optimizer
 from flopwise.capture.scope import ModuleScope
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import UnsupportedOpsError, UsageError
@@ -244,7 +245,7 @@ def _preserved_state(model: Any, fake: bool) -> Iterator[None]:
     grad_enabled = torch.is_grad_enabled()
     cpu_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    saved = _snapshot_buffers(model) if not fake else []
+    saved = _snapshot_buffers(model)
     try:
         yield
     finally:
@@ -322,25 +323,10 @@ def _run_backward(model: Any, output: Any, positional: tuple, keyword: dict,
 
 def _run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> None:
     """One step of the optimizer's algorithm on meta shadows of its parameters."""
-    shadows: dict[int, torch.Tensor] = {}
-    groups = []
-    for group in optimizer.param_groups:
-        params = []
-        for param in group["params"]:
-            shadow = shadows.get(id(param))
-            if shadow is None:
-                shadow = torch.empty_like(param, device="meta").requires_grad_(param.requires_grad)
-                shadow.grad = torch.empty_like(shadow)
-                shadows[id(param)] = shadow
-            params.append(shadow)
-        options = {k: v for k, v in group.items() if k != "params"}
-        options.update({k: False for k in ("fused", "capturable") if options.get(k)})
-        groups.append({**options, "params": params})
-    shadow_optimizer = type(optimizer)(groups, **{
-        k: v for k, v in optimizer.defaults.items() if k not in ("fused", "capturable")})
+    shadow = shadow_optimizer(optimizer)
     scope.phase = Phase.OPTIMIZER
     try:
         with torch.no_grad():
-            shadow_optimizer.step()
+            shadow.step()
     finally:
         scope.phase = Phase.FORWARD

@@ -213,6 +213,10 @@ def test_optimizer_step_is_counted_on_shadows():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     assert adam.state == {} and sgd.state == {}
+    # AdamW's defaults hold keys its constructor does not take; the shadow copes
+    adamw = torch.optim.AdamW(model.parameters(), weight_decay=0.1)
+    report = flopwise.profile(model, torch.randn(2, 4), backward=True, optimizer=adamw)
+    assert report.phases["optimizer"].flops >= 10 * 15
 
 
 def test_optimizer_needs_backward():

@@ -123,3 +123,13 @@ def test_dropout_does_not_consume_the_users_random_stream():
     torch.manual_seed(1)
     flopwise.profile(model, x)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_fake_mode_leaves_a_real_training_model_untouched():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=10).train()
+    x = torch.randn(2, 3, 32, 32)
+    before = _world(model)
+    report = flopwise.profile(model, x, fake=True, backward=True)
+    assert report.run.mode == "fake" and report.unsupported == {}
+    _assert_same(before, _world(model))

@@ -31,7 +31,6 @@ out per-tensor scalars such as step counters.
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -279,24 +278,9 @@ def measured_optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, int]
     """
     import torch
 
-    shadows: dict[int, torch.Tensor] = {}
-    groups = []
-    for group in optimizer.param_groups:
-        params = []
-        for param in group["params"]:
-            shadow = shadows.get(id(param))
-            if shadow is None:
-                shadow = torch.empty_like(param, device="meta").requires_grad_(param.requires_grad)
-                shadow.grad = torch.empty_like(shadow) if param.requires_grad else None
-                shadows[id(param)] = shadow
-            params.append(shadow)
-        options = {k: v for k, v in group.items() if k != "params"}
-        options.update({k: False for k in ("fused", "capturable") if options.get(k)})
-        groups.append({**options, "params": params})
-    accepted = inspect.signature(type(optimizer)).parameters
-    defaults = {k: v for k, v in optimizer.defaults.items()
-                if k in accepted and k not in ("fused", "capturable")}
-    shadow_optimizer = type(optimizer)(groups, **defaults)
+    from flopwise.capture.shadow import shadow_optimizer as make_shadow
+
+    shadow_optimizer = make_shadow(optimizer)
     with torch.no_grad():
         shadow_optimizer.step()
     totals: Counter[str] = Counter()
