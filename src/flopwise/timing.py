@@ -38,7 +38,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from flopwise.errors import UsageError
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.report import Report
 
-__all__ = ["ModuleTiming", "Timing", "measure_latency", "annotate_timing", "TIMING_CONVENTION"]
+__all__ = ["TIMING_CONVENTION", "ModuleTiming", "Timing", "annotate_timing", "measure_latency"]
 
 #: The convention of the FLOPs that achieved FLOP/s are computed from.
 TIMING_CONVENTION = "standard"
@@ -174,7 +174,7 @@ class _CudaClock:
         self._device = device
 
     def mark(self) -> Any:
-        event = self._torch.cuda.Event(enable_timing=True)
+        event = self._torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
         event.record()
         return event
 
@@ -212,7 +212,7 @@ class _ModuleClock:
         index = self._stack.pop()
         self.calls[index][2] = self._clock.mark()
 
-    def __enter__(self) -> _ModuleClock:
+    def __enter__(self) -> Self:
         from torch.nn.modules import module
 
         self._handles = [module.register_module_forward_pre_hook(self._pre),
@@ -244,7 +244,8 @@ class _ModuleClock:
 
 
 # -- measuring ---------------------------------------------------------------------------------
-def _tensors(model: Any, args: tuple, kwargs: Mapping[str, Any]) -> list[torch.Tensor]:
+def _tensors(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+             ) -> list[torch.Tensor]:
     import torch
     from torch.utils._pytree import tree_leaves
 
@@ -267,7 +268,7 @@ def _device_of(tensors: list[torch.Tensor]) -> torch.device:
     return cuda[0] if cuda else torch.device("cpu")
 
 
-def _step(model: Any, args: tuple, kwargs: Mapping[str, Any], backward: bool,
+def _step(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], backward: bool,
           loss: Callable[[Any], Any] | None, leaves: list[torch.Tensor],
           clock: Any) -> tuple[Any, Any, Any]:
     """One call (and backward); returns marks (start, forward end, end)."""
@@ -365,7 +366,7 @@ def measure_latency(model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | No
                      statistics.median(own[name]), name in leaves_of)
         for name in names.values()
     )
-    notes = ()
+    notes: tuple[str, ...] = ()
     if backward:
         notes = ("module times are forward times; the backward pass is timed as a whole",)
     return Timing(
@@ -387,7 +388,7 @@ def measure_latency(model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | No
     )
 
 
-def _batch_of(args: tuple, kwargs: Mapping[str, Any]) -> int | None:
+def _batch_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
     import torch
     from torch.utils._pytree import tree_leaves
 

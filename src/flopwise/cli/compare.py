@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
-from flopwise.cli.estimates import HARDWARE_HELP, Extras, check_timing_device, load_hardware
+from flopwise.cli.estimates import (
+    HARDWARE_HELP,
+    Extras,
+    check_timing_device,
+    load_hardware,
+)
 from flopwise.errors import UsageError
 
 if TYPE_CHECKING:
@@ -131,7 +136,12 @@ def _headers(rows: Sequence[CompareRow], convention: str, hardware: str | None,
 
 
 def _cells(row: CompareRow, hardware: str | None, timed: bool) -> list[str]:
-    from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
+    from flopwise.render.units import (
+        format_bytes,
+        format_count,
+        format_rate,
+        format_seconds,
+    )
 
     def maybe(value: float | None, fmt: Any) -> str:
         return "-" if value is None else fmt(value)
@@ -155,9 +165,10 @@ def _title(rows: Sequence[CompareRow], device: str, backward: bool) -> str:
     return f"flopwise compare · {device} · inputs {'; '.join(shapes)} · {step}"
 
 
-def _notes(convention: str, hardware: str | None, timed: bool, timing: tuple[int, int]) -> list[str]:
-    notes = [f"FLOPs under the {convention} convention; bytes moved = read + written by every op; "
-             "act. peak = most activation bytes alive at once (inference)"]
+def _notes(convention: str, hardware: str | None, timed: bool,
+           timing: tuple[int, int]) -> list[str]:
+    notes = [(f"FLOPs under the {convention} convention; bytes moved = read + written by every "
+              "op; act. peak = most activation bytes alive at once (inference)")]
     if hardware is not None:
         notes.append(f"est. latency: roofline on {hardware} with standard-convention FLOPs "
                      "(an ideal lower bound)")

@@ -25,11 +25,11 @@ __all__ = [
     "HARDWARE_HELP",
     "TIME_HELP",
     "Extras",
+    "add_batch_fit",
+    "add_estimate",
+    "add_timing",
     "check_timing_device",
     "load_hardware",
-    "add_estimate",
-    "add_batch_fit",
-    "add_timing",
 ]
 
 HARDWARE_HELP = (
@@ -111,7 +111,7 @@ def add_batch_fit(report: Report, model: Any, args: tuple[Any, ...], kwargs: Map
     try:
         fit = largest_batch(model, lambda b: _resized(args, kwargs, b, device), accelerator,
                             backward=backward, fake=device != "meta")
-    except Exception as error:  # NB: best effort: the model's own errors at other batch sizes
+    except Exception as error:  # noqa: BLE001  NB: best effort; the model may reject other batches
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         stderr.print(f"note: largest batch on {accelerator.id} not computed: {first}",
                      markup=False, highlight=False)

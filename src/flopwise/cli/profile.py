@@ -262,9 +262,10 @@ def profile_command(
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras = Extras()) -> Report:
+                   extras: Extras | None = None) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for."""
+    extras = extras or Extras()
     import flopwise
     from flopwise.models import (
         CallTrace,

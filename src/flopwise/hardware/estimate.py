@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ESTIMATE_CONVENTION",
-    "OpEstimate",
     "ModuleEstimate",
+    "OpEstimate",
     "RooflineEstimate",
     "estimate_roofline",
     "throughput_of",

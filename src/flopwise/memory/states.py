@@ -43,13 +43,13 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "Precision",
-    "OptimizerKind",
-    "StateMemory",
-    "state_memory",
-    "optimizer_state_bytes",
-    "measured_optimizer_state",
     "STEP_BYTES",
+    "OptimizerKind",
+    "Precision",
+    "StateMemory",
+    "measured_optimizer_state",
+    "optimizer_state_bytes",
+    "state_memory",
 ]
 
 #: Bytes of Adam's per-parameter-tensor ``step`` counter in ``torch.optim`` (a float32 scalar).

@@ -43,8 +43,8 @@ import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch.utils._python_dispatch import _disable_current_modes
@@ -55,7 +55,7 @@ from flopwise.capture.events import OpEvent, Phase
 if TYPE_CHECKING:
     from flopwise.capture.scope import ModuleScope
 
-__all__ = ["MemoryTracker", "MemoryTrace"]
+__all__ = ["MemoryTrace", "MemoryTracker"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ class MemoryTracker:
             if key is not None:
                 self._external.add(key)
                 self._inputs.add(key)
-        self._hooks_available = torch._C._autograd._saved_tensors_hooks_is_enabled()
+        self._hooks_available = bool(
+            torch._C._autograd._saved_tensors_hooks_is_enabled())  # type: ignore[attr-defined]
         hooks: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if self._hooks_available:
             self._user_hooks = torch._C._autograd._top_saved_tensors_default_hooks(False)
@@ -179,7 +180,8 @@ class MemoryTracker:
         self._saved.pop(key, None)
 
     # -- ops ---------------------------------------------------------------------------------
-    def on_op(self, op: str, args: tuple, kwargs: dict, out: Any, event: OpEvent) -> None:
+    def on_op(self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any,
+              event: OpEvent) -> None:
         """Register the storages ``out`` creates; in forward, the tensor objects using them."""
         phase = event.phase
         if phase is Phase.OPTIMIZER or self._paused:
@@ -209,8 +211,7 @@ class MemoryTracker:
             module = event.module
             if self._user_live > self._module_peak.get(module, -1):
                 self._module_peak[module] = self._user_live
-        if self._live > self._peaks[phase]:
-            self._peaks[phase] = self._live
+        self._peaks[phase] = max(self._peaks[phase], self._live)
 
     def _new_storage(self, storage: Any, key: int, module: str | None) -> None:
         size = storage.nbytes()
@@ -233,9 +234,10 @@ class MemoryTracker:
     # -- autograd ----------------------------------------------------------------------------
     def _pack(self, tensor: torch.Tensor) -> Any:
         storage = _storage(tensor)
-        key = None if storage is None else storage._cdata
-        counted = key in self._storages or key in self._inputs   # not parameters (or their
-        if counted and key not in self._saved:                    # fake twins) nor constants
+        key: int | None = None if storage is None else storage._cdata
+        # counted: the run's own storages and its inputs; not parameters (or their fake twins)
+        counted = key is not None and (key in self._storages or key in self._inputs)
+        if counted and key is not None and key not in self._saved:
             self._saved[key] = weakref.ref(storage, partial(self._saved_freed, key))
             size = storage.nbytes()
             self._saved_total += size
@@ -250,7 +252,7 @@ class MemoryTracker:
 
     def _unpack(self, packed: Any) -> torch.Tensor:
         if self._user_hooks is not None:
-            return self._user_hooks[1](packed)
+            return cast("torch.Tensor", self._user_hooks[1](packed))
         alias, version = packed
         if alias._version != version:
             # autograd skips its own check when hooks are set; keep its error for in-place bugs
@@ -258,7 +260,7 @@ class MemoryTracker:
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{alias.dtype} {list(alias.shape)}] is at version "
                 f"{alias._version}; expected version {version} instead")
-        return alias
+        return cast("torch.Tensor", alias)
 
     # -- result ------------------------------------------------------------------------------
     def trace(self) -> MemoryTrace:
@@ -276,7 +278,7 @@ class MemoryTracker:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _aliases(op: str) -> bool:
     """True when the op's schema says an output aliases an input (views, in-place, ``out=``)."""
     namespace, _, rest = op.partition(".")

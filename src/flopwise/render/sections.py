@@ -167,22 +167,22 @@ def memory_pairs(report: Report) -> list[tuple[str, str]]:
                           format_bytes(memory.optimizer_bytes)))
     pairs.append(("activations, peak (inference)", format_bytes(memory.activation_peak_bytes)))
     if memory.training or memory.saved_for_backward_bytes:
-        pairs.append(("saved for backward", f"{format_bytes(memory.saved_for_backward_bytes)} "
-                      f"({format_grouped(memory.saved_tensors)} tensors)"))
+        saved = (f"{format_bytes(memory.saved_for_backward_bytes)} "
+                 f"({format_grouped(memory.saved_tensors)} tensors)")
+        pairs.append(("saved for backward", saved))
     if memory.training:
-        pairs.append(("live peak, forward / backward",
-                      f"{format_bytes(memory.forward_peak_bytes)} / "
-                      f"{format_bytes(memory.backward_peak_bytes)}"))
+        live = (f"{format_bytes(memory.forward_peak_bytes)} / "
+                f"{format_bytes(memory.backward_peak_bytes)}")
+        pairs.append(("live peak, forward / backward", live))
         parts = "params + buffers + inputs + optimizer + live peak"
     else:
         parts = "params + buffers + inputs + activations"
     pairs.append(("peak", f"{format_bytes(memory.peak_bytes)} ({parts})"))
     fit = memory.fit
     if fit is not None:
-        pairs.append((f"largest batch on {fit.device}",
-                      f"{format_grouped(fit.batch)} ({format_bytes(fit.bytes_per_sample)} per "
-                      f"sample + {format_bytes(fit.fixed_bytes)}, of "
-                      f"{format_bytes(fit.usable_bytes)})"))
+        fits = (f"{format_grouped(fit.batch)} ({format_bytes(fit.bytes_per_sample)} per "
+                f"sample + {format_bytes(fit.fixed_bytes)}, of {format_bytes(fit.usable_bytes)})")
+        pairs.append((f"largest batch on {fit.device}", fits))
     return pairs
 
 
@@ -193,25 +193,25 @@ def estimate_pairs(report: Report) -> list[tuple[str, str]]:
         return []
     peak = (format_rate(estimate.peak_flops_per_s, "FLOP/s")
             if estimate.peak_flops_per_s is not None else "no peak")
-    pairs = [
-        ("device", f"{estimate.hardware_name}: {estimate.dtype} {peak}, "
-                   f"{format_rate(estimate.bandwidth_bytes_per_s, 'B/s')}"),
-        ("estimated latency", format_seconds(estimate.time_s)),
-    ]
+    device = (f"{estimate.hardware_name}: {estimate.dtype} {peak}, "
+              f"{format_rate(estimate.bandwidth_bytes_per_s, 'B/s')}")
+    pairs = [("device", device), ("estimated latency", format_seconds(estimate.time_s))]
     if len(estimate.phase_time_s) > 1:
         pairs.append(("by phase", ", ".join(f"{phase} {format_seconds(seconds)}"
                                             for phase, seconds in estimate.phase_time_s.items())))
     if estimate.tokens_per_s is not None:
-        pairs.append(("throughput", f"{format_count(estimate.tokens_per_s)} tokens/s "
-                                    f"({format_count(estimate.samples_per_s or 0)} samples/s)"))
+        rate = (f"{format_count(estimate.tokens_per_s)} tokens/s "
+                f"({format_count(estimate.samples_per_s or 0)} samples/s)")
+        pairs.append(("throughput", rate))
     elif estimate.samples_per_s is not None:
         pairs.append(("throughput", f"{format_count(estimate.samples_per_s)} samples/s"))
     compute_share = format_percent(estimate.compute_bound_s, estimate.time_s)
-    pairs.append(("bound", f"{estimate.bound.value} ({compute_share} of the time in "
-                           "compute-bound ops)"))
+    bound = f"{estimate.bound.value} ({compute_share} of the time in compute-bound ops)"
+    pairs.append(("bound", bound))
     if estimate.compute_efficiency != 1.0 or estimate.memory_efficiency != 1.0:
-        pairs.append(("efficiency", f"compute {estimate.compute_efficiency:g}, "
-                                    f"memory {estimate.memory_efficiency:g}"))
+        efficiency = (f"compute {estimate.compute_efficiency:g}, "
+                      f"memory {estimate.memory_efficiency:g}")
+        pairs.append(("efficiency", efficiency))
     if estimate.untimed_flops:
         listed = ", ".join(f"{format_count(flops)} {dtype}"
                            for dtype, flops in estimate.untimed_flops.items())
@@ -225,9 +225,9 @@ def timing_pairs(report: Report) -> list[tuple[str, str]]:
     if timing is None:
         return []
     step = "forward + backward" if timing.backward else "forward"
-    pairs = [("measured latency", f"{format_seconds(timing.time_s)} ({step}; median of "
-                                  f"{timing.repeats} after {timing.warmup} warm-up, "
-                                  f"{timing.device}, {timing.method})")]
+    how = (f"{format_seconds(timing.time_s)} ({step}; median of {timing.repeats} after "
+           f"{timing.warmup} warm-up, {timing.device}, {timing.method})")
+    pairs = [("measured latency", how)]
     if timing.samples_per_s is not None:
         pairs.append(("throughput", f"{format_count(timing.samples_per_s)} samples/s"))
     if timing.flops_per_s is not None:
@@ -247,11 +247,11 @@ def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, pairs) of the memory, roofline and measured-time sections the report has."""
     memory = report.extras.get("memory")
     estimate = report.extras.get("roofline")
+    device = estimate.hardware_id if estimate is not None else ""
     found = [
         ("Memory (training step)" if memory is not None and memory.training else "Memory",
          memory_pairs(report)),
-        (f"Roofline estimate on {estimate.hardware_id if estimate is not None else ''} "
-         "(FLOPs: standard)", estimate_pairs(report)),
+        (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(report)),
         ("Measured", timing_pairs(report)),
     ]
     return [(title, pairs) for title, pairs in found if pairs]
