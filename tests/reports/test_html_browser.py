@@ -213,6 +213,7 @@ def test_a_screenshot_shows_the_report(pages: dict, model: str,
     from PIL import Image
 
     page, _ = pages[model]
+    page.page.evaluate("window.scrollTo(0, 0)")      # the summary and the top of the table
     png = page.page.screenshot(full_page=False)
     (tmp_path_factory.getbasetemp() / f"{model}.png").write_bytes(png)  # to look at
     image = Image.open(io.BytesIO(png)).convert("RGB")
