@@ -34,9 +34,10 @@ statistics in train mode), the RNG and grad mode are restored.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Self
 
@@ -48,7 +49,15 @@ if TYPE_CHECKING:
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.report import Report
 
-__all__ = ["TIMING_CONVENTION", "ModuleTiming", "Timing", "annotate_timing", "measure_latency"]
+__all__ = [
+    "TIMING_CONVENTION",
+    "LatencyMeter",
+    "ModuleTiming",
+    "Timing",
+    "annotate_timing",
+    "measure_interleaved",
+    "measure_latency",
+]
 
 #: The convention of the FLOPs that achieved FLOP/s are computed from.
 TIMING_CONVENTION = "standard"
@@ -286,6 +295,127 @@ def _step(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], backward
     return start, middle, end
 
 
+class LatencyMeter:
+    """One model's timing, run by run: warm-up runs, then clean + hooked pairs.
+
+    A context manager: on entry it checks the tensors, sets grad mode (off for inference) and
+    snapshots what the runs may change; on exit it restores the buffers, the RNG and grad mode.
+    :func:`measure_latency` drives one meter; :func:`measure_interleaved` drives several in
+    rounds, so that a busy machine slows every model alike.
+    """
+
+    def __init__(self, model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | None = None, *,
+                 backward: bool = False, loss: Callable[[Any], Any] | None = None) -> None:
+        import torch
+
+        from flopwise.api import _as_tuple
+
+        self.model = model
+        self.args = _as_tuple(inputs)
+        self.kwargs = dict(kwargs or {})
+        self.backward = backward
+        self.loss = loss
+        self._tensors = _tensors(model, self.args, self.kwargs)
+        self.device = _device_of(self._tensors)
+        self.clock: Any = _CudaClock(self.device) if self.device.type == "cuda" else _CpuClock()
+        modules = list(model.named_modules()) if isinstance(model, torch.nn.Module) else []
+        self._names = {id(m): n for n, m in modules}
+        self._leaves = {n for n, m in modules if not any(True for _ in m.children())}
+        self._leaf_params: list[torch.Tensor] = []
+        self._stack = contextlib.ExitStack()
+        self.clean: list[float] = []
+        self.forward: list[float] = []
+        self.backward_times: list[float] = []
+        self.leaf_sums: list[float] = []
+        self.inclusive: dict[str, list[float]] = {name: [] for name in self._names.values()}
+        self.own: dict[str, list[float]] = {name: [] for name in self._names.values()}
+        self.calls: dict[str, int] = {}
+        self.warmed = 0
+
+    def __enter__(self) -> Self:
+        import torch
+
+        from flopwise.api import _preserved_state
+
+        self._stack.enter_context(_preserved_state(self.model, False))
+        self._stack.enter_context(torch.set_grad_enabled(self.backward))
+        if self.backward:
+            self._leaf_params = [t for t in self._tensors if t.requires_grad and t.grad_fn is None]
+            if not self._leaf_params:
+                self._stack.close()
+                raise UsageError("timing a training step needs parameters or inputs that "
+                                 "require grad")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def _run(self) -> tuple[Any, Any, Any]:
+        return _step(self.model, self.args, self.kwargs, self.backward, self.loss,
+                     self._leaf_params, self.clock)
+
+    def warm(self) -> None:
+        """One untimed run."""
+        self._run()
+        self.clock.finish()
+        self.warmed += 1
+
+    def clean_run(self) -> None:
+        """One run without hooks: a latency sample."""
+        start, _middle, end = self._run()
+        self.clock.finish()
+        self.clean.append(self.clock.elapsed_s(start, end))
+
+    def hooked_run(self) -> None:
+        """One run with the module hooks: per-module samples and the forward around them."""
+        with _ModuleClock(self._names, self.clock) as hooked:
+            start, middle, end = self._run()
+        self.clock.finish()
+        self.forward.append(self.clock.elapsed_s(start, middle))
+        if self.backward:
+            self.backward_times.append(self.clock.elapsed_s(middle, end))
+        run_total, run_own, self.calls = hooked.per_module()
+        for name in self._names.values():
+            self.inclusive[name].append(run_total.get(name, 0.0))
+            self.own[name].append(run_own.get(name, 0.0))
+        self.leaf_sums.append(sum(run_total.get(name, 0.0) for name in self._leaves))
+
+    def result(self) -> Timing:
+        """The medians of the runs so far (at least one clean and one hooked run)."""
+        if not self.clean or not self.forward:
+            raise UsageError("no timed run yet: call clean_run() and hooked_run() first")
+        modules = tuple(
+            ModuleTiming(name, self.calls.get(name, 0), statistics.median(self.inclusive[name]),
+                         statistics.median(self.own[name]), name in self._leaves)
+            for name in self._names.values()
+        )
+        notes: tuple[str, ...] = ()
+        if self.backward:
+            notes = ("module times are forward times; the backward pass is timed as a whole",)
+        return Timing(
+            device=str(self.device),
+            method=self.clock.method,
+            backward=self.backward,
+            warmup=self.warmed,
+            repeats=len(self.clean),
+            time_s=statistics.median(self.clean),
+            times_s=tuple(self.clean),
+            hooked_forward_s=statistics.median(self.forward),
+            leaf_time_s=statistics.median(self.leaf_sums),
+            backward_s=statistics.median(self.backward_times) if self.backward_times else None,
+            forward_times_s=tuple(self.forward),
+            leaf_times_s=tuple(self.leaf_sums),
+            modules=modules,
+            samples=_batch_of(self.args, self.kwargs),
+            notes=notes,
+        )
+
+
+def _check_counts(warmup: int, repeats: int) -> None:
+    if repeats < 1 or warmup < 0:
+        raise UsageError(f"timing needs repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+
+
 def measure_latency(model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | None = None, *,
                     backward: bool = False, loss: Callable[[Any], Any] | None = None,
                     warmup: int = 3, repeats: int = 10,
@@ -304,88 +434,51 @@ def measure_latency(model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | No
     Raises :class:`~flopwise.UsageError` for meta or fake tensors, or repeats < 1; the model's
     own exceptions propagate unchanged.
     """
-    import torch
+    return measure_interleaved([(model, inputs, kwargs)], backward=backward, loss=loss,
+                               warmup=warmup, repeats=repeats, progress=progress)[0]
 
-    from flopwise.api import _as_tuple, _preserved_state
 
-    if repeats < 1 or warmup < 0:
-        raise UsageError(f"timing needs repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    args = _as_tuple(inputs)
-    keyword = dict(kwargs or {})
-    tensors = _tensors(model, args, keyword)
-    device = _device_of(tensors)
-    clock: Any = _CudaClock(device) if device.type == "cuda" else _CpuClock()
-    names = ({id(m): n for n, m in model.named_modules()}
-             if isinstance(model, torch.nn.Module) else {})
-    leaves_of = {n for n, m in model.named_modules() if not any(True for _ in m.children())} \
-        if isinstance(model, torch.nn.Module) else set()
-    total_runs = warmup + 2 * repeats
+def measure_interleaved(items: Sequence[tuple[Any, Any, Mapping[str, Any] | None]], *,
+                        backward: bool = False, loss: Callable[[Any], Any] | None = None,
+                        warmup: int = 3, repeats: int = 10,
+                        progress: Progress | None = None) -> list[Timing]:
+    """Time several ``(model, inputs, kwargs)`` in rounds: each round runs every model once
+    clean and once hooked, so a machine that gets busier slows all of them alike (what a
+    comparison needs). Warm-up runs come first, also in rounds. One :class:`Timing` per item.
+
+    >>> import torch
+    >>> small, large = torch.nn.Linear(16, 16), torch.nn.Linear(512, 512)
+    >>> a, b = measure_interleaved([(small, torch.randn(8, 16), None),
+    ...                             (large, torch.randn(8, 512), None)], warmup=1, repeats=3)
+    >>> a.repeats == b.repeats == 3
+    True
+    """
+    _check_counts(warmup, repeats)
+    total = len(items) * (warmup + 2 * repeats)
     done = 0
-    clean: list[float] = []
-    forward: list[float] = []
-    backward_times: list[float] = []
-    leaf_sums: list[float] = []
-    inclusive: dict[str, list[float]] = {}
-    own: dict[str, list[float]] = {}
-    calls: dict[str, int] = {}
 
     def tick() -> None:
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total_runs)
+            progress(done, total)
 
-    with _preserved_state(model, False), torch.set_grad_enabled(backward):
-        leaves = [t for t in tensors if t.requires_grad and t.grad_fn is None] if backward else []
-        if backward and not leaves:
-            raise UsageError("timing a training step needs parameters or inputs that require grad")
+    meters = [LatencyMeter(model, inputs, kwargs, backward=backward, loss=loss)
+              for model, inputs, kwargs in items]
+    with contextlib.ExitStack() as stack:
+        for meter in meters:
+            stack.enter_context(meter)
         for _ in range(warmup):
-            _step(model, args, keyword, backward, loss, leaves, clock)
-            clock.finish()
-            tick()
+            for meter in meters:
+                meter.warm()
+                tick()
         for _ in range(repeats):
-            start, _middle, end = _step(model, args, keyword, backward, loss, leaves, clock)
-            clock.finish()
-            clean.append(clock.elapsed_s(start, end))
-            tick()
-            with _ModuleClock(names, clock) as hooked:
-                start, middle, end = _step(model, args, keyword, backward, loss, leaves, clock)
-            clock.finish()
-            forward.append(clock.elapsed_s(start, middle))
-            if backward:
-                backward_times.append(clock.elapsed_s(middle, end))
-            run_total, run_own, run_calls = hooked.per_module()
-            for name in names.values():
-                inclusive.setdefault(name, []).append(run_total.get(name, 0.0))
-                own.setdefault(name, []).append(run_own.get(name, 0.0))
-            calls = run_calls
-            leaf_sums.append(sum(run_total.get(name, 0.0) for name in leaves_of))
-            tick()
-    modules = tuple(
-        ModuleTiming(name, calls.get(name, 0), statistics.median(inclusive[name]),
-                     statistics.median(own[name]), name in leaves_of)
-        for name in names.values()
-    )
-    notes: tuple[str, ...] = ()
-    if backward:
-        notes = ("module times are forward times; the backward pass is timed as a whole",)
-    return Timing(
-        device=str(device),
-        method=clock.method,
-        backward=backward,
-        warmup=warmup,
-        repeats=repeats,
-        time_s=statistics.median(clean),
-        times_s=tuple(clean),
-        hooked_forward_s=statistics.median(forward),
-        leaf_time_s=statistics.median(leaf_sums) if leaf_sums else 0.0,
-        backward_s=statistics.median(backward_times) if backward_times else None,
-        forward_times_s=tuple(forward),
-        leaf_times_s=tuple(leaf_sums),
-        modules=modules,
-        samples=_batch_of(args, keyword),
-        notes=notes,
-    )
+            for meter in meters:
+                meter.clean_run()
+                tick()
+                meter.hooked_run()
+                tick()
+        return [meter.result() for meter in meters]
 
 
 def _batch_of(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:

@@ -25,6 +25,7 @@ from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
 from flopwise.cli.estimates import (
     HARDWARE_HELP,
     Extras,
+    add_timings,
     check_timing_device,
     load_hardware,
 )
@@ -174,8 +175,9 @@ def _notes(convention: str, hardware: str | None, timed: bool,
                      "(an ideal lower bound)")
     if timed:
         warmup, repeats = timing
-        notes.append(f"measured: median of {repeats} runs after {warmup} warm-up runs; achieved "
-                     "FLOP/s = standard-convention FLOPs / measured latency")
+        notes.append(f"measured: median of {repeats} runs after {warmup} warm-up runs, the "
+                     "models interleaved run by run; achieved FLOP/s = standard-convention "
+                     "FLOPs / measured latency")
     return notes
 
 
@@ -292,13 +294,17 @@ def compare_command(
 
             check_plot_target(plot)
         accelerator = load_hardware(hardware)
+        kept: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]] = []
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
-                        repeats, fit=False)
+                        repeats, fit=False, keep=kept if time_it else None)
         reports = []
         for spec in models:
             reports.append((spec, _profile_torch(spec, inputs, dtypes, [], chosen, False,
                                                  model_dtype, backward, convention, False,
                                                  extras)))
+        if time_it:
+            add_timings(kept, backward, warmup, repeats, accelerator,
+                        f"{len(kept)} models in rounds")
         rows = compare_rows(reports)
         text = render_compare(
             rows, output_format, convention=convention,

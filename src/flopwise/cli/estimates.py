@@ -123,17 +123,28 @@ def add_timing(report: Report, model: Any, args: tuple[Any, ...], kwargs: Mappin
                backward: bool, warmup: int, repeats: int, accelerator: Accelerator | None,
                label: str) -> None:
     """Measure the model's latency (progress bar on stderr) and attach it to ``report``."""
+    add_timings([(report, model, args, dict(kwargs))], backward, warmup, repeats, accelerator,
+                label)
+
+
+def add_timings(runs: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]],
+                backward: bool, warmup: int, repeats: int, accelerator: Accelerator | None,
+                label: str) -> None:
+    """Time several models in interleaved rounds (progress bar on stderr); attach each
+    timing to its report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from flopwise.timing import annotate_timing, measure_latency
+    from flopwise.timing import annotate_timing, measure_interleaved
 
     with Progress(TextColumn(f"timing {label}"), BarColumn(), MofNCompleteColumn(),
                   console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
-        task = bar.add_task("timing", total=warmup + 2 * repeats)
-        timing = measure_latency(model, args, kwargs, backward=backward, warmup=warmup,
-                                 repeats=repeats,
-                                 progress=lambda done, total: bar.update(task, completed=done))
-    report.extras["timing"] = annotate_timing(timing, report, accelerator)
+        task = bar.add_task("timing", total=len(runs) * (warmup + 2 * repeats))
+        timings = measure_interleaved(
+            [(model, args, kwargs) for _, model, args, kwargs in runs], backward=backward,
+            warmup=warmup, repeats=repeats,
+            progress=lambda done, total: bar.update(task, completed=done))
+    for (report, *_), timing in zip(runs, timings):
+        report.extras["timing"] = annotate_timing(timing, report, accelerator)
 
 
 @dataclass(frozen=True)
@@ -147,13 +158,17 @@ class Extras:
     warmup: int = 3
     repeats: int = 10
     fit: bool = True
+    keep: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]] | None = None
 
     def apply(self, report: Report, model: Any, args: tuple[Any, ...],
               kwargs: Mapping[str, Any], backward: bool, label: str) -> None:
-        """Add the roofline estimate and the measured latency that were asked for."""
+        """Add the roofline estimate and the measured latency that were asked for; with
+        ``keep``, hand the model and its inputs over (for timing several models together)."""
         if self.accelerator is not None:
             add_estimate(report, self.accelerator, self.compute_efficiency,
                          self.memory_efficiency)
-        if self.time:
+        if self.keep is not None:
+            self.keep.append((report, model, args, dict(kwargs)))
+        elif self.time:
             add_timing(report, model, args, kwargs, backward, self.warmup, self.repeats,
                        self.accelerator, label)
