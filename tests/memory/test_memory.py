@@ -380,3 +380,18 @@ def test_tracker_alone() -> None:
                                                       (tracker,)):
         (x * 2).relu().sum()
     assert tracker.trace().activation_peak_bytes == 2 * 4 * 4 * 256
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+def test_memory_tracking_leaves_model_and_torch_as_found(backward: bool) -> None:
+    from tests.core.test_nonintrusion import _assert_same, _world
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10).train()
+    model.register_forward_hook(lambda *a: None)
+    x = torch.randn(2, 3, 32, 32)
+    before = _world(model)
+    flopwise.profile(model, x, backward=backward, memory=True,
+                     optimizer=torch.optim.AdamW(model.parameters()) if backward else None)
+    _assert_same(before, _world(model))
+    assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
