@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from flopwise.budget import BUDGET_HELP
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout
+from flopwise.cli.options import (
+    MaxFlops,
+    MaxGflops,
+    MaxLatencyMs,
+    MaxMacs,
+    MaxMemory,
+    MaxParams,
+)
 
 if TYPE_CHECKING:
     from flopwise.budget import Budget
@@ -44,18 +51,12 @@ def enforce_budget(report: ReportLike, budget: Budget, source: str, ok_on_stderr
 def check_command(
     report: Path = typer.Argument(..., metavar="REPORT.json",
                                   help="A saved report (flopwise profile -f json -o FILE)."),
-    max_gflops: float | None = typer.Option(None, "--max-gflops", metavar="N",
-                                            help=BUDGET_HELP["gflops"]),
-    max_flops: str | None = typer.Option(None, "--max-flops", metavar="COUNT",
-                                         help=BUDGET_HELP["flops"]),
-    max_macs: str | None = typer.Option(None, "--max-macs", metavar="COUNT",
-                                        help=BUDGET_HELP["macs"]),
-    max_params: str | None = typer.Option(None, "--max-params", metavar="COUNT",
-                                          help=BUDGET_HELP["params"]),
-    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE",
-                                          help=BUDGET_HELP["memory"]),
-    max_latency_ms: float | None = typer.Option(None, "--max-latency-ms", metavar="MS",
-                                                help=BUDGET_HELP["latency"]),
+    max_gflops: MaxGflops = None,
+    max_flops: MaxFlops = None,
+    max_macs: MaxMacs = None,
+    max_params: MaxParams = None,
+    max_memory: MaxMemory = None,
+    max_latency_ms: MaxLatencyMs = None,
 ) -> None:
     """Check a saved report against cost budgets: exit 1 with one line per exceeded budget."""
     with errors_to_exit():

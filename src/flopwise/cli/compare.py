@@ -23,11 +23,15 @@ import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
 from flopwise.cli.estimates import (
-    HARDWARE_HELP,
     Extras,
     add_timings,
     check_timing_device,
     load_hardware,
+)
+from flopwise.cli.options import (
+    ComputeEfficiency,
+    HardwareOption,
+    MemoryEfficiency,
 )
 from flopwise.errors import UsageError
 
@@ -252,14 +256,9 @@ def compare_command(
         False, "--backward", help="Count (and time) a training step: forward + backward."),
     convention: str = typer.Option(
         "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."),
-    hardware: str | None = typer.Option(None, "--hardware", metavar="NAME|FILE.json",
-                                        help=HARDWARE_HELP),
-    compute_efficiency: float = typer.Option(
-        1.0, "--compute-efficiency", min=0.0, max=1.0, metavar="F",
-        help="Fraction of the peak FLOP/s the roofline assumes achievable (1.0: ideal)."),
-    memory_efficiency: float = typer.Option(
-        1.0, "--memory-efficiency", min=0.0, max=1.0, metavar="F",
-        help="Fraction of the memory bandwidth the roofline assumes achievable (1.0: ideal)."),
+    hardware: HardwareOption = None,
+    compute_efficiency: ComputeEfficiency = 1.0,
+    memory_efficiency: MemoryEfficiency = 1.0,
     time_it: bool = typer.Option(
         False, "--time", help="Also measure each model's latency on real tensors (cpu unless "
         "--device cuda): median over --repeats after --warmup runs."),

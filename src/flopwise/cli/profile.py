@@ -16,7 +16,6 @@ import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
 from flopwise.cli.estimates import (
-    HARDWARE_HELP,
     TIME_HELP,
     Extras,
     add_batch_fit,
@@ -24,7 +23,17 @@ from flopwise.cli.estimates import (
     check_timing_device,
     load_hardware,
 )
-from flopwise.budget import BUDGET_HELP
+from flopwise.cli.options import (
+    ComputeEfficiency,
+    HardwareOption,
+    MaxFlops,
+    MaxGflops,
+    MaxLatencyMs,
+    MaxMacs,
+    MaxMemory,
+    MaxParams,
+    MemoryEfficiency,
+)
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 
 if TYPE_CHECKING:
@@ -184,26 +193,15 @@ def profile_command(
         help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
         "(needs pip install 'flopwise[plot]').",
     ),
-    max_gflops: float | None = typer.Option(None, "--max-gflops", metavar="N",
-                                            help=BUDGET_HELP["gflops"]),
-    max_flops: str | None = typer.Option(None, "--max-flops", metavar="COUNT",
-                                         help=BUDGET_HELP["flops"]),
-    max_macs: str | None = typer.Option(None, "--max-macs", metavar="COUNT",
-                                        help=BUDGET_HELP["macs"]),
-    max_params: str | None = typer.Option(None, "--max-params", metavar="COUNT",
-                                          help=BUDGET_HELP["params"]),
-    max_memory: str | None = typer.Option(None, "--max-memory", metavar="SIZE",
-                                          help=BUDGET_HELP["memory"]),
-    max_latency_ms: float | None = typer.Option(None, "--max-latency-ms", metavar="MS",
-                                                help=BUDGET_HELP["latency"]),
-    hardware: str | None = typer.Option(None, "--hardware", metavar="NAME|FILE.json",
-                                        help=HARDWARE_HELP),
-    compute_efficiency: float = typer.Option(
-        1.0, "--compute-efficiency", min=0.0, max=1.0, metavar="F",
-        help="Fraction of the peak FLOP/s the roofline assumes achievable (1.0: ideal)."),
-    memory_efficiency: float = typer.Option(
-        1.0, "--memory-efficiency", min=0.0, max=1.0, metavar="F",
-        help="Fraction of the memory bandwidth the roofline assumes achievable (1.0: ideal)."),
+    max_gflops: MaxGflops = None,
+    max_flops: MaxFlops = None,
+    max_macs: MaxMacs = None,
+    max_params: MaxParams = None,
+    max_memory: MaxMemory = None,
+    max_latency_ms: MaxLatencyMs = None,
+    hardware: HardwareOption = None,
+    compute_efficiency: ComputeEfficiency = 1.0,
+    memory_efficiency: MemoryEfficiency = 1.0,
     time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),

@@ -1,0 +1,38 @@
+"""Options shared by several commands, declared once (``Annotated`` aliases for Typer)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from flopwise.budget import BUDGET_HELP
+from flopwise.cli.estimates import HARDWARE_HELP
+
+__all__ = [
+    "MaxGflops", "MaxFlops", "MaxMacs", "MaxParams", "MaxMemory", "MaxLatencyMs",
+    "HardwareOption", "ComputeEfficiency", "MemoryEfficiency",
+]
+
+# typer reads these at runtime: Optional[...] rather than `X | None` inside Annotated
+MaxGflops = Annotated[Optional[float], typer.Option(
+    "--max-gflops", metavar="N", help=BUDGET_HELP["gflops"])]
+MaxFlops = Annotated[Optional[str], typer.Option(
+    "--max-flops", metavar="COUNT", help=BUDGET_HELP["flops"])]
+MaxMacs = Annotated[Optional[str], typer.Option(
+    "--max-macs", metavar="COUNT", help=BUDGET_HELP["macs"])]
+MaxParams = Annotated[Optional[str], typer.Option(
+    "--max-params", metavar="COUNT", help=BUDGET_HELP["params"])]
+MaxMemory = Annotated[Optional[str], typer.Option(
+    "--max-memory", metavar="SIZE", help=BUDGET_HELP["memory"])]
+MaxLatencyMs = Annotated[Optional[float], typer.Option(
+    "--max-latency-ms", metavar="MS", help=BUDGET_HELP["latency"])]
+
+HardwareOption = Annotated[Optional[str], typer.Option(
+    "--hardware", metavar="NAME|FILE.json", help=HARDWARE_HELP)]
+ComputeEfficiency = Annotated[float, typer.Option(
+    "--compute-efficiency", min=0.0, max=1.0, metavar="F",
+    help="Fraction of the peak FLOP/s the roofline assumes achievable (1.0: ideal).")]
+MemoryEfficiency = Annotated[float, typer.Option(
+    "--memory-efficiency", min=0.0, max=1.0, metavar="F",
+    help="Fraction of the memory bandwidth the roofline assumes achievable (1.0: ideal).")]
