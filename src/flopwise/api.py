@@ -7,8 +7,9 @@ This module orchestrates; formulas live in :mod:`flopwise.formulas`, rendering i
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -91,13 +92,14 @@ def profile(
         raise UsageError("optimizer= needs backward=True: a step needs gradients")
     positional = _as_tuple(inputs)
     keyword = dict(kwargs or {})
-    names, nodes = _structure(model)
-    scope = ModuleScope(names)
+    walk = _walk(model)
+    nodes = walk.nodes
+    scope = ModuleScope(walk.names)
     tracker = MemoryTracker(scope) if memory else None
     mode = CountingMode(registry or builtin_registry(), scope,
                         (*observers, tracker) if tracker is not None else tuple(observers))
 
-    with _preserved_state(model, fake):
+    with _preserved_state(walk.buffers):
         scope.install()
         try:
             with contextlib.ExitStack() as stack:
@@ -106,13 +108,12 @@ def profile(
                 if backward:
                     stack.enter_context(torch.enable_grad())
                 if tracker is not None:
-                    stack.enter_context(tracker.tracking(
-                        (_unique_tensors(model, "parameters"), _unique_tensors(model, "buffers")),
-                        (positional, keyword)))
+                    stack.enter_context(tracker.tracking((walk.params, walk.buffers),
+                                                         (positional, keyword)))
                 stack.enter_context(mode)
                 output = model(*positional, **keyword)
                 if backward:
-                    _run_backward(model, output, positional, keyword, loss, scope)
+                    _run_backward(walk, output, positional, keyword, loss, scope)
                 if optimizer is not None:
                     if tracker is not None:
                         tracker.pause()        # the step runs on meta shadows; sized apart
@@ -131,8 +132,8 @@ def profile(
         run=RunInfo(
             model=name or (type(model).__name__ if isinstance(model, torch.nn.Module)
                            else getattr(model, "__name__", type(model).__name__)),
-            mode="fake" if fake else _mode_of(model, positional, keyword),
-            device=_device_of(model, positional, keyword),
+            mode="fake" if fake else _mode_of(walk, positional, keyword),
+            device=_device_of(walk, positional, keyword),
             inputs=tuple(tuple(t.shape) for t in tree_leaves((positional, keyword))
                          if isinstance(t, torch.Tensor)),
             input_dtypes=tuple(str(t.dtype).removeprefix("torch.")
@@ -143,8 +144,8 @@ def profile(
             torch_version=torch.__version__,
             flopwise_version=__version__,
         ),
-        param_bytes=_bytes_by_dtype(_unique_tensors(model, "parameters")),
-        buffer_bytes=_bytes_by_dtype(_unique_tensors(model, "buffers")),
+        param_bytes=_bytes_by_dtype(walk.params),
+        buffer_bytes=_bytes_by_dtype(walk.buffers),
         decomposed=dict(mode.decomposed),
         formula_errors=mode.formula_errors,
     )
@@ -166,48 +167,52 @@ def _as_tuple(inputs: Any) -> tuple[Any, ...]:
     return (inputs,)
 
 
-def _structure(model: Any) -> tuple[dict[int, str], list[ModuleNode]]:
-    """Module names (by id) and tree nodes; Keras models are walked by their layers."""
+@dataclass
+class _Walk:
+    """The model's structure, read in one walk: module names, tree nodes, unique tensors."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    nodes: list[ModuleNode] = field(default_factory=lambda: [ModuleNode("", "function")])
+    params: list[torch.Tensor] = field(default_factory=list)
+    buffers: list[torch.Tensor] = field(default_factory=list)
+
+
+def _walk(model: Any) -> _Walk:
+    """Names, nodes (each module's own first-owner parameter counts), parameters, buffers.
+
+    Keras models are named by their layers (:func:`flopwise.keras.keras_structure`).
+    """
     from flopwise.keras import is_keras_model
 
     if is_keras_model(model):
         from flopwise.keras import keras_structure
 
-        return keras_structure(model)
-    return _module_names(model), _module_nodes(model)
-
-
-def _module_names(model: Any) -> dict[int, str]:
+        names, nodes = keras_structure(model)
+        return _Walk(names, nodes, _unique(model.parameters()), _unique(model.buffers()))
     if not isinstance(model, torch.nn.Module):
-        return {}
-    return {id(module): name for name, module in model.named_modules()}
-
-
-def _module_nodes(model: Any) -> list[ModuleNode]:
-    """Nodes with each module's own (unique, first-owner) parameter counts."""
-    if not isinstance(model, torch.nn.Module):
-        return [ModuleNode("", "function")]
-    seen: set[int] = set()
-    nodes = []
+        return _Walk()
+    walk = _Walk(nodes=[])
+    params: dict[int, torch.Tensor] = {}
+    buffers: dict[int, torch.Tensor] = {}
     for name, module in model.named_modules():
+        walk.names[id(module)] = name
         node = ModuleNode(name, type(module).__name__)
-        for param in module.parameters(recurse=False):
-            if id(param) in seen:
+        for param in module._parameters.values():
+            if param is None or id(param) in params:
                 continue
-            seen.add(id(param))
+            params[id(param)] = param
             node.own_params += param.numel()
             node.own_trainable += param.numel() if param.requires_grad else 0
-        nodes.append(node)
-    return nodes
+        for buffer in module._buffers.values():
+            if buffer is not None:
+                buffers.setdefault(id(buffer), buffer)
+        walk.nodes.append(node)
+    walk.params, walk.buffers = list(params.values()), list(buffers.values())
+    return walk
 
 
-def _unique_tensors(model: Any, kind: str) -> list[torch.Tensor]:
-    if not isinstance(model, torch.nn.Module):
-        return []
-    found: dict[int, torch.Tensor] = {}
-    for tensor in getattr(model, kind)():
-        found.setdefault(id(tensor), tensor)
-    return list(found.values())
+def _unique(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    return list({id(tensor): tensor for tensor in tensors}.values())
 
 
 def _bytes_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
@@ -217,35 +222,34 @@ def _bytes_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
     return dict(totals)
 
 
-def _all_tensors(model: Any, positional: tuple, keyword: dict) -> Iterator[torch.Tensor]:
-    if isinstance(model, torch.nn.Module):
-        yield from model.parameters()
-        yield from model.buffers()
+def _all_tensors(walk: _Walk, positional: tuple, keyword: dict) -> Iterator[torch.Tensor]:
+    yield from walk.params
+    yield from walk.buffers
     for leaf in tree_leaves((positional, keyword)):
         if isinstance(leaf, torch.Tensor):
             yield leaf
 
 
-def _mode_of(model: Any, positional: tuple, keyword: dict) -> str:
-    if any(t.is_meta for t in _all_tensors(model, positional, keyword)):
+def _mode_of(walk: _Walk, positional: tuple, keyword: dict) -> str:
+    if any(t.is_meta for t in _all_tensors(walk, positional, keyword)):
         return "meta"
     return "real"
 
 
-def _device_of(model: Any, positional: tuple, keyword: dict) -> str:
-    for tensor in _all_tensors(model, positional, keyword):
+def _device_of(walk: _Walk, positional: tuple, keyword: dict) -> str:
+    for tensor in _all_tensors(walk, positional, keyword):
         return str(tensor.device)
     return "cpu"
 
 
 # -- leaving everything as found ------------------------------------------------------------
 @contextlib.contextmanager
-def _preserved_state(model: Any, fake: bool) -> Iterator[None]:
+def _preserved_state(buffers: list[torch.Tensor]) -> Iterator[None]:
     """Restore buffers mutated by forward (BatchNorm statistics), the RNG, and grad mode."""
     grad_enabled = torch.is_grad_enabled()
     cpu_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    saved = _snapshot_buffers(model)
+    saved = [(buffer, buffer.detach().clone()) for buffer in buffers if not buffer.is_meta]
     try:
         yield
     finally:
@@ -258,13 +262,6 @@ def _preserved_state(model: Any, fake: bool) -> Iterator[None]:
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
         torch.set_grad_enabled(grad_enabled)
-
-
-def _snapshot_buffers(model: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    if not isinstance(model, torch.nn.Module):
-        return []
-    return [(buffer, buffer.detach().clone())
-            for buffer in _unique_tensors(model, "buffers") if not buffer.is_meta]
 
 
 def _enter_fake_mode(stack: contextlib.ExitStack, positional: tuple,
@@ -305,10 +302,10 @@ def _loss_of(output: Any) -> torch.Tensor:
     return total
 
 
-def _run_backward(model: Any, output: Any, positional: tuple, keyword: dict,
+def _run_backward(walk: _Walk, output: Any, positional: tuple, keyword: dict,
                   loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope) -> None:
     value = loss(output) if loss is not None else _loss_of(output)
-    leaves = [t for t in _all_tensors(model, positional, keyword)
+    leaves = [t for t in _all_tensors(walk, positional, keyword)
               if t.requires_grad and t.grad_fn is None]
     if not leaves or not value.requires_grad:
         raise UsageError(

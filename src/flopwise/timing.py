@@ -337,7 +337,8 @@ class LatencyMeter:
 
         from flopwise.api import _preserved_state
 
-        self._stack.enter_context(_preserved_state(self.model, False))
+        buffers = list(self.model.buffers()) if isinstance(self.model, torch.nn.Module) else []
+        self._stack.enter_context(_preserved_state(buffers))
         self._stack.enter_context(torch.set_grad_enabled(self.backward))
         if self.backward:
             self._leaf_params = [t for t in self._tensors if t.requires_grad and t.grad_fn is None]

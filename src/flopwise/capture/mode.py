@@ -35,14 +35,34 @@ def _dtype_info(dtype: torch.dtype) -> tuple[str, int]:
 
 def to_spec(value: Any) -> Any:
     """Tensors become :class:`TensorSpec` (inside lists and tuples too); other values stay."""
-    if isinstance(value, torch.Tensor):
-        name, itemsize = _dtype_info(value.dtype)
-        return TensorSpec(tuple(value.shape), name, itemsize)
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_spec(item) for item in value) if value else value
-    if isinstance(value, dict):
-        return {key: to_spec(item) for key, item in value.items()}
-    return value
+    return _Converter().convert(value)
+
+
+class _Converter:
+    """Turns tensors into specs and adds up their bytes in the same pass (the hot path)."""
+
+    __slots__ = ("nbytes", "dtype")
+
+    def __init__(self) -> None:
+        self.nbytes = 0
+        self.dtype = "none"   # the first floating-point dtype seen
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            name, itemsize = _dtype_info(value.dtype)
+            self.nbytes += value.numel() * itemsize
+            if self.dtype == "none" and value.is_floating_point():
+                self.dtype = name
+            return TensorSpec(tuple(value.shape), name, itemsize)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            if not value:
+                return value
+            items = [self.convert(item) for item in value]
+            return items if kind is list else tuple(items)
+        if kind is dict:
+            return {key: self.convert(item) for key, item in value.items()}
+        return value
 
 
 def _nbytes(value: Any) -> int:
@@ -55,21 +75,6 @@ def _nbytes(value: Any) -> int:
     if isinstance(value, dict):
         return sum(_nbytes(v) for v in value.values())
     return 0
-
-
-def _compute_dtype(values: Any) -> str:
-    """The dtype of the first floating-point tensor spec among ``values``."""
-    stack = [values]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, TensorSpec):
-            if item.dtype.startswith(("float", "bfloat", "complex")):
-                return item.dtype
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-    return "none"
 
 
 def _is_view(func: torch._ops.OpOverload) -> bool:
@@ -150,9 +155,10 @@ class CountingMode(TorchDispatchMode):
                 cost = _NO_BYTES
             self._append(op, Status.ZERO, cost, "none")
             return
-        arg_specs = to_spec(args)
-        kwarg_specs = to_spec(kwargs) if kwargs else kwargs
-        result = to_spec(out)
+        inputs, outputs = _Converter(), _Converter()
+        arg_specs = inputs.convert(args)
+        kwarg_specs = inputs.convert(kwargs) if kwargs else kwargs
+        result = outputs.convert(out)
         status = Status.COUNTED
         if entry is None:
             status, cost = Status.UNSUPPORTED, Cost()
@@ -165,11 +171,11 @@ class CountingMode(TorchDispatchMode):
         if cost.bytes_read is None or cost.bytes_written is None:
             cost = Cost(
                 cost.macs, cost.dot_outputs, cost.bias_adds, cost.elementwise,
-                _nbytes(arg_specs) + _nbytes(kwarg_specs) if cost.bytes_read is None
-                else cost.bytes_read,
-                _nbytes(result) if cost.bytes_written is None else cost.bytes_written,
+                inputs.nbytes if cost.bytes_read is None else cost.bytes_read,
+                outputs.nbytes if cost.bytes_written is None else cost.bytes_written,
             )
-        self._append(op, status, cost, _compute_dtype((arg_specs, result)))
+        dtype = inputs.dtype if inputs.dtype != "none" else outputs.dtype
+        self._append(op, status, cost, dtype)
 
     def _append(self, op: str, status: Status, cost: Cost, dtype: str) -> None:
         self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
