@@ -1,6 +1,6 @@
 """Speed of the counter (issue 2, must-show 5), as ratios measured in one run.
 
-    python bench/profile_speed.py            # ResNet-50 real/meta ratios + Llama-2-70B CLI run
+    python bench/profile_speed.py [--write-docs]   # ResNet-50 ratios + Llama-2-70B CLI run
 
 1. profiling a real ResNet-50 on CPU vs one plain forward pass (target ≤ 1.3×);
 2. profiling ResNet-50 on the meta device vs one real forward pass (target ≤ 0.6×);
@@ -105,25 +105,51 @@ def llama_70b_cli() -> dict[str, float]:
             "flops": report["total"]["flops"]}
 
 
+BEGIN, END = "<!-- profile-speed:begin -->", "<!-- profile-speed:end -->"
+
+
+def write_docs(lines: list[str], path: Path) -> None:
+    """Replace the marked section of docs/benchmarks.md (appended if absent) with ``lines``."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    body = "\n".join([BEGIN, "```", *lines, "```", END])
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + body + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Counter overhead (`bench/profile_speed.py`)\n\n" + body + "\n"
+    path.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--write-docs", action="store_true",
+                        help="also write the results into docs/benchmarks.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"threads {args.threads}, flopwise {flopwise.__version__}")
+    lines = [
+        f"{time.strftime('%Y-%m-%d')}: {platform.machine()} {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}, torch {torch.__version__}, threads {args.threads}, "
+        f"flopwise {flopwise.__version__}, median of {args.repeats} interleaved runs",
+    ]
     ratios = resnet_ratios(args.repeats)
-    print(f"resnet50 plain forward (real, CPU):   {ratios['forward_s'] * 1e3:8.1f} ms")
-    print(f"resnet50 profile (real, CPU):         {ratios['profile_real_s'] * 1e3:8.1f} ms  "
-          f"ratio {ratios['real_ratio']:.2f}x  (target <= 1.3x)")
-    print(f"resnet50 profile (meta):              {ratios['profile_meta_s'] * 1e3:8.1f} ms  "
-          f"ratio {ratios['meta_ratio']:.2f}x of a real forward  (target <= 0.6x)")
+    lines += [
+        f"resnet50 plain forward (real, CPU):   {ratios['forward_s'] * 1e3:8.1f} ms",
+        f"resnet50 profile (real, CPU):         {ratios['profile_real_s'] * 1e3:8.1f} ms  "
+        f"ratio {ratios['real_ratio']:.2f}x  (target <= 1.3x)",
+        f"resnet50 profile (meta):              {ratios['profile_meta_s'] * 1e3:8.1f} ms  "
+        f"ratio {ratios['meta_ratio']:.2f}x of a real forward  (target <= 0.6x)",
+    ]
     llama = llama_70b_cli()
-    print(f"llama-2-70b config, `flopwise profile hf:config.json --input 1,2048` (meta): "
-          f"{llama['wall_s']:.1f} s wall ({llama['in_process_s']:.1f} s in process), "
-          f"peak RSS {llama['peak_rss_gib']:.2f} GiB (target < 2 GiB), "
-          f"params {llama['params']:,}, FLOPs {llama['flops']:,}")
+    lines.append(
+        f"llama-2-70b config, `flopwise profile hf:config.json --input 1,2048` (meta): "
+        f"{llama['wall_s']:.1f} s wall ({llama['in_process_s']:.1f} s in process), "
+        f"peak RSS {llama['peak_rss_gib']:.2f} GiB (target < 2 GiB), "
+        f"params {llama['params']:,}, FLOPs {llama['flops']:,}")
+    print("\n".join(lines))
+    if args.write_docs:
+        write_docs(lines, Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md")
 
 
 if __name__ == "__main__":
