@@ -10,6 +10,7 @@ from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopwise.capture.events import OpEvent, Status
+from flopwise.capture.fast_meta import FAST_META, all_meta
 from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
 from flopwise.formulas.spec import Cost, TensorSpec
@@ -122,7 +123,11 @@ class CountingMode(TorchDispatchMode):
             result = self._decompose(func, name, args, kwargs)
             if result is not NotImplemented:
                 return result
-        out = func(*args, **kwargs)
+        fast = FAST_META.get(func)
+        if fast is not None and all_meta(args, kwargs):
+            out = fast(*args, **kwargs)
+        else:
+            out = func(*args, **kwargs)
         self._record(name, entry, args, kwargs, out)
         for observer in self.observers:
             observer.on_op(name, args, kwargs, out, self.events[-1])
