@@ -122,24 +122,28 @@ def write_docs(lines: list[str], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()],
+                        help="thread counts to measure the ResNet-50 ratios at (default: 1 and "
+                        "all)")
     parser.add_argument("--write-docs", action="store_true",
                         help="also write the results into docs/benchmarks.md")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     lines = [
         f"{time.strftime('%Y-%m-%d')}: {platform.machine()} {os.cpu_count()} cores, "
-        f"load {os.getloadavg()[0]:.1f}, torch {torch.__version__}, threads {args.threads}, "
+        f"load {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
         f"flopwise {flopwise.__version__}, median of {args.repeats} interleaved runs",
     ]
-    ratios = resnet_ratios(args.repeats)
-    lines += [
-        f"resnet50 plain forward (real, CPU):   {ratios['forward_s'] * 1e3:8.1f} ms",
-        f"resnet50 profile (real, CPU):         {ratios['profile_real_s'] * 1e3:8.1f} ms  "
-        f"ratio {ratios['real_ratio']:.2f}x  (target <= 1.3x)",
-        f"resnet50 profile (meta):              {ratios['profile_meta_s'] * 1e3:8.1f} ms  "
-        f"ratio {ratios['meta_ratio']:.2f}x of a real forward  (target <= 0.6x)",
-    ]
+    for threads in dict.fromkeys(args.threads):
+        torch.set_num_threads(threads)
+        ratios = resnet_ratios(args.repeats)
+        lines += [
+            f"threads {threads}:",
+            f"  resnet50 plain forward (real, CPU):   {ratios['forward_s'] * 1e3:8.1f} ms",
+            f"  resnet50 profile (real, CPU):         {ratios['profile_real_s'] * 1e3:8.1f} ms  "
+            f"ratio {ratios['real_ratio']:.2f}x  (target <= 1.3x)",
+            f"  resnet50 profile (meta):              {ratios['profile_meta_s'] * 1e3:8.1f} ms  "
+            f"ratio {ratios['meta_ratio']:.2f}x of a real forward  (target <= 0.6x)",
+        ]
     llama = llama_70b_cli()
     lines.append(
         f"llama-2-70b config, `flopwise profile hf:config.json --input 1,2048` (meta): "

@@ -61,3 +61,5 @@ def test_only_all_meta_calls_take_the_fast_path():
     assert all_meta((meta, None, 0.1), {})
     assert not all_meta((meta, real), {})
     assert not all_meta((1, 2), {})
+    # module weights are Parameters: still plain meta tensors
+    assert all_meta((meta, torch.nn.Parameter(torch.empty(2, device="meta"))), {})

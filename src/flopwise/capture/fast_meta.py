@@ -20,6 +20,7 @@ __all__ = ["FAST_META", "all_meta"]
 
 aten = torch.ops.aten
 _STATS_UPCAST = (torch.float16, torch.bfloat16)
+_PLAIN = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer)  # not fake or other subclasses
 
 
 def _like(x: torch.Tensor) -> torch.Tensor:
@@ -47,7 +48,7 @@ def all_meta(args: tuple, kwargs: dict) -> bool:
     found = False
     for value in (*args, *kwargs.values()):
         if isinstance(value, torch.Tensor):
-            if not value.is_meta or type(value) is not torch.Tensor:
+            if not value.is_meta or type(value) not in _PLAIN:
                 return False
             found = True
     return found
