@@ -130,8 +130,7 @@ def profile(
         events=tuple(mode.events),
         convention=chosen,
         run=RunInfo(
-            model=name or (type(model).__name__ if isinstance(model, torch.nn.Module)
-                           else getattr(model, "__name__", type(model).__name__)),
+            model=name or _label(model),
             mode="fake" if fake else _mode_of(walk, positional, keyword),
             device=_device_of(walk, positional, keyword),
             inputs=tuple(tuple(t.shape) for t in tree_leaves((positional, keyword))
@@ -159,6 +158,12 @@ def profile(
 
 
 # -- inputs and model structure ---------------------------------------------------------------
+def _label(model: Any) -> str:
+    if isinstance(model, torch.nn.Module):
+        return type(model).__name__
+    return str(getattr(model, "__name__", type(model).__name__))
+
+
 def _as_tuple(inputs: Any) -> tuple[Any, ...]:
     if isinstance(inputs, tuple):
         return inputs

@@ -32,12 +32,12 @@ def benchmark_table(bench: DeviceBenchmark) -> Table:
             format_seconds(result.median_s),
             format_rate(result.flops_per_s, "FLOP/s"),
         )
-    for result in bench.bandwidth:
+    for stream in bench.bandwidth:
         table.add_row(
-            f"{result.kernel}, {format_count(result.elements)} fp32",
-            f"{format_bytes(result.bytes_moved)} moved",
-            format_seconds(result.median_s),
-            format_rate(result.bytes_per_s, "B/s"),
+            f"{stream.kernel}, {format_count(stream.elements)} fp32",
+            f"{format_bytes(stream.bytes_moved)} moved",
+            format_seconds(stream.median_s),
+            format_rate(stream.bytes_per_s, "B/s"),
         )
     for case in bench.skipped:
         table.add_row(case.case, "skipped", "-", case.reason)

@@ -8,7 +8,7 @@ from typing import Any
 
 from flopwise.formulas.spec import TensorSpec
 
-__all__ = ["is_float", "specs_in", "first_spec", "result_spec", "prod"]
+__all__ = ["is_float", "specs_in", "first_spec", "result_spec", "prod", "as_list"]
 
 _FLOAT_PREFIXES = ("float", "bfloat", "complex")
 
@@ -35,9 +35,12 @@ def first_spec(value: Any) -> TensorSpec | None:
     return found[0] if found else None
 
 
-def result_spec(result: Any) -> TensorSpec | None:
+def result_spec(result: Any) -> TensorSpec:
     """The op's main output: the result itself or the first element of a tuple result."""
-    return first_spec(result)
+    spec = first_spec(result)
+    if spec is None:
+        raise ValueError("the op returned no tensor")  # recorded as a formula error
+    return spec
 
 
 def prod(values: Iterable[int]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flopwise.formulas._helpers import is_float, result_spec, specs_in
+from flopwise.formulas._helpers import first_spec, is_float, specs_in
 from flopwise.formulas.registry import FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 
@@ -75,12 +75,11 @@ SOFTMAX_BACKWARD_PER_ELEMENT = 4   # y·(g − Σ g·y): multiply, sum, subtract
 
 def _per_element(cost: int):
     def formula(result: Any, *args: Any, **kwargs: Any) -> Cost:
-        out = result_spec(result)
-        if out is None:  # in-place op without a returned tensor: cost the first argument
-            out = next(iter(specs_in(args)), None)
-        if not is_float(out):
-            return Cost()
-        return Cost(elementwise=cost * out.numel)
+        # an op without a returned tensor (in place): cost its first argument
+        out = first_spec(result) or first_spec(args)
+        if out is not None and is_float(out):
+            return Cost(elementwise=cost * out.numel)
+        return Cost()
 
     formula.__doc__ = f"{cost} FLOP(s) per output element."
     return formula

@@ -112,6 +112,7 @@ def settings_for(mode: str, device_type: str) -> BenchSettings:
     """
     cuda = device_type == "cuda"
     base = ("fp32", "tf32", "bf16", "fp16") if cuda else ("fp32", "bf16", "fp16")
+    sizes: tuple[int, ...]
     if mode == "quick":
         sizes = (1024, 2048) if cuda else (128, 256)
         return BenchSettings(sizes, base, 2**24 if cuda else 2**22, warmup=1, repeats=3, max_case_s=0.5)
