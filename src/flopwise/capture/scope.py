@@ -26,6 +26,8 @@ ROOT = ""
 
 
 def _output_bytes(output: Any) -> int:
+    if isinstance(output, torch.Tensor):  # the common case, without a pytree walk
+        return output.numel() * output.element_size()
     return sum(t.numel() * t.element_size() for t in tree_leaves(output) if isinstance(t, torch.Tensor))
 
 
