@@ -90,8 +90,11 @@ def test_depth_limits_rows(stack_report: flopwise.Report) -> None:
         (1344, "1.34 K", "1.34 K (1,344)", "1344"),
         (4_089_184_256, "4.09 G", "4.09 G (4,089,184,256)", "4089184256"),
         (3 * 10**12, "3.00 T", "3.00 T (3,000,000,000,000)", "3000000000000"),
+        # GPT-3 175B on 300B tokens by 6NT: 6 · 175e9 · 300e9 = 3.15e23 = 315 Z
+        (315 * 10**21, "315.00 Z", "315.00 Z (" + format(315 * 10**21, ",") + ")", str(315 * 10**21)),
+        (38 * 10**24, "38.00 Y", "38.00 Y (" + format(38 * 10**24, ",") + ")", str(38 * 10**24)),
     ],
-    ids=["zero", "below-K", "K", "G", "T"],
+    ids=["zero", "below-K", "K", "G", "T", "Z", "Y"],
 )
 def test_counts_use_si_prefixes_never_b(value: int, count: str, exact: str, number: str) -> None:
     assert format_count(value) == count

@@ -29,9 +29,10 @@ __all__ = [
     "parse_count",
 ]
 
-# Counts use SI prefixes: K M G T P E. Never "B" for billions (that reads as bytes).
-SI_PREFIXES: tuple[str, ...] = ("", "K", "M", "G", "T", "P", "E")
-IEC_PREFIXES: tuple[str, ...] = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+# Counts use SI prefixes: K M G T P E Z Y (whole training runs reach 10^23–10^25 FLOPs).
+# Never "B" for billions (that reads as bytes).
+SI_PREFIXES: tuple[str, ...] = ("", "K", "M", "G", "T", "P", "E", "Z", "Y")
+IEC_PREFIXES: tuple[str, ...] = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 
 def _scaled(value: float, base: int, prefixes: tuple[str, ...]) -> tuple[float, str]:
