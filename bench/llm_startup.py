@@ -59,7 +59,8 @@ def main() -> int:
     for label, command in cases.items():
         timings = _time_command(command, args.repeats)
         print(f"{label:<40} {min(timings):>8.3f} {statistics.median(timings):>9.3f}")
-    check = subprocess.run([python, "-c", NO_TORCH_CHECK], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    check = subprocess.run([python, "-c", NO_TORCH_CHECK], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
     print(check.stderr.strip() or f"torch check exited {check.returncode}")
     return check.returncode
 

@@ -7,9 +7,9 @@ This module orchestrates; formulas live in :mod:`flopwise.formulas`, rendering i
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,8 +18,8 @@ from torch.utils._pytree import tree_leaves
 from flopwise._version import __version__
 from flopwise.capture.events import Phase
 from flopwise.capture.mode import CountingMode, Observer
-from flopwise.capture.shadow import shadow_optimizer
 from flopwise.capture.scope import ModuleScope
+from flopwise.capture.shadow import shadow_optimizer
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import UnsupportedOpsError, UsageError
 from flopwise.formulas import builtin_registry

@@ -39,12 +39,13 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import UsageError
 
 if TYPE_CHECKING:
     import torch
+    from typing_extensions import Self  # typing.Self is 3.11+; flopwise supports 3.10
 
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.report import Report

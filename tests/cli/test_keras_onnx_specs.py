@@ -43,8 +43,8 @@ keras.Model(inputs, keras.layers.Dense(5, name="dense")(x)).save({str(tmp_path /
 
 def test_profile_an_onnx_file_with_a_symbolic_batch(tmp_path):
     onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
     import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), dtype=np.float32), "w")
     graph = helper.make_graph(

@@ -77,7 +77,7 @@ def test_hf_inputs_are_token_ids_below_the_vocabulary(tmp_path: Path) -> None:
                                kwargs={"attention_mask": TensorRequest((1, 128))})
     ids = args[0]
     assert ids.shape == (1, 128) and ids.dtype == torch.int64        # default: 128 tokens
-    assert 0 <= int(ids.min()) and int(ids.max()) < 50
+    assert int(ids.min()) >= 0 and int(ids.max()) < 50
     assert kwargs["attention_mask"].dtype == torch.int64 and bool(kwargs["attention_mask"].all())
 
 
@@ -134,9 +134,8 @@ class Outer(torch.nn.Module):
 def test_call_trace_names_the_innermost_module_and_removes_its_hooks() -> None:
     model = Outer()
     hooks = dict(torch.nn.modules.module._global_forward_pre_hooks)
-    with CallTrace(model) as trace:
-        with pytest.raises(RuntimeError) as raised:
-            model(torch.randn(3, 4))
+    with CallTrace(model) as trace, pytest.raises(RuntimeError) as raised:
+        model(torch.randn(3, 4))
     assert trace.innermost == ("inner.1", "Linear", ((3, 4),))
     assert dict(torch.nn.modules.module._global_forward_pre_hooks) == hooks
     message = describe_failure(raised.value, trace, "cpu")

@@ -60,7 +60,7 @@ DERIVED: dict[str, int] = {
 
 REGISTRY = builtin_registry()
 POINTWISE_KEYS = sorted(
-    key for key in REGISTRY.keys() if REGISTRY.lookup(key).family == "pointwise")
+    key for key in REGISTRY.keys() if REGISTRY.lookup(key).family == "pointwise")  # noqa: SIM118 (a registry, not a dict)
 
 
 def _name(key: str) -> str:
@@ -106,7 +106,7 @@ REDUCTION_DERIVED: dict[str, tuple[int, int]] = {
     "std": (4, 2), "std_mean": (4, 2),            # as var, + square root
     "linalg_vector_norm": (2, 1), "norm": (2, 1),  # |x|^p and add; the p-th root per output
 }
-REDUCTION_KEYS = sorted(k for k in REGISTRY.keys() if REGISTRY.lookup(k).family == "reduction"
+REDUCTION_KEYS = sorted(k for k in REGISTRY.keys() if REGISTRY.lookup(k).family == "reduction"  # noqa: SIM118
                         and k.removeprefix("aten.") in REDUCTION_DERIVED)
 REDUCTIONS = [
     Direct(key, (key,), S(2), (S(2, 3), 1),
@@ -129,7 +129,7 @@ REDUCTION_RUNS = [
 FOREACH = [
     Direct(key, (key,), None, ([S(2, 3), S(4)], [S(2, 3), S(4)]),
            {"elementwise": DERIVED[key.removeprefix("aten._foreach_").removesuffix("_")] * 10})
-    for key in sorted(k for k in REGISTRY.keys() if k.startswith("aten._foreach_"))
+    for key in sorted(k for k in REGISTRY.keys() if k.startswith("aten._foreach_"))  # noqa: SIM118
 ]
 # Fused Adam per element: m (lerp 3), v (3), denominator (3), update (3) = 12, weight decay +2;
 # fused SGD: p −= lr·g (2), momentum +3; Adagrad: accumulate g² (2), √ + eps (2), update (2)

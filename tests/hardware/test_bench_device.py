@@ -27,7 +27,8 @@ def test_run_benchmark_measures_every_case_and_reports_progress() -> None:
     steps: list[BenchProgress] = []
     bench = run_benchmark("cpu", settings=TINY, progress=steps.append)
     assert bench.device_type == "cpu"
-    assert [(g.precision, g.size) for g in bench.gemm] == [("fp32", 32), ("fp32", 64), ("bf16", 32), ("bf16", 64)]
+    assert [(g.precision, g.size) for g in bench.gemm] == [
+        ("fp32", 32), ("fp32", 64), ("bf16", 32), ("bf16", 64)]
     assert [g.flops for g in bench.gemm] == [2 * 32**3, 2 * 64**3, 2 * 32**3, 2 * 64**3]
     for g in bench.gemm:
         assert g.median_s > 0 and g.flops_per_s == g.flops / g.median_s

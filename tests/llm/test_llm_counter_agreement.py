@@ -13,7 +13,6 @@ import torch
 import flopwise
 from flopwise.llm import forward_matmul_flops, override_spec, spec_from_hf_config
 from flopwise.llm.presets import preset_config
-
 from tests.llm._hf import build_meta
 
 CASES = [
@@ -55,5 +54,6 @@ def test_override_spec_matches_an_overridden_config() -> None:
     with torch.device("meta"):
         ids = torch.zeros(1, 32, dtype=torch.long)
     report = flopwise.profile(model, kwargs={"input_ids": ids}, convention="matmul")
-    spec = override_spec(spec_from_hf_config({"model_type": "llama", **preset_config("llama-2-7b")}), kv_heads=8)
+    config = {"model_type": "llama", **preset_config("llama-2-7b")}
+    spec = override_spec(spec_from_hf_config(config), kv_heads=8)
     assert report.total.flops == forward_matmul_flops(spec, 32)

@@ -11,7 +11,6 @@ import pytest
 from flopwise.errors import ConfigError, UsageError
 from flopwise.llm import count_params, load_spec, override_spec, spec_from_dims, spec_from_hf_config
 from flopwise.llm.presets import preset_names
-
 from tests.llm._hf import build_meta, build_preset, numel
 
 # Public totals (../shared/reference/check-values.md): sum(p.numel()) of the HF model.

@@ -11,6 +11,7 @@ and read the diff of the snapshot files before committing it.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,6 @@ def test_str_and_rich_of_a_report_use_these_renderers() -> None:
 
     report = forward_report()
     assert str(report) == render_text(report)
-    console = Console(width=WIDTH, color_system=None, record=True, file=open(os.devnull, "w"))
+    console = Console(width=WIDTH, color_system=None, record=True, file=io.StringIO())
     console.print(report)
     assert "FLOPs (standard)" in console.export_text()

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flopwise.errors import FlopwiseError
+from flopwise.errors import FlopwiseError, MissingExtraError
 
 __all__ = ["app", "stdout", "stderr", "fail", "errors_to_exit", "write_output"]
 
@@ -32,6 +32,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+#: the optional packages flopwise imports, and the extra that installs each
+OPTIONAL_PACKAGES: dict[str, str] = {
+    "torch": "torch", "torchvision": "vision", "transformers": "hf", "onnx": "onnx",
+    "onnxruntime": "onnx", "keras": "keras", "matplotlib": "plot", "timm": "timm",
+}
 
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -50,6 +56,14 @@ def errors_to_exit() -> Iterator[None]:
         yield
     except FlopwiseError as error:
         fail(str(error), error.exit_code)
+    except ModuleNotFoundError as error:
+        # an optional dependency of flopwise itself (torch for every counting command):
+        # name the extra instead of a traceback; any other missing module is not ours to explain
+        package = (error.name or "").partition(".")[0]
+        extra = OPTIONAL_PACKAGES.get(package)
+        if extra is None:
+            raise
+        fail(str(MissingExtraError(package, extra, "this command")), MissingExtraError.exit_code)
 
 
 def write_output(text: str, output: Path | None) -> None:

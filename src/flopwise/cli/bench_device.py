@@ -51,9 +51,13 @@ def bench_device_command(
     ),
     quick: bool = typer.Option(False, "--quick", help="Two small sizes, few repeats: seconds."),
     full: bool = typer.Option(False, "--full", help="More sizes and repeats, plus fp64: minutes."),
-    device: str = typer.Option("auto", "--device", help="auto (the GPU if torch sees one), cpu, cuda or cuda:N."),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (the GPU if torch sees one), cpu, cuda or cuda:N."),
 ) -> None:
-    """Measure this machine's GEMM FLOP/s per dtype and memory bandwidth; write a profile usable as --hardware."""
+    """Measure GEMM FLOP/s per dtype and memory bandwidth; write a --hardware profile.
+
+    Runs on the GPU when torch sees one, else on the CPU.
+    """
     with errors_to_exit():
         if quick and full:
             raise UsageError("--quick and --full exclude each other; pick one (or neither for the default)")

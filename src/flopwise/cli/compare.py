@@ -273,8 +273,10 @@ def compare_command(
         help="Also draw FLOPs against latency and parameters, one point per model "
         "(needs pip install 'flopwise[plot]')."),
 ) -> None:
-    """Compare models side by side: params, MACs, FLOPs, bytes, memory, estimated and measured
-    latency."""
+    """Compare models side by side: params, MACs, FLOPs, bytes, memory and latency.
+
+    Latency is estimated with --hardware and measured with --time.
+    """
     with errors_to_exit():
         from flopwise.cli.profile import _profile_torch
         from flopwise.conventions import get_convention

@@ -110,7 +110,10 @@ def hardware_command(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
-    """List the accelerator catalogue (dense peak FLOP/s per dtype, memory, bandwidth), or show one entry with its source."""
+    """List the accelerator catalogue (dense peaks per dtype, memory, bandwidth), or show one entry.
+
+    One entry is shown with the source of its figures.
+    """
     with errors_to_exit():
         if name is None:
             entries = load_catalogue()

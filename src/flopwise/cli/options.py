@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,20 +15,20 @@ __all__ = [
 ]
 
 # typer reads these at runtime: Optional[...] rather than `X | None` inside Annotated
-MaxGflops = Annotated[Optional[float], typer.Option(
+MaxGflops = Annotated[float | None, typer.Option(
     "--max-gflops", metavar="N", help=BUDGET_HELP["gflops"])]
-MaxFlops = Annotated[Optional[str], typer.Option(
+MaxFlops = Annotated[str | None, typer.Option(
     "--max-flops", metavar="COUNT", help=BUDGET_HELP["flops"])]
-MaxMacs = Annotated[Optional[str], typer.Option(
+MaxMacs = Annotated[str | None, typer.Option(
     "--max-macs", metavar="COUNT", help=BUDGET_HELP["macs"])]
-MaxParams = Annotated[Optional[str], typer.Option(
+MaxParams = Annotated[str | None, typer.Option(
     "--max-params", metavar="COUNT", help=BUDGET_HELP["params"])]
-MaxMemory = Annotated[Optional[str], typer.Option(
+MaxMemory = Annotated[str | None, typer.Option(
     "--max-memory", metavar="SIZE", help=BUDGET_HELP["memory"])]
-MaxLatencyMs = Annotated[Optional[float], typer.Option(
+MaxLatencyMs = Annotated[float | None, typer.Option(
     "--max-latency-ms", metavar="MS", help=BUDGET_HELP["latency"])]
 
-HardwareOption = Annotated[Optional[str], typer.Option(
+HardwareOption = Annotated[str | None, typer.Option(
     "--hardware", metavar="NAME|FILE.json", help=HARDWARE_HELP)]
 ComputeEfficiency = Annotated[float, typer.Option(
     "--compute-efficiency", min=0.0, max=1.0, metavar="F",

@@ -353,7 +353,8 @@ def _gemm_case(torch: Any, device: Any, precision: str, size: int, settings: Ben
     return GemmResult(precision, size, flops, median_s, flops / median_s)
 
 
-def _bandwidth_cases(torch: Any, device: Any, settings: BenchSettings) -> list[tuple[str, Callable[[], BandwidthResult]]]:
+def _bandwidth_cases(torch: Any, device: Any, settings: BenchSettings,
+                     ) -> list[tuple[str, Callable[[], BandwidthResult]]]:
     n = settings.bandwidth_elements
 
     def arrays(count: int) -> list[Any]:

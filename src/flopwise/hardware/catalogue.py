@@ -237,7 +237,8 @@ def accelerator_from_dict(data: Any, origin: str) -> Accelerator:
     if not isinstance(memory, int) or isinstance(memory, bool) or memory <= 0:
         raise bad("memory_bytes", f"must be a positive integer number of bytes, got {memory!r}")
     if not _positive_number(data["bandwidth_bytes_per_s"]):
-        raise bad("bandwidth_bytes_per_s", f"must be a positive number, got {data['bandwidth_bytes_per_s']!r}")
+        raise bad("bandwidth_bytes_per_s",
+                  f"must be a positive number, got {data['bandwidth_bytes_per_s']!r}")
     fp64_tensor = data.get("fp64_tensor_flops_per_s")
     if fp64_tensor is not None and not _positive_number(fp64_tensor):
         raise bad("fp64_tensor_flops_per_s", f"must be a positive number or null, got {fp64_tensor!r}")

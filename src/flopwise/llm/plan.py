@@ -328,7 +328,8 @@ def _accelerator_id(accelerator: AcceleratorLike) -> str:
 def _resolve_layout(gpus: int | None, tp: int, pp: int, dp: int | None) -> tuple[int, int]:
     """(gpus, dp) from the parallel sizes: gpus = tp · pp · dp."""
     if tp < 1 or pp < 1 or (dp is not None and dp < 1) or (gpus is not None and gpus < 1):
-        raise UsageError(f"--gpus, --tp, --pp and --dp must be at least 1 (tp={tp}, pp={pp}, dp={dp}, gpus={gpus})")
+        raise UsageError(f"--gpus, --tp, --pp and --dp must be at least 1 "
+                         f"(tp={tp}, pp={pp}, dp={dp}, gpus={gpus})")
     model_parallel = tp * pp
     if gpus is None:
         dp = 1 if dp is None else dp

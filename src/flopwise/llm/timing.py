@@ -13,8 +13,8 @@ decode memory-bound (every generated token re-reads the weights and the KV cache
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from flopwise.errors import UsageError

@@ -9,8 +9,8 @@ simulates the run's memory from the tensors the ops create and the moments they 
 that existed before the run (parameters, buffers, inputs), the op's schema does not say the
 output aliases an input (views, in-place and ``out=`` ops), and the op writes bytes (metadata ops
 write none, per the formula table). Under fake tensors a view of a parameter, or an in-place
-update of a buffer, has the storage of the tensor's fake twin: no new memory either. Each storage is counted once, at its
-full size (``untyped_storage().nbytes()``), keyed by the storage's address
+update of a buffer, has the storage of the tensor's fake twin: no new memory either. Each
+storage is counted once, at its full size (``untyped_storage().nbytes()``), keyed by the storage's address
 (``untyped_storage()._cdata``), unique while it is alive.
 
 **Release.** A storage's Python object lives exactly as long as the storage itself (torch keeps
@@ -28,8 +28,8 @@ forward is ``activation_peak_bytes``. On a forward without a graph both live set
 **Saved for backward.** The pack hook sees every tensor autograd saves; each storage counts once.
 Counted are the storages the run's ops created and the run's inputs; parameters and buffers (and
 their fake-tensor twins, or any other tensor made outside the run) never: they are counted as
-parameters. The bytes are attributed to the module running when the tensor was packed. If the caller already has saved-tensor hooks
-active, they still run (ours record, then call theirs).
+parameters. The bytes are attributed to the module running when the tensor was packed. If the
+caller already has saved-tensor hooks active, they still run (ours record, then call theirs).
 
 Not seen: memory inside a single kernel (workspaces), the caching allocator's rounding and
 fragmentation, tensors the model stores outside any op's outputs (``.data`` aliases, Python

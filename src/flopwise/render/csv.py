@@ -1,8 +1,8 @@
 """The module table as CSV: one row per module, exact integers, for spreadsheets and scripts.
 
 Headers are the column keys (``bytes_read``: bytes; ``macs``, ``flops``: counts; ``%flops``: a
-percentage of the total FLOPs), followed by ``called`` (whether the module ran: it was called, or, for a container such as
-``ModuleList``, one of its modules was) and
+percentage of the total FLOPs), followed by ``called`` (whether the module ran: it was called,
+or, for a container such as ``ModuleList``, one of its modules was) and
 ``convention`` (the name of the convention that made the FLOPs), so every row says how its
 FLOPs were counted. Names are state_dict-style, the root an empty string.
 

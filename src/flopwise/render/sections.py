@@ -14,6 +14,7 @@ Markdown renderers only lay them out, so all of them say the same thing in the s
 
 from __future__ import annotations
 
+from flopwise.render.columns import modules_that_ran
 from flopwise.render.units import (
     format_bytes,
     format_count,
@@ -23,7 +24,6 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-from flopwise.render.columns import modules_that_ran
 from flopwise.report import Report
 
 __all__ = [
