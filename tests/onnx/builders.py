@@ -53,7 +53,9 @@ def graph_model(nodes: Sequence[onnx.NodeProto], inputs: Mapping[str, Shape | Ty
     )
     opsets = [helper.make_opsetid("", opset)]
     opsets += [helper.make_opsetid(domain, version) for domain, version in extra_domains]
-    return helper.make_model(graph, opset_imports=opsets)
+    # IR 10 goes with opset 21 (onnx's default, the newest IR, is more than older onnxruntime
+    # releases read: onnxruntime 1.23, the last for Python 3.10, stops at IR 11)
+    return helper.make_model(graph, opset_imports=opsets, ir_version=10)
 
 
 def single(op: str, inputs: Mapping[str, Shape | Typed],

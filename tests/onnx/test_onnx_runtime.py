@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from flopwise.errors import MissingExtraError, UsageError
+from flopwise.errors import MissingExtraError, ModelLoadError, UsageError
 from flopwise.onnx import Latency, measure_latency
 from tests.onnx.builders import single, weights
 
@@ -26,6 +26,14 @@ def test_measure_latency_runs_with_resolved_shapes(tmp_path) -> None:
     assert 0 < latency.min_s <= latency.median_s
     assert latency.to_dict()["provider"] == "CPUExecutionProvider"
     assert len(measure_latency(_model(), {"x": (1, 3, 8, 8)}, repeats=1).times_s) == 1
+
+
+def test_a_model_onnxruntime_cannot_load_is_one_clear_error() -> None:
+    pytest.importorskip("onnxruntime")
+    model = _model()
+    model.ir_version = 99          # no onnxruntime reads IR 99
+    with pytest.raises(ModelLoadError, match=r"onnxruntime .* cannot load the model: .*upgrade"):
+        measure_latency(model, {"batch": (1,)}, repeats=1)
 
 
 def test_measure_latency_needs_resolved_shapes_and_positive_repeats() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flopwise.errors import MissingExtraError, UsageError
+from flopwise.errors import MissingExtraError, ModelLoadError, UsageError
 from flopwise.onnx.graph import DTYPES, bind_input_shapes, graph_inputs, load_model
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ def measure_latency(
     Raises:
         MissingExtraError: onnxruntime is not installed (``pip install 'flopwise[onnx]'``).
         UsageError: ``repeats`` < 1, or an input shape is unresolved.
+        ModelLoadError: onnxruntime cannot load the model (e.g. an IR version newer than the
+            installed onnxruntime reads).
     """
     runtime = _onnxruntime()
     if repeats < 1 or warmup < 0:
@@ -83,7 +85,15 @@ def measure_latency(
     generator = np.random.default_rng(0)
     feeds = {name: _random(np, generator, shape, types[name]) for name, shape in shapes.items()}
     source = model.SerializeToString() if not isinstance(model, (str, os.PathLike)) else str(model)
-    session = runtime.InferenceSession(source, providers=[provider])
+    try:
+        session = runtime.InferenceSession(source, providers=[provider])
+    except Exception as error:  # onnxruntime's own error types; one line for the user
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(
+            f"onnxruntime {runtime.__version__} cannot load the model: {reason}; upgrade "
+            "onnxruntime (pip install -U onnxruntime) or save the model with an IR version and "
+            "opset it supports (counting without --time does not need onnxruntime)"
+        ) from error
     for _ in range(warmup):
         session.run(None, feeds)
     times = []
