@@ -16,8 +16,13 @@ Specs:
   ``CONFIG`` is a local ``config.json`` (or a folder holding one), or a model type such as
   ``gpt2``, ``bert`` or ``llama`` (the config class's defaults). The class is the config's
   ``architectures[0]`` when it names one, else the causal-LM head for decoder-only types, else
-  the base model. Inputs are token ids (int64, below the vocabulary size), default ``[1, 128]``;
-  encoder-decoder models also get ``decoder_input_ids`` of the same shape.
+  the base model. The default input follows the model's ``main_input_name``: token ids (int64,
+  below the vocabulary size) ``[1, 128]``; images (``pixel_values``) ``[1, num_channels,
+  image_size, image_size]`` from the config; log-mel features (``input_features``, Whisper)
+  ``[1, num_mel_bins, 2·max_source_positions]``; raw audio (``input_values``) ``[1, 16000]``
+  (one second at 16 kHz). Encoder-decoder models also get ``decoder_input_ids``: the token
+  input's shape, or ``[1, 128]`` after a non-text input (fewer if the decoder has fewer
+  positions).
 - ``path/to/file.py:factory`` or ``package.module:factory``: ``factory()`` is called with no
   arguments and returns an ``nn.Module``, or ``(model, args)`` or ``(model, args, kwargs)`` with
   example inputs (a tensor or a tuple of positional inputs, and a dict of keyword inputs) used
@@ -110,6 +115,8 @@ class LoadedModel:
     vocab_size: int | None = None                 # hf: inputs are token ids below this
     list_inputs: bool = False                     # torchvision detection: a list of images
     mirrored_kwargs: tuple[str, ...] = ()         # hf encoder-decoder: decoder_input_ids
+    mirrored_shape: tuple[int, ...] | None = None  # their shape, when not the first input's
+    token_inputs: bool = True                     # hf: positional inputs are token ids
     replacing_kwargs: tuple[str, ...] = ()        # keyword inputs that replace the default
     example_args: tuple[Any, ...] | None = None   # from a factory's (model, args[, kwargs])
     example_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -315,10 +322,37 @@ def _hf(spec: str, text: str) -> LoadedModel:
     model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     mirrored = ("decoder_input_ids",) if getattr(config, "is_encoder_decoder", False) else ()
-    return LoadedModel(spec, "hf", model, (HF_DEFAULT_SHAPE,), f"{HF_DEFAULT_SHAPE[1]} tokens",
+    main = getattr(model, "main_input_name", "input_ids")
+    if main == "input_ids":
+        return LoadedModel(spec, "hf", model, (HF_DEFAULT_SHAPE,), f"{HF_DEFAULT_SHAPE[1]} tokens",
+                           vocab_size=getattr(text_config, "vocab_size", None),
+                           mirrored_kwargs=mirrored,
+                           replacing_kwargs=("input_ids", "inputs_embeds"))
+    shapes, note = _hf_default_input(config, main)
+    # decoder tokens after a non-text encoder input, within the decoder's positions
+    tokens = min(HF_DEFAULT_SHAPE[1], getattr(config, "max_target_positions", None) or 10**9)
+    return LoadedModel(spec, "hf", model, shapes, note,
                        vocab_size=getattr(text_config, "vocab_size", None),
-                       mirrored_kwargs=mirrored,
-                       replacing_kwargs=("input_ids", "inputs_embeds"))
+                       mirrored_kwargs=mirrored, mirrored_shape=(1, tokens),
+                       token_inputs=False, replacing_kwargs=(main, "inputs_embeds"))
+
+
+def _hf_default_input(config: Any, main: str) -> tuple[tuple[tuple[int, ...], ...], str]:
+    """The default shape of a non-text main input, from the config; none when it says nothing."""
+    if main == "pixel_values" and getattr(config, "image_size", None):
+        size = config.image_size
+        height, width = (size, size) if isinstance(size, int) else tuple(size)[:2]
+        channels = int(getattr(config, "num_channels", 3))
+        return ((1, channels, height, width),), f"a {height}×{width} image (config.image_size)"
+    mel_bins = getattr(config, "num_mel_bins", None)
+    positions = getattr(config, "max_source_positions", None)
+    if main == "input_features" and mel_bins and positions:
+        # Whisper's encoder halves the frames with a stride-2 convolution to its positions
+        frames = 2 * positions
+        return ((1, mel_bins, frames),), f"{mel_bins} mel bins × {frames} frames (config)"
+    if main == "input_values":
+        return ((1, 16000),), "1 s of 16 kHz audio"
+    return (), ""
 
 
 @contextmanager
@@ -412,7 +446,8 @@ def _tensor(request: TensorRequest, dtype: str, device: str, vocab_size: int | N
 
 
 def _default_dtype(loaded: LoadedModel, name: str) -> str:
-    if loaded.source == "hf" and (name == "" or name.endswith("_ids") or "mask" in name):
+    if loaded.source == "hf" and ((name == "" and loaded.token_inputs)
+                                  or name.endswith("_ids") or "mask" in name):
         return "int64"
     for param in loaded.model.parameters():
         if param.is_floating_point():
@@ -447,7 +482,8 @@ def make_inputs(loaded: LoadedModel, inputs: Sequence[TensorRequest] = (),
         inputs = [TensorRequest(shape) for shape in loaded.default_shapes]
     for name in loaded.mirrored_kwargs:
         if inputs and name not in keyword_requests:
-            keyword_requests[name] = inputs[0]
+            keyword_requests[name] = (TensorRequest(loaded.mirrored_shape)
+                                      if loaded.mirrored_shape is not None else inputs[0])
     args: tuple[Any, ...] = tuple(build(request, "") for request in inputs)
     if loaded.list_inputs:
         args = tuple([tensor] for tensor in args)

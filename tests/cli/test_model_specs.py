@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import flopwise
 from flopwise.errors import ConfigError, ModelLoadError, UsageError
 from flopwise.models import (
     CallTrace,
@@ -79,6 +80,42 @@ def test_hf_inputs_are_token_ids_below_the_vocabulary(tmp_path: Path) -> None:
     assert ids.shape == (1, 128) and ids.dtype == torch.int64        # default: 128 tokens
     assert int(ids.min()) >= 0 and int(ids.max()) < 50
     assert kwargs["attention_mask"].dtype == torch.int64 and bool(kwargs["attention_mask"].all())
+
+
+def test_hf_image_models_default_to_an_image_of_the_configs_size(tmp_path: Path) -> None:
+    config = {"model_type": "vit", "hidden_size": 32, "num_hidden_layers": 1,
+              "num_attention_heads": 2, "intermediate_size": 64, "image_size": 32,
+              "patch_size": 8, "num_channels": 3}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = load_model(f"hf:{tmp_path}")
+    args, kwargs = make_inputs(loaded)
+    assert [tuple(a.shape) for a in args] == [(1, 3, 32, 32)] and kwargs == {}
+    assert args[0].dtype == torch.float32                             # pixels, not token ids
+    # (32/8)² = 16 patches + CLS = 17 tokens of width 32, one layer, MLP 64, pooler on CLS:
+    patches = 16 * 32 * (3 * 8 * 8)             # patch embedding conv:   98,304
+    projections = 17 * 4 * 32 * 32              # q, k, v, output:       69,632
+    attention = 2 * 17 * 17 * 32                # QKᵀ and AV:            18,496
+    mlp = 17 * 2 * 32 * 64                      # two linears:           69,632
+    pooler = 32 * 32                            # dense on CLS:           1,024
+    report = flopwise.profile(loaded.model, args, kwargs)
+    assert report.total.macs == patches + projections + attention + mlp + pooler == 257_088
+
+
+def test_hf_speech_models_default_to_features_or_audio(tmp_path: Path) -> None:
+    config = {"model_type": "whisper", "d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
+              "encoder_attention_heads": 2, "decoder_attention_heads": 2,
+              "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "num_mel_bins": 8,
+              "max_source_positions": 10, "max_target_positions": 32, "vocab_size": 100,
+              "pad_token_id": 0, "bos_token_id": 0, "eos_token_id": 0, "decoder_start_token_id": 0}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    args, kwargs = make_inputs(load_model(f"hf:{tmp_path}"))
+    # 8 mel bins × 2·10 frames (the encoder's stride-2 conv halves them to its 10 positions);
+    # decoder tokens: 128, capped at the decoder's 32 positions
+    assert tuple(args[0].shape) == (1, 8, 20) and args[0].dtype == torch.float32
+    assert tuple(kwargs["decoder_input_ids"].shape) == (1, 32)
+    assert kwargs["decoder_input_ids"].dtype == torch.int64
+    args, _ = make_inputs(load_model("hf:wav2vec2"))
+    assert tuple(args[0].shape) == (1, 16000) and args[0].dtype == torch.float32   # 1 s, 16 kHz
 
 
 def test_hf_encoder_types_use_the_base_model_and_bad_configs_fail(tmp_path: Path) -> None:
