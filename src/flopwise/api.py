@@ -51,7 +51,9 @@ def profile(
     """Count what one call of ``model`` costs, per module and per operator.
 
     Args:
-        model: an ``nn.Module`` (or any callable) on a real device or on ``meta``.
+        model: an ``nn.Module`` (or any callable) on a real device or on ``meta``. A
+            ``torch.compile``-d module is profiled through the module it wraps (eagerly, under
+            its own names): the arithmetic is the model's, whatever the compiler fuses.
         inputs: a tensor or a tuple of positional inputs.
         kwargs: keyword inputs (e.g. ``{"input_ids": ids}``).
         backward: also run the backward pass (``output.sum()``, or ``loss(output)``) and count
@@ -92,6 +94,7 @@ def profile(
         raise UsageError("optimizer= needs backward=True: a step needs gradients")
     positional = _as_tuple(inputs)
     keyword = dict(kwargs or {})
+    model = _uncompiled(model)
     walk = _walk(model)
     nodes = walk.nodes
     scope = ModuleScope(walk.names)
@@ -158,6 +161,14 @@ def profile(
 
 
 # -- inputs and model structure ---------------------------------------------------------------
+def _uncompiled(model: Any) -> Any:
+    """The module a ``torch.compile`` wrapper (``OptimizedModule``) holds, else ``model``."""
+    inner = getattr(model, "_orig_mod", None)
+    if type(model).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+        return inner
+    return model
+
+
 def _label(model: Any) -> str:
     if isinstance(model, torch.nn.Module):
         return type(model).__name__

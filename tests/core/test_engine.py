@@ -229,3 +229,13 @@ def test_backward_with_nothing_requiring_grad_is_a_clear_error():
     model = torch.nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(flopwise.UsageError, match="requires grad"):
         flopwise.profile(model, torch.randn(1, 2), backward=True)
+
+
+def test_a_compiled_module_is_profiled_through_the_module_it_wraps(recwarn):
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    compiled = torch.compile(model)                 # compiles lazily: never run here
+    report = flopwise.profile(compiled, torch.randn(5, 8))
+    assert report.total.macs == 5 * 8 * 16 + 5 * 16 * 4                  # 960
+    assert [node.name for node in report.tree.walk()] == ["", "0", "1", "2"]  # no _orig_mod.
+    assert report.run.model == "Sequential"
+    assert not [w for w in recwarn if "global hooks" in str(w.message)]
