@@ -138,13 +138,14 @@ def profile_command(
     inputs: list[str] = typer.Option(
         [], "--input", "-i", metavar="SHAPE",
         help="Shape of a positional input, e.g. 1,3,224,224 (repeat for more inputs). For hf "
-        "models: token ids of that shape. For .onnx files: NAME=SHAPE, or DIM=N for a symbolic "
-        "dimension. Default: the model's own (eval crop; 1,128 tokens).",
+        "text models: token ids of that shape. For .onnx files: NAME=SHAPE, or DIM=N for a "
+        "symbolic dimension. Default: the model's own (eval crop; 1,128 tokens; an hf image or "
+        "audio model's size from its config).",
     ),
     dtypes: list[str] = typer.Option(
         [], "--dtype", metavar="DTYPE",
         help="dtype of the --input tensors: one for all, or one per --input. Default: the "
-        "model's float dtype (int64 token ids for hf).",
+        "model's float dtype (int64 token ids for hf text models).",
     ),
     kwargs: list[str] = typer.Option(
         [], "--kwarg", "-k", metavar="NAME=SHAPE[:DTYPE]",
