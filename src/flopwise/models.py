@@ -554,7 +554,7 @@ class CallTrace:
 def describe_failure(error: BaseException, trace: CallTrace, device: str) -> str:
     """One line: which module rejected which input shapes, and the error's first line."""
     lines = str(error).strip().splitlines()
-    reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    reason = f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
     where = trace.innermost
     if where is None:
         text = f"the model failed outside any module's forward: {reason}"
@@ -564,4 +564,7 @@ def describe_failure(error: BaseException, trace: CallTrace, device: str) -> str
         text = f"{who} rejected inputs of shapes {[list(s) for s in shapes]}: {reason}"
     if device == "meta" and "meta" in reason.lower():
         text += "; the model needs real values here, try --device cpu"
+    elif re.search(r"bfloat16|float16", reason, re.IGNORECASE) and "float32" in reason.lower():
+        # e.g. grouped GEMM kernels (transformers' MoE experts) take half precision only
+        text += "; this kernel wants half precision, try --model-dtype bfloat16"
     return text

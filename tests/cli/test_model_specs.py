@@ -191,6 +191,15 @@ def test_describe_failure_outside_modules_and_on_meta() -> None:
                        "values here, try --device cpu")
 
 
+def test_describe_failure_suggests_half_precision_for_half_only_kernels() -> None:
+    with CallTrace(Outer()) as trace:
+        pass
+    # the message of torch's grouped GEMM (transformers' Mixtral experts) on float32 weights
+    error = RuntimeError("Expected mat_a to be BFloat16 or supported Float16 matrix, got torch.float32.")
+    assert describe_failure(error, trace, "meta").endswith("try --model-dtype bfloat16")
+    assert "model-dtype" not in describe_failure(RuntimeError("shape mismatch"), trace, "meta")
+
+
 def test_describe_failure_at_the_root_names_the_model_class() -> None:
     class Picky(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
