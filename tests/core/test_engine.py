@@ -217,6 +217,12 @@ def test_optimizer_step_is_counted_on_shadows():
     adamw = torch.optim.AdamW(model.parameters(), weight_decay=0.1)
     report = flopwise.profile(model, torch.randn(2, 4), backward=True, optimizer=adamw)
     assert report.phases["optimizer"].flops >= 10 * 15
+    # step() runs inside a record_function range, whose enter/exit markers dispatch as ops
+    # (torch.ops.profiler.*): declared cost-free, never "unsupported"
+    assert report.unsupported == {}
+    marks = [e for e in report.events if e.op.startswith("profiler.")]
+    assert marks and all(e.status.value == "zero" and e.cost.bytes_read == 0
+                         and e.cost.bytes_written == 0 for e in marks)
 
 
 def test_optimizer_needs_backward():

@@ -13,7 +13,7 @@ from flopwise.formulas._helpers import is_float, result_spec, specs_in
 from flopwise.formulas.registry import FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["register", "DATA_MOVEMENT", "NO_DATA"]
+__all__ = ["register", "DATA_MOVEMENT", "NO_DATA", "PROFILER_MARKS"]
 
 # Zero FLOPs; bytes moved as for any op (inputs read, outputs written).
 DATA_MOVEMENT: tuple[str, ...] = (
@@ -44,6 +44,10 @@ NO_DATA: tuple[str, ...] = (
     "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_",
     "detach_",
 )
+# torch.autograd.profiler.record_function's ops (torch.ops.profiler.*).
+PROFILER_MARKS: tuple[str, ...] = (
+    "_record_function_enter", "_record_function_enter_new", "_record_function_exit",
+)
 
 
 def register(registry: FormulaRegistry) -> None:
@@ -53,6 +57,9 @@ def register(registry: FormulaRegistry) -> None:
     registry.register_zero(*(f"aten.{n}" for n in NO_DATA), "prim.device", "prim.layout",
                            family=family, note="metadata only: no FLOPs, no bytes",
                            moves_data=False)
+    # record_function ranges (every optimizer.step() opens one) dispatch as ops of their own
+    registry.register_zero(*(f"profiler.{n}" for n in PROFILER_MARKS), family=family,
+                           note="profiler range markers: no FLOPs, no bytes", moves_data=False)
 
     @registry.register("aten.embedding", family=family,
                        note="reads the indices and the gathered rows, not the whole table")
