@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision
 
+import flopwise
 from tests.core.support import Direct, Run, S, check_direct, check_run, covered
 
 r = torch.randn
@@ -88,7 +90,16 @@ SOFTMAX_DIRECT = [
 ]
 
 # [2,3,4,4] pooled by 2×2: 2·3·2·2 = 24 outputs
+# RoI Align, 2 boxes over a [1,3,8,8] map, 2×2 outputs, sampling_ratio 2 (S = 4 samples):
+# 2·3·2·2 = 24 outputs; forward 8·S = 32 each, backward 8·S + 1 = 33 each
+ROIS = [[0, 0, 0, 4, 4], [0, 2, 2, 6, 6]]
+
 POOLING = [
+    Run("roi-align", lambda x, rois: torchvision.ops.roi_align(
+            x, rois, output_size=2, spatial_scale=1.0, sampling_ratio=2),
+        lambda: (r(1, 3, 8, 8, requires_grad=True), torch.tensor(ROIS, dtype=torch.float32)),
+        ("torchvision.roi_align", "torchvision._roi_align_backward"),
+        {"elementwise": 24 * 32 + 24 * 33}, backward=True),
     Run("max-pool2d", lambda x: F.max_pool2d(x, 2), lambda: (r(2, 3, 4, 4, requires_grad=True),),
         ("aten.max_pool2d_with_indices", "aten.max_pool2d_with_indices_backward"),
         {"elementwise": 24 * 4 + 24}, backward=True),
@@ -265,3 +276,11 @@ def test_run(case):
                          ids=lambda c: c.id)
 def test_direct(case):
     check_direct(case)
+
+
+def test_roi_align_with_adaptive_sampling_is_unsupported_not_guessed():
+    # sampling_ratio=-1: samples per output follow each box's size, which shapes do not tell
+    x, rois = r(1, 3, 8, 8), torch.tensor(ROIS, dtype=torch.float32)
+    report = flopwise.profile(lambda a, b: torchvision.ops.roi_align(a, b, output_size=2), (x, rois))
+    assert report.unsupported == {"torchvision.roi_align.default": 1}
+    assert "data-dependent" in report.formula_errors["torchvision.roi_align.default"]

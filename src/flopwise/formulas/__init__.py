@@ -33,8 +33,14 @@ _FAMILIES = (matmul, conv, attention, rnn, norm, pointwise, reduction, pooling, 
 
 
 def _exists(key: str) -> bool:
-    """Whether torch has this op (families list in-place/out variants by name pattern)."""
+    """Whether torch has this op (families list in-place/out variants by name pattern).
+
+    Ops of other libraries (``torchvision.*``) are kept: their namespace exists only once the
+    library is imported, which may be after flopwise.
+    """
     namespace, _, rest = key.partition(".")
+    if namespace not in ("aten", "prim", "prims", "profiler"):
+        return True
     packet_name, _, overload = rest.partition(".")
     packet = getattr(getattr(torch.ops, namespace), packet_name, None)
     return packet is not None and (not overload or overload in packet.overloads())

@@ -4,6 +4,14 @@ Max pooling compares every window element: ∏K comparisons per output (NB: K−
 is a compare with −∞ in most kernels). Average pooling adds ∏K and divides once per output.
 Adaptive pooling's windows differ in size; their sizes are summed exactly per dimension
 (window i spans ⌊i·In/Out⌋ … ⌈(i+1)·In/Out⌉).
+
+RoI Align (torchvision's ``roi_align``, as in Mask R-CNN, He et al. 2017) averages S =
+sampling_ratio² bilinear samples per output element: 7 FLOPs a sample (4 taps: 4 multiplies + 3
+adds), S − 1 adds and 1 divide, 8·S in all. Backward scatters each output gradient, divided
+once, into 4 taps per sample (4 multiplies + 4 adds): 8·S + 1. NB: the sample positions and tap
+weights are computed once per box and position, shared by all channels, and not counted. With
+``sampling_ratio ≤ 0`` the number of samples follows each box's size (data-dependent): the op is
+then reported unsupported rather than guessed.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from flopwise.formulas._helpers import as_list, prod, result_spec
 from flopwise.formulas.registry import FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["adaptive_window_total", "register"]
+__all__ = ["adaptive_window_total", "register", "roi_align_samples"]
 
 
 def adaptive_window_total(in_size: int, out_size: int) -> int:
@@ -44,8 +52,35 @@ def _window(kernel_size, spatial: int) -> int:
     return prod(as_list(kernel_size, spatial))
 
 
+def roi_align_samples(sampling_ratio: int) -> int:
+    """Bilinear samples per RoI Align output element; only a fixed ratio gives a count.
+
+    >>> roi_align_samples(2)
+    4
+    """
+    if sampling_ratio <= 0:
+        raise ValueError(f"sampling_ratio={sampling_ratio}: samples per output follow each box's "
+                         "size (data-dependent); pass a positive sampling_ratio to count it")
+    return sampling_ratio * sampling_ratio
+
+
 def register(registry: FormulaRegistry) -> None:
     family = "pooling"
+
+    @registry.register("torchvision.roi_align", family=family,
+                       note="8·S FLOPs per output, S = sampling_ratio² bilinear samples")
+    def roi_align(result, x: TensorSpec, rois: TensorSpec, spatial_scale, pooled_height,
+                  pooled_width, sampling_ratio, *_, **__) -> Cost:
+        """8·S per output element (S bilinear samples of 7 FLOPs, S − 1 adds, 1 divide)."""
+        return Cost(elementwise=8 * roi_align_samples(sampling_ratio) * result_spec(result).numel)
+
+    @registry.register("torchvision._roi_align_backward", family=family,
+                       note="8·S + 1 FLOPs per output-gradient element")
+    def roi_align_backward(result, grad: TensorSpec, rois: TensorSpec, spatial_scale,
+                           pooled_height, pooled_width, batch_size, channels, height, width,
+                           sampling_ratio, *_, **__) -> Cost:
+        """8·S + 1 per output-gradient element (one divide, 4 weighted taps per sample)."""
+        return Cost(elementwise=(8 * roi_align_samples(sampling_ratio) + 1) * grad.numel)
 
     for dims in (1, 2, 3):
         def max_pool(result, x: TensorSpec, kernel_size, *_, _dims=dims, **__) -> Cost:
