@@ -54,7 +54,8 @@ def profile(
         model: an ``nn.Module`` (or any callable) on a real device or on ``meta``. A
             ``torch.compile``-d module is profiled through the module it wraps (eagerly, under
             its own names): the arithmetic is the model's, whatever the compiler fuses.
-        inputs: a tensor or a tuple of positional inputs.
+        inputs: a tensor or a tuple of positional inputs; any other value (a list of images
+            for a detection model, a dict) is passed as the one positional input.
         kwargs: keyword inputs (e.g. ``{"input_ids": ids}``).
         backward: also run the backward pass (``output.sum()``, or ``loss(output)``) and count
             it as measured, op by op. Gradients are computed with ``torch.autograd.grad``, so no
@@ -176,10 +177,10 @@ def _label(model: Any) -> str:
 
 
 def _as_tuple(inputs: Any) -> tuple[Any, ...]:
+    """A tuple is the positional inputs; anything else (a tensor, a list, a dict) is the one
+    input: torchvision's detection models take a list of images as their single argument."""
     if isinstance(inputs, tuple):
         return inputs
-    if isinstance(inputs, list):
-        return tuple(inputs)
     return (inputs,)
 
 

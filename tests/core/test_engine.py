@@ -245,3 +245,20 @@ def test_a_compiled_module_is_profiled_through_the_module_it_wraps(recwarn):
     assert [node.name for node in report.tree.walk()] == ["", "0", "1", "2"]  # no _orig_mod.
     assert report.run.model == "Sequential"
     assert not [w for w in recwarn if "global hooks" in str(w.message)]
+
+
+def test_a_list_is_one_input_and_a_tuple_is_the_positional_inputs():
+    class PerImage(torch.nn.Module):            # takes a list, as torchvision's detectors do
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(4, 2)
+
+        def forward(self, images: list[torch.Tensor]) -> torch.Tensor:
+            return torch.stack([self.head(image) for image in images])
+
+    images = [torch.randn(3, 4), torch.randn(3, 4)]
+    report = flopwise.profile(PerImage(), images)
+    assert report.total.macs == 2 * 3 * 4 * 2                          # two images of 3×4 → 2
+    pair = flopwise.profile(torch.nn.Bilinear(4, 4, 2), (torch.randn(3, 4), torch.randn(3, 4)))
+    # two positional inputs: nn.Bilinear, N=3, O=2, I=J=4: N·O·J·(I+1) = 3·2·4·5
+    assert pair.total.macs == 120

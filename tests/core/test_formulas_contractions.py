@@ -69,6 +69,30 @@ MATMUL += [
     Run("grouped-mm-2d-2d", lambda a, b: torch._grouped_mm(a, b, offs=_OFFSETS),
         lambda: (_bf16(16, 8).t(), _bf16(16, 8)), ("aten._grouped_mm",),
         {"macs": 8 * 8 * 16, "dot_outputs": 3 * 8 * 8}),
+    # nn.Bilinear(4, 5, 2) on N=3: aten._trilinear loops over the O=2 outputs; per output it
+    # contracts x1·W over I (3·5 dots of 4 terms) then with x2 over J (3 dots of 5 terms) and adds
+    # the slice into the output (3 adds): N·O·J·(I+1) = 3·2·5·5 = 150 MACs, 2·(15+3) = 36 dots,
+    # N·O = 6 adds
+    Run("bilinear-forward", lambda a, b, w: torch.nn.functional.bilinear(a, b, w),
+        lambda: (r(3, 4), r(3, 5), r(2, 4, 5)), ("aten._trilinear",),
+        {"macs": 150, "dot_outputs": 36, "elementwise": 6}),
+    # backward: three more _trilinear calls, each unrolled over O = 2, per slice:
+    # grad x1: g·W multiply [3,1,4,5] (60), then ·x2 over J: 60 MACs, 12 dots, 12 adds
+    # grad W:  x1·g multiply [3,1,4,1] (12), then ·x2 over N: 60 MACs, 20 dots, 20 adds
+    # grad x2: x1·W over I: 60 MACs, 15 dots; then ·g multiply (15), 15 adds
+    Run("bilinear-backward", lambda a, b, w: torch.nn.functional.bilinear(a, b, w),
+        lambda: (r(3, 4, requires_grad=True), r(3, 5, requires_grad=True),
+                 r(2, 4, 5, requires_grad=True)),
+        ("aten._trilinear",),
+        {"macs": 2 * (60 + 60 + 60), "dot_outputs": 2 * (12 + 20 + 15),
+         "elementwise": 2 * ((60 + 12) + (12 + 20) + (15 + 15))},
+        backward=True, phase="backward"),
+    # a summed dim only i2 has: out[n] = a[n]·Σ_j b[n,j]·c[n], unrolled over n (2 slices);
+    # per slice: b's row summed first (3 adds), a·Σb one MAC (one dot), ·c one multiply,
+    # the slice added in (1): 2 MACs, 2 dots, 2·(3+1+1) = 10 elementwise
+    Run("trilinear-presum", lambda a, b, c: torch.ops.aten._trilinear(a, b, c, [1], [], [1], [1], 0),
+        lambda: (r(2), r(2, 3), r(2)), ("aten._trilinear",),
+        {"macs": 2, "dot_outputs": 2, "elementwise": 10}),
 ]
 
 MATMUL_DIRECT = [

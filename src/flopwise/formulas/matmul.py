@@ -11,7 +11,7 @@ from flopwise.formulas._helpers import prod
 from flopwise.formulas.registry import FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["matmul_cost", "register"]
+__all__ = ["matmul_cost", "register", "trilinear_cost"]
 
 
 def matmul_cost(batch: int, m: int, k: int, n: int, bias: bool = False) -> Cost:
@@ -24,12 +24,77 @@ def matmul_cost(batch: int, m: int, k: int, n: int, bias: bool = False) -> Cost:
     return Cost(macs=outputs * k, dot_outputs=outputs, bias_adds=outputs if bias else 0)
 
 
+def _sumproduct_pair(a: list[int], b: list[int], sum_dims: list[int]) -> tuple[Cost, list[int]]:
+    """ATen's ``sumproduct_pair``: ``(a * b).sum(sum_dims, keepdim=True)`` over broadcast shapes.
+
+    No dims to sum: a plain multiply (one FLOP per output element). Otherwise a summed dim
+    that one side lacks (size 1) is summed out of the other side first (one add per element of
+    it); what remains is one batched product, a MAC per term and a dot product per output.
+    """
+    a, b = list(a), list(b)
+    if not sum_dims:
+        out = [max(x, y) for x, y in zip(a, b)]
+        return Cost(elementwise=prod(out)), out
+    pre_sum = 0
+    for d in sum_dims:
+        if a[d] == 1 and b[d] > 1:
+            pre_sum += prod(b)
+            b[d] = 1
+        elif b[d] == 1 and a[d] > 1:
+            pre_sum += prod(a)
+            a[d] = 1
+    terms = prod(max(x, y) for x, y in zip(a, b))
+    out = [1 if d in sum_dims else max(x, y) for d, (x, y) in enumerate(zip(a, b))]
+    return Cost(macs=terms, dot_outputs=prod(out), elementwise=pre_sum), out
+
+
+def trilinear_cost(s1: tuple[int, ...], s2: tuple[int, ...], s3: tuple[int, ...],
+                   expand1: list[int], expand2: list[int], expand3: list[int],
+                   sumdim: list[int], unroll_dim: int = 1) -> Cost:
+    """``aten._trilinear`` (``nn.Bilinear`` and its backward) as its kernel computes it.
+
+    The three inputs are unsqueezed at their ``expand`` dims to one rank; for each index of
+    ``unroll_dim`` the kernel contracts ``i1·i2`` over the summed dims ``i3`` lacks, then the
+    result with ``i3`` over the rest, and adds the slice into the output. For ``nn.Bilinear``
+    (x1 [N,I], W [O,I,J], x2 [N,J]) that is N·O·J·(I + 1) MACs and N·O adds.
+
+    >>> trilinear_cost((2, 3), (5, 3, 4), (2, 4), [1, 3], [0], [1, 2], [2, 3]).macs  # 2·5·4·(3+1)
+    160
+    """
+    rank = len(s1) + len(expand1)
+    shapes = []
+    for shape, expand in ((s1, expand1), (s2, expand2), (s3, expand3)):
+        sizes, rest = [], iter(shape)
+        for d in range(rank):
+            sizes.append(1 if d in expand else next(rest))
+        shapes.append(sizes)
+    i1, i2, i3 = shapes
+    unroll = max(i1[unroll_dim], i2[unroll_dim], i3[unroll_dim])
+    for sizes in shapes:
+        sizes[unroll_dim] = 1               # one slice of the unrolled dim at a time
+    sum_12 = [d for d in sumdim if d != unroll_dim and d in expand3]
+    sum_23 = [d for d in sumdim if d != unroll_dim and d not in expand3]
+    first, buffer = _sumproduct_pair(i1, i2, sum_12)
+    second, buffer = _sumproduct_pair(buffer, i3, sum_23)
+    return Cost(macs=unroll * (first.macs + second.macs),
+                dot_outputs=unroll * (first.dot_outputs + second.dot_outputs),
+                elementwise=unroll * (first.elementwise + second.elementwise + prod(buffer)))
+
+
 def _has_bias(beta: float | int) -> bool:
     return beta != 0
 
 
 def register(registry: FormulaRegistry) -> None:
     family = "matmul"
+
+    @registry.register("aten._trilinear", family=family,
+                       note="nn.Bilinear: N·O·J·(I + 1) MACs, as the unrolled kernel computes")
+    def trilinear(result: TensorSpec, i1: TensorSpec, i2: TensorSpec, i3: TensorSpec,
+                  expand1, expand2, expand3, sumdim, unroll_dim: int = 1, *_, **__) -> Cost:
+        """Two contractions per slice of the unrolled dim, plus the slice's add."""
+        return trilinear_cost(i1.shape, i2.shape, i3.shape, list(expand1), list(expand2),
+                              list(expand3), list(sumdim), unroll_dim)
 
     @registry.register("aten.mm", "aten._int_mm", family=family)
     def mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
