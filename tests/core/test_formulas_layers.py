@@ -95,6 +95,12 @@ SOFTMAX_DIRECT = [
 ROIS = [[0, 0, 0, 4, 4], [0, 2, 2, 6, 6]]
 
 POOLING = [
+    # fractional max pool, 2×2 windows to a 2×2 output of 2 maps: 8 outputs × 4 compares = 32;
+    # backward: one add per output gradient = 8
+    Run("fractional-max-pool2d", torch.nn.FractionalMaxPool2d(2, output_size=2),
+        lambda: (r(1, 2, 5, 5, requires_grad=True),),
+        ("aten.fractional_max_pool2d", "aten.fractional_max_pool2d_backward"),
+        {"elementwise": 8 * 4 + 8}, backward=True),
     Run("roi-align", lambda x, rois: torchvision.ops.roi_align(
             x, rois, output_size=2, spatial_scale=1.0, sampling_ratio=2),
         lambda: (r(1, 3, 8, 8, requires_grad=True), torch.tensor(ROIS, dtype=torch.float32)),
@@ -137,6 +143,11 @@ POOLING = [
 ]
 
 POOLING_DIRECT = [
+    # 3-d: 2·2·2 windows into a 1·1·2·2·2 output: 8 outputs × 8 compares; backward 8 adds
+    Direct("fractional-max-pool3d", ("aten.fractional_max_pool3d",), (S(1, 1, 2, 2, 2),),
+           (S(1, 1, 5, 5, 5), [2, 2, 2]), {"elementwise": 64}),
+    Direct("fractional-max-pool3d-backward", ("aten.fractional_max_pool3d_backward",),
+           S(1, 1, 5, 5, 5), (S(1, 1, 2, 2, 2), S(1, 1, 5, 5, 5)), {"elementwise": 8}),
     Direct("pool-1d-variants", ("aten.max_pool1d_with_indices", "aten.adaptive_max_pool1d",
                                 "aten.max_pool1d"),
            (S(1, 2, 4), S(1, 2, 4)), (S(1, 2, 8), [2]), {"elementwise": 16}),
@@ -199,7 +210,34 @@ INTERPOLATION = [
 
 # Embedding(10, 4) looking up 2 ids: zero FLOPs, reads 2 int64 ids (16 B) + 2 rows of 4 floats
 # (32 B), writes 32 B; its backward adds the 2·4 output gradients into the table's gradient
+# EmbeddingBag(10, 4) over 2 bags of 3 ids: n = 6 gathered rows of D = 4, B·D = 8 outputs
+IDS = [[1, 2, 3], [4, 5, 6]]
+BAG_READ = 6 * 8 + 2 * 8 + 6 * 4 * 4       # ids (int64) + offsets (2 int64) + gathered rows
+
 DATA = [
+    # sum: an add per gathered element (24); backward scatters each: 24 more
+    Run("embedding-bag-sum", torch.nn.EmbeddingBag(10, 4, mode="sum"),
+        lambda: (torch.tensor(IDS),), ("aten._embedding_bag", "aten._embedding_bag_backward"),
+        {"elementwise": 24 + 24}, backward=True),
+    Run("embedding-bag-bytes", torch.nn.EmbeddingBag(10, 4, mode="sum"),
+        lambda: (torch.tensor(IDS),), ("aten._embedding_bag",),
+        {"elementwise": 24, "bytes_read": BAG_READ}, phase="forward"),
+    # mean: + a divide per output (8); backward: an add and a scale per gathered element (48)
+    Run("embedding-bag-mean", torch.nn.EmbeddingBag(10, 4, mode="mean"),
+        lambda: (torch.tensor(IDS),), ("aten._embedding_bag", "aten._embedding_bag_backward"),
+        {"elementwise": 24 + 8 + 48}, backward=True),
+    # max: a compare per gathered element (24); backward reaches the maxima only: B·D = 8
+    Run("embedding-bag-max", torch.nn.EmbeddingBag(10, 4, mode="max"),
+        lambda: (torch.tensor(IDS),), ("aten._embedding_bag", "aten._embedding_bag_backward"),
+        {"elementwise": 24 + 8}, backward=True),
+    # per-sample weights: + a multiply per gathered element (forward 48, backward 48), and the
+    # weights' gradient: a 4-term dot (bag gradient · row) per id, 6 dots = 24 MACs
+    Run("embedding-bag-weights", torch.nn.EmbeddingBag(10, 4, mode="sum"),
+        lambda: (torch.tensor([1, 2, 3, 4, 5, 6]), torch.tensor([0, 3]),
+                 torch.rand(6, requires_grad=True)),
+        ("aten._embedding_bag", "aten._embedding_bag_backward",
+         "aten._embedding_bag_per_sample_weights_backward"),
+        {"elementwise": 48 + 48, "macs": 24, "dot_outputs": 6}, backward=True),
     Run("embedding", torch.nn.Embedding(10, 4), lambda: (torch.tensor([1, 2]),),
         ("aten.embedding",), {"macs": 0, "elementwise": 0, "bytes_read": 48, "bytes_written": 32}),
     Run("embedding-backward", torch.nn.Embedding(10, 4), lambda: (torch.tensor([1, 2]),),
@@ -226,6 +264,16 @@ DATA = [
 ]
 
 DATA_DIRECT = [
+    # the forward-only kernel (weights that need no gradient): the same 24 adds, mean + 8
+    Direct("embedding-bag-forward-only", ("aten._embedding_bag_forward_only",),
+           (S(2, 4), S(6, dtype="int64", itemsize=8)),
+           (S(10, 4), S(6, dtype="int64", itemsize=8), S(2, dtype="int64", itemsize=8), False, 1),
+           {"elementwise": 24 + 8, "bytes_read": BAG_READ}),
+    # the dense backward kernel (CUDA's path), sum mode over n = 6 ids of D = 4: 24 adds
+    Direct("embedding-bag-dense-backward", ("aten._embedding_bag_dense_backward",), S(10, 4),
+           (S(2, 4), S(6, dtype="int64", itemsize=8), S(6, dtype="int64", itemsize=8),
+            S(2, dtype="int64", itemsize=8), S(2, 4, dtype="int64", itemsize=8), 10, False, 0),
+           {"elementwise": 24}),
     Direct("gathers", ("aten._unsafe_index", "aten.take", "aten.take_along_dim"), S(3),
            (S(10), S(3, dtype="int64", itemsize=8)), {"bytes_read": 24 + 12, "bytes_written": 12}),
     Direct("scatter-family", ("aten.scatter_add_", "aten.index_add_", "aten.scatter_reduce_",

@@ -33,6 +33,7 @@ DATA_MOVEMENT: tuple[str, ...] = (
     "resize_", "resize_as_", "_pin_memory", "logical_and", "logical_or", "logical_xor",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "all", "any", "count_nonzero",
     "_assert_tensor_metadata", "_assert_async", "_functional_assert_async", "_make_dep_token",
+    "_linalg_check_errors",
     "record_stream", "_to_dense", "_fused_dropout", "histc", "bincount",
 )
 # Zero FLOPs and no bytes: metadata-only ops whose output aliases no input per the schema.
@@ -50,9 +51,22 @@ PROFILER_MARKS: tuple[str, ...] = (
 )
 
 
+def _bag_backward(grad: TensorSpec, indices: TensorSpec, mode: int,
+                  per_sample_weights: TensorSpec | None) -> Cost:
+    if mode == 2:                                   # max: only the maxima get a gradient
+        return Cost(elementwise=grad.numel)
+    gathered = indices.numel * grad.shape[1]
+    scaled = mode == 1 or per_sample_weights is not None
+    return Cost(elementwise=gathered * (2 if scaled else 1))
+
+
 def register(registry: FormulaRegistry) -> None:
     family = "data"
-    registry.register_zero(*(f"aten.{n}" for n in DATA_MOVEMENT), family=family,
+    registry.register_zero(*(f"aten.{n}" for n in DATA_MOVEMENT),
+                           # the same bitwise ops as reached through a decomposition's prims
+                           *(f"prims.{n}" for n in ("bitwise_and", "bitwise_or", "bitwise_xor",
+                                                    "bitwise_not")),
+                           family=family,
                            note="copies, fills, creates or selects data: no FLOPs, bytes moved")
     registry.register_zero(*(f"aten.{n}" for n in NO_DATA), "prim.device", "prim.layout",
                            family=family, note="metadata only: no FLOPs, no bytes",
@@ -81,6 +95,50 @@ def register(registry: FormulaRegistry) -> None:
     def embedding_backward(result: TensorSpec, grad_out: TensorSpec, *_, **__) -> Cost:
         """One add per output-gradient element (scattered into the table's gradient)."""
         return Cost(elementwise=grad_out.numel)
+
+    @registry.register("aten._embedding_bag", "aten._embedding_bag_forward_only",
+                       family=family, note="one add (compare, for max) per gathered element")
+    def embedding_bag(result, weight: TensorSpec, indices: TensorSpec, offsets: TensorSpec,
+                      scale_grad_by_freq: bool = False, mode: int = 0, sparse: bool = False,
+                      per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
+        """Sum: an add per gathered element (n·D), mean: + a divide per output element, max: a
+        compare per gathered element; per-sample weights: + a multiply per gathered element.
+        Reads the indices, offsets and gathered rows (not the table)."""
+        gathered = indices.numel * weight.shape[1]
+        out = result_spec(result)
+        work = gathered + (out.numel if mode == 1 else 0)
+        read = indices.nbytes + offsets.nbytes + gathered * weight.itemsize
+        if per_sample_weights is not None:
+            work += gathered
+            read += per_sample_weights.nbytes
+        return Cost(elementwise=work, bytes_read=read)
+
+    @registry.register("aten._embedding_bag_backward", family=family,
+                       note="an add per gathered element (per gradient element, for max)")
+    def embedding_bag_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
+                               offsets, offset2bag, bag_size, maximum_indices, num_weights,
+                               scale_grad_by_freq, mode: int, sparse,
+                               per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
+        """See :func:`embedding_bag_dense_backward`."""
+        return _bag_backward(grad, indices, mode, per_sample_weights)
+
+    @registry.register("aten._embedding_bag_dense_backward", family=family,
+                       note="an add per gathered element (per gradient element, for max)")
+    def embedding_bag_dense_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
+                                     offset2bag, bag_size, maximum_indices, num_weights,
+                                     scale_grad_by_freq, mode: int,
+                                     per_sample_weights: TensorSpec | None = None,
+                                     *_, **__) -> Cost:
+        """Scatters the bag gradients into the table's gradient. Sum: an add per gathered
+        element (n·D); mean, or per-sample weights: + a multiply each; max: an add per
+        gradient element (only the maxima receive it)."""
+        return _bag_backward(grad, indices, mode, per_sample_weights)
+
+    @registry.register("aten._embedding_bag_per_sample_weights_backward", family=family)
+    def per_sample_weights_backward(result: TensorSpec, grad: TensorSpec, weight: TensorSpec,
+                                    indices: TensorSpec, *_, **__) -> Cost:
+        """A D-term dot product (bag gradient · table row) per index."""
+        return Cost(macs=indices.numel * weight.shape[1], dot_outputs=indices.numel)
 
     @registry.register("aten.scatter_add", "aten.scatter_add_", "aten.index_add",
                        "aten.index_add_", "aten.scatter_reduce", "aten.scatter_reduce_",

@@ -1,7 +1,8 @@
 """Pooling: max, average and adaptive (1-3 d), forward and backward.
 
 Max pooling compares every window element: ∏K comparisons per output (NB: K−1 exactly; the first
-is a compare with −∞ in most kernels). Average pooling adds ∏K and divides once per output.
+is a compare with −∞ in most kernels); fractional max pooling likewise, its windows placed
+pseudo-randomly. Average pooling adds ∏K and divides once per output.
 Adaptive pooling's windows differ in size; their sizes are summed exactly per dimension
 (window i spans ⌊i·In/Out⌋ … ⌈(i+1)·In/Out⌉).
 
@@ -114,10 +115,13 @@ def register(registry: FormulaRegistry) -> None:
             """One comparison per window element (summed exactly)."""
             return Cost(elementwise=_adaptive_terms(x, result_spec(result), _dims))
 
+        # fractional max pooling (2-d, 3-d): a pseudo-random window of the same size per output
+        fractional = [f"aten.fractional_max_pool{dims}d"] if dims > 1 else []
         registry.register(f"aten.max_pool{dims}d_with_indices", f"aten.max_pool{dims}d",
-                          *(["aten.mkldnn_max_pool2d"] if dims == 2 else []),
+                          *(["aten.mkldnn_max_pool2d"] if dims == 2 else []), *fractional,
                           family=family)(max_pool)
         registry.register(f"aten.max_pool{dims}d_with_indices_backward",
+                          *(f"{name}_backward" for name in fractional),
                           family=family)(max_pool_backward)
         registry.register(f"aten.avg_pool{dims}d", family=family)(avg_pool)
         registry.register(f"aten.avg_pool{dims}d_backward", family=family)(avg_pool_backward)
