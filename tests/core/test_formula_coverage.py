@@ -10,13 +10,14 @@ from flopwise.formulas.registry import Kind
 from tests.core import (
     test_formulas_contractions,
     test_formulas_elementwise,
+    test_formulas_fft,
     test_formulas_layers,
     test_formulas_sequence,
 )
 from tests.core.support import summed
 
 CASE_MODULES = (test_formulas_contractions, test_formulas_sequence, test_formulas_layers,
-                test_formulas_elementwise)
+                test_formulas_elementwise, test_formulas_fft)
 
 
 def test_every_formula_has_a_case():

@@ -14,6 +14,7 @@ from flopwise.formulas import (
     attention,
     conv,
     data,
+    fft,
     interpolate,
     loss,
     matmul,
@@ -29,7 +30,7 @@ from flopwise.formulas.spec import Cost, TensorSpec
 __all__ = ["default_registry", "FormulaRegistry", "Entry", "Kind", "Cost", "TensorSpec"]
 
 _FAMILIES = (matmul, conv, attention, rnn, norm, pointwise, reduction, pooling, interpolate,
-             loss, data)
+             loss, fft, data)
 
 
 def _exists(key: str) -> bool:
