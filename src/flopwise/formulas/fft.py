@@ -48,33 +48,28 @@ def _normalise(result: TensorSpec, normalization: int) -> int:
     return result.numel * (2 if _is_complex(result) else 1)
 
 
+def _transform(real_side: TensorSpec, dim, normalization: int, result, real: bool) -> Cost:
+    """The transform over ``dim`` of ``real_side`` (the input, or for c2r the real output)."""
+    points = prod(real_side.shape[d] for d in dim)
+    return Cost(elementwise=fft_flops(points, real_side.numel // max(points, 1), real=real)
+                + _normalise(result_spec(result), normalization))
+
+
 def register(registry: FormulaRegistry) -> None:
     family = "fft"
 
-    @registry.register("aten._fft_c2c", family=family,
-                       note=_NOTE)
+    @registry.register("aten._fft_c2c", family=family, note=_NOTE)
     def c2c(result, x: TensorSpec, dim, normalization: int, forward: bool, *_, **__) -> Cost:
         """Complex to complex: 5·N·log₂N per transform."""
-        points = prod(x.shape[d] for d in dim)
-        out = result_spec(result)
-        return Cost(elementwise=fft_flops(points, x.numel // max(points, 1), real=False)
-                    + _normalise(out, normalization))
+        return _transform(x, dim, normalization, result, real=False)
 
-    @registry.register("aten._fft_r2c", family=family,
-                       note=_NOTE)
+    @registry.register("aten._fft_r2c", family=family, note=_NOTE)
     def r2c(result, x: TensorSpec, dim, normalization: int, onesided: bool, *_, **__) -> Cost:
         """Real to complex: 2.5·N·log₂N per transform of N real points."""
-        points = prod(x.shape[d] for d in dim)
-        out = result_spec(result)
-        return Cost(elementwise=fft_flops(points, x.numel // max(points, 1), real=True)
-                    + _normalise(out, normalization))
+        return _transform(x, dim, normalization, result, real=True)
 
-    @registry.register("aten._fft_c2r", family=family,
-                       note=_NOTE)
+    @registry.register("aten._fft_c2r", family=family, note=_NOTE)
     def c2r(result, x: TensorSpec, dim, normalization: int, last_dim_size: int,
             *_, **__) -> Cost:
         """Complex to real: 2.5·N·log₂N per transform to N real points (the output's size)."""
-        out = result_spec(result)
-        points = prod(out.shape[d] for d in dim)
-        return Cost(elementwise=fft_flops(points, out.numel // max(points, 1), real=True)
-                    + _normalise(out, normalization))
+        return _transform(result_spec(result), dim, normalization, result, real=True)
