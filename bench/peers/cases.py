@@ -85,34 +85,16 @@ def _default_weights(name: str) -> Any:
     return get_model_weights(name).DEFAULT
 
 
-def _vision_kwargs(name: str, weights: Any) -> dict[str, Any]:
-    """The builder arguments torchvision overrides when it loads these weights."""
-    kwargs: dict[str, Any] = {"num_classes": len(weights.meta["categories"])}
-    if name.startswith("vit_"):
-        kwargs["image_size"] = weights.meta["min_size"][0]
-    if name == "googlenet":
-        kwargs["aux_logits"] = False  # the published weights drop the auxiliary heads
-    if name in ("googlenet", "inception_v3"):
-        kwargs["init_weights"] = False
-    return kwargs
-
-
 def _vision_builder(name: str) -> Callable[[str], Built]:
     def build(device: str) -> Built:
-        from torchvision.models import get_model
+        from flopwise.models import build_torchvision
 
         weights = _default_weights(name)
         crop = weights.transforms().crop_size[0]
-        kwargs = _vision_kwargs(name, weights)
         torch.manual_seed(0)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.device(device):
             warnings.simplefilter("ignore")
-            try:
-                with torch.device(device):
-                    model = get_model(name, weights=None, **kwargs)
-            except NotImplementedError:
-                # regnet computes its block widths with tensor ops at build time
-                model = get_model(name, weights=None, **kwargs).to(device)
+            model = build_torchvision(name, weights)
         x = torch.randn(1, 3, crop, crop, device=device) if device != "meta" else \
             torch.empty(1, 3, crop, crop, device="meta")
         return Built(model.eval(), (x,))

@@ -4,7 +4,9 @@ with; it returns values and raises flopwise errors, and never prints.
 
 Specs:
 
-- ``torchvision:NAME``: ``torchvision.models.get_model(NAME, weights=None)``. Without ``--input``
+- ``torchvision:NAME``: :func:`build_torchvision` — ``torchvision.models.get_model(NAME,
+  weights=None)`` shaped as its DEFAULT weights describe (:func:`torchvision_weights_kwargs`).
+  Without ``--input``
   the default input is the evaluation crop of the model's DEFAULT weights (read from the weights
   enum's metadata, nothing is downloaded): ``[1, 3, crop, crop]`` for classification,
   ``[1, 3, 16, crop_h, crop_w]`` for video (16 frames, or the weights' minimum clip length if
@@ -75,6 +77,8 @@ __all__ = [
     "load_model",
     "make_inputs",
     "describe_failure",
+    "build_torchvision",
+    "torchvision_weights_kwargs",
 ]
 
 HF_DEFAULT_SHAPE: tuple[int, ...] = (1, 128)
@@ -222,13 +226,60 @@ def _torchvision(spec: str, name: str) -> LoadedModel:
     if name not in known:
         raise ModelLoadError(f"unknown torchvision model {name!r}{_close(name, known)}; "
                              "torchvision.models.list_models() lists them all")
-    options: dict[str, Any] = {"weights": None}
-    if "weights_backbone" in inspect.signature(models.get_model_builder(name)).parameters:
-        options["weights_backbone"] = None    # detection/segmentation: no backbone download
-    model = models.get_model(name, **options)
+    model = build_torchvision(name)
     detection = name in models.list_models(module=models.detection)
     shapes, note = _torchvision_default(models, name)
     return LoadedModel(spec, "torchvision", model, shapes, note, list_inputs=detection)
+
+
+def torchvision_weights_kwargs(name: str, weights: Any) -> dict[str, Any]:
+    """The builder arguments torchvision sets when it loads ``weights`` into model ``name``.
+
+    Building with ``weights=None`` and these gives the architecture the weights describe (and
+    their published ``num_params``): the class count, ViT's image size, GoogLeNet without its
+    auxiliary heads (the published weights drop them).
+
+    >>> from torchvision.models import ViT_H_14_Weights
+    >>> torchvision_weights_kwargs("vit_h_14", ViT_H_14_Weights.DEFAULT)
+    {'num_classes': 1000, 'image_size': 518}
+    """
+    kwargs: dict[str, Any] = {}
+    if weights.meta.get("categories"):
+        kwargs["num_classes"] = len(weights.meta["categories"])
+    if name.startswith("vit_"):
+        kwargs["image_size"] = weights.meta["min_size"][0]
+    if name.endswith("googlenet"):
+        kwargs["aux_logits"] = False
+    if name.endswith(("googlenet", "inception_v3")):
+        kwargs["init_weights"] = False    # their init is slow (scipy) and irrelevant here
+    return kwargs
+
+
+def build_torchvision(name: str, weights: Any = None) -> torch.nn.Module:
+    """torchvision model ``name`` without weights, shaped as ``weights`` (default: its DEFAULT
+    weights) describe, on the default device (``with torch.device("meta"): ...``).
+
+    Nothing is downloaded (no weights, no backbone weights). RegNet builders compute block
+    widths with tensor ops, which meta tensors cannot do: on ``meta`` such a model is built on
+    the CPU and moved.
+    """
+    import torch
+    from torchvision import models
+
+    if weights is None:
+        weights = models.get_model_weights(name).DEFAULT
+    options: dict[str, Any] = {"weights": None, **torchvision_weights_kwargs(name, weights)}
+    if "weights_backbone" in inspect.signature(models.get_model_builder(name)).parameters:
+        options["weights_backbone"] = None    # detection/segmentation: no backbone download
+    try:
+        return models.get_model(name, **options)
+    except NotImplementedError:
+        device = torch.get_default_device()
+        if device.type != "meta":
+            raise
+        with torch.device("cpu"):
+            model = models.get_model(name, **options)
+        return model.to(device)
 
 
 def _torchvision_default(models: Any, name: str) -> tuple[tuple[tuple[int, ...], ...], str]:

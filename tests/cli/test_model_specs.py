@@ -60,6 +60,20 @@ def test_torchvision_default_inputs_follow_the_weights() -> None:
     assert not inception.model.training
 
 
+@pytest.mark.parametrize("name", ["googlenet", "vit_h_14", "regnet_y_400mf"])
+def test_torchvision_builds_the_architecture_of_its_default_weights(name: str) -> None:
+    # googlenet's published weights drop the auxiliary heads; vit_h_14's DEFAULT weights are at
+    # 518 px (its default input), not the builder's 224; regnet computes widths with tensor ops
+    # (built on the CPU, moved to meta). Each must profile at its default input with the
+    # published parameter count.
+    from torchvision.models import get_model_weights
+
+    loaded = load_model(f"torchvision:{name}")
+    args, kwargs = make_inputs(loaded)
+    report = flopwise.profile(loaded.model, args, kwargs)
+    assert report.total.params == get_model_weights(name).DEFAULT.meta["num_params"]
+
+
 def test_detection_models_need_input_and_get_lists() -> None:
     loaded = load_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
     with pytest.raises(UsageError, match="--input"):
