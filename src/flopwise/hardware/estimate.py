@@ -39,6 +39,7 @@ from flopwise.hardware.roofline import (
     Bound,
     roofline_time,
 )
+from flopwise.tree import parent_name
 
 if TYPE_CHECKING:
     from flopwise.report import Report
@@ -213,11 +214,6 @@ def throughput_of(shapes: Iterable[tuple[int, ...]], dtypes: Iterable[str] = ()
     return first[0], tokens
 
 
-def _parent(name: str) -> str | None:
-    """``a.b.c`` → ``a.b``, ``a`` → ``""`` (the root), the root → ``None``."""
-    return name.rpartition(".")[0] if name else None
-
-
 def _dominant(values: Counter[str]) -> str:
     return values.most_common(1)[0][0] if values else "float32"
 
@@ -322,7 +318,7 @@ def _modules(report: Report, own_time: dict[str, float], own_compute: dict[str, 
     for name in set(own_time) | set(own_flops) | set(own_bytes):
         holder: str | None = name
         while holder is not None and holder not in totals:
-            holder = _parent(holder)       # an op in a module the tree does not list
+            holder = parent_name(holder)   # an op in a module the tree does not list
         target = totals[holder if holder is not None else ""]
         target[0] += own_time.get(name, 0.0)
         target[1] += own_compute.get(name, 0.0)
