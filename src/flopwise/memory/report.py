@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flopwise.memory.states import StateMemory, state_memory
-from flopwise.memory.tracker import MemoryTrace
+from flopwise.memory.tracker import MemoryTrace, storage_of
 from flopwise.tree import parent_name
 
 if TYPE_CHECKING:
@@ -139,12 +139,11 @@ def _unique_bytes(tensors: Iterable[Any]) -> int:
     sizes: dict[int, int] = {}
     for tensor in tensors:
         if isinstance(tensor, torch.Tensor):
-            try:
-                storage = tensor.untyped_storage()
-            except (RuntimeError, NotImplementedError):
+            storage = storage_of(tensor)
+            if storage is None:          # no storage of its own: its elements
                 sizes[id(tensor)] = tensor.numel() * tensor.element_size()
-                continue
-            sizes[storage._cdata] = storage.nbytes()
+            else:
+                sizes[storage._cdata] = storage.nbytes()
     return sum(sizes.values())
 
 

@@ -55,7 +55,7 @@ from flopwise.capture.events import OpEvent, Phase
 if TYPE_CHECKING:
     from flopwise.capture.scope import ModuleScope
 
-__all__ = ["MemoryTrace", "MemoryTracker"]
+__all__ = ["MemoryTrace", "MemoryTracker", "storage_of"]
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class MemoryTracker:
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
         input_keys = {_key(t) for t in inputs}
         for tensor in tree_leaves(out):
-            storage = _storage(tensor)
+            storage = storage_of(tensor)
             if storage is None:
                 continue
             key = storage._cdata
@@ -233,7 +233,7 @@ class MemoryTracker:
 
     # -- autograd ----------------------------------------------------------------------------
     def _pack(self, tensor: torch.Tensor) -> Any:
-        storage = _storage(tensor)
+        storage = storage_of(tensor)
         key: int | None = None if storage is None else storage._cdata
         # counted: the run's own storages and its inputs; not parameters (or their fake twins)
         counted = key is not None and (key in self._storages or key in self._inputs)
@@ -290,7 +290,7 @@ def _aliases(op: str) -> bool:
         return False
 
 
-def _storage(value: Any) -> Any:
+def storage_of(value: Any) -> Any:
     """The untyped storage of a tensor, or ``None`` (not a tensor; sparse or wrapper tensors
     without a storage of their own)."""
     if not isinstance(value, torch.Tensor):
@@ -302,5 +302,5 @@ def _storage(value: Any) -> Any:
 
 
 def _key(value: Any) -> int | None:
-    storage = _storage(value)
+    storage = storage_of(value)
     return None if storage is None else storage._cdata
