@@ -18,10 +18,14 @@ then reported unsupported rather than guessed.
 from __future__ import annotations
 
 from flopwise.formulas._helpers import as_list, prod, result_spec
+from flopwise.formulas.interpolate import PER_OUTPUT
 from flopwise.formulas.registry import FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 
 __all__ = ["adaptive_window_total", "register", "roi_align_samples"]
+
+#: one bilinear sample: 4 taps, 4 multiplies + 3 adds, as bilinear interpolation counts it
+_BILINEAR_TAP = PER_OUTPUT["upsample_bilinear2d"]
 
 
 def adaptive_window_total(in_size: int, out_size: int) -> int:
@@ -73,7 +77,9 @@ def register(registry: FormulaRegistry) -> None:
     def roi_align(result, x: TensorSpec, rois: TensorSpec, spatial_scale, pooled_height,
                   pooled_width, sampling_ratio, *_, **__) -> Cost:
         """8·S per output element (S bilinear samples of 7 FLOPs, S − 1 adds, 1 divide)."""
-        return Cost(elementwise=8 * roi_align_samples(sampling_ratio) * result_spec(result).numel)
+        per_sample = _BILINEAR_TAP + 1                  # the sample, and its add into the mean
+        return Cost(elementwise=per_sample * roi_align_samples(sampling_ratio)
+                    * result_spec(result).numel)
 
     @registry.register("torchvision._roi_align_backward", family=family,
                        note="8·S + 1 FLOPs per output-gradient element")
@@ -81,6 +87,7 @@ def register(registry: FormulaRegistry) -> None:
                            pooled_height, pooled_width, batch_size, channels, height, width,
                            sampling_ratio, *_, **__) -> Cost:
         """8·S + 1 per output-gradient element (one divide, 4 weighted taps per sample)."""
+        # a divide, then 4 weighted taps per sample (4 multiplies + 4 adds)
         return Cost(elementwise=(8 * roi_align_samples(sampling_ratio) + 1) * grad.numel)
 
     for dims in (1, 2, 3):
