@@ -374,18 +374,21 @@ def _hf(spec: str, text: str) -> LoadedModel:
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     mirrored = ("decoder_input_ids",) if getattr(config, "is_encoder_decoder", False) else ()
     main = getattr(model, "main_input_name", "input_ids")
-    if main == "input_ids":
-        return LoadedModel(spec, "hf", model, (HF_DEFAULT_SHAPE,), f"{HF_DEFAULT_SHAPE[1]} tokens",
-                           vocab_size=getattr(text_config, "vocab_size", None),
-                           mirrored_kwargs=mirrored,
-                           replacing_kwargs=("input_ids", "inputs_embeds"))
-    shapes, note = _hf_default_input(config, main)
-    # decoder tokens after a non-text encoder input, within the decoder's positions
-    tokens = min(HF_DEFAULT_SHAPE[1], getattr(config, "max_target_positions", None) or 10**9)
+    token_ids = main == "input_ids"
+    shapes: tuple[tuple[int, ...], ...]
+    if token_ids:
+        shapes, note = (HF_DEFAULT_SHAPE,), f"{HF_DEFAULT_SHAPE[1]} tokens"
+        decoder_shape = None          # the decoder mirrors the token input
+    else:
+        shapes, note = _hf_default_input(config, main)
+        # decoder tokens after a non-text encoder input, within the decoder's positions
+        tokens = min(HF_DEFAULT_SHAPE[1], getattr(config, "max_target_positions", None) or 10**9)
+        decoder_shape = (1, tokens)
     return LoadedModel(spec, "hf", model, shapes, note,
                        vocab_size=getattr(text_config, "vocab_size", None),
-                       mirrored_kwargs=mirrored, mirrored_shape=(1, tokens),
-                       token_inputs=False, replacing_kwargs=(main, "inputs_embeds"))
+                       mirrored_kwargs=mirrored, mirrored_shape=decoder_shape,
+                       token_inputs=token_ids,
+                       replacing_kwargs=(main, "inputs_embeds"))
 
 
 def _hf_default_input(config: Any, main: str) -> tuple[tuple[tuple[int, ...], ...], str]:
