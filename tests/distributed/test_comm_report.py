@@ -63,3 +63,10 @@ def test_schema_1_files_load_and_diff_against_schema_2(tp_report, tmp_path):
 def test_no_comm_section_without_a_process_group():
     report = flopwise.profile(torch.nn.Linear(2, 2), torch.randn(1, 2))
     assert report.comm is None and "comm" not in report.to_dict()
+
+
+def test_the_html_report_shows_the_section_and_the_column(tp_report):
+    from flopwise.render.html import render_html
+
+    page = render_html(tp_report)
+    assert '<h3>comm</h3>' in page and "comm_bytes" in page
