@@ -146,4 +146,18 @@ def intact(mesh: Any) -> dict[str, Any]:
         found[name] = _same(before, _state(model))
     found["group"] = dist.get_world_size() == world and dist.group.WORLD is group
     return found
-SCENARIOS = {"fsdp": fsdp, "tp": tensor_parallel, "ddp": ddp, "ep": experts, "intact": intact}
+def gathered(mesh: Any) -> dict[str, Any] | None:
+    """Rank r profiles a D×D linear layer on T·(r+1) tokens; rank 0 gathers every report."""
+    from flopwise.distributed import gather
+
+    rows = TOKENS * (dist.get_rank() + 1)
+    report = flopwise.profile(torch.nn.Linear(D, D, bias=False), torch.randn(rows, D))
+    table = gather(report)
+    if table is None:
+        return None
+    return {"flops": [row.flops for row in table.rows], "imbalance": table.imbalance("flops"),
+            "ranks": [data["comm"]["rank"] for data in table.reports]}
+
+
+SCENARIOS = {"fsdp": fsdp, "tp": tensor_parallel, "ddp": ddp, "ep": experts, "intact": intact,
+             "gathered": gathered}

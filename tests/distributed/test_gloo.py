@@ -103,3 +103,13 @@ def test_expert_parallel_all_to_all_there_and_back(n):
 def test_fsdp2_and_ddp_models_and_the_group_are_left_as_found():
     for results in gloo_results(2):
         assert results["intact"] == {"fsdp": True, "ddp": True, "group": True}
+
+
+@pytest.mark.parametrize("n", [2, 4], ids=["2-ranks", "4-ranks"])
+def test_gather_brings_every_rank_to_rank_0(n):
+    results = gloo_results(n)
+    # rank r: (r+1)·T rows through a D×D layer, 2·(r+1)·T·D·D FLOPs (standard, no bias)
+    flops = [2 * (rank + 1) * T * D * D for rank in range(n)]
+    assert results[0]["gathered"] == {"flops": flops, "ranks": list(range(n)),
+                                      "imbalance": max(flops) / (sum(flops) / n)}
+    assert all(result["gathered"] is None for result in results[1:])

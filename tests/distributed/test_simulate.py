@@ -43,3 +43,23 @@ def test_simulate_builds_a_named_mesh():
     with simulate(world_size=8, mesh={"dp": 4, "tp": 2}) as mesh:
         assert mesh.mesh_dim_names == ("dp", "tp")
         assert (mesh["dp"].size(), mesh["tp"].size(), dist.get_world_size()) == (4, 2, 8)
+
+
+def test_the_meta_recipe_for_large_worlds_gives_the_same_counts():
+    # docs/distributed.md: build and shard on meta, materialise this rank's shards, profile on
+    # fake tensors; FSDP2 per block on 4 ranks, as in the gloo run
+    import torch
+    from torch.distributed.fsdp import fully_shard
+
+    import flopwise
+    from tests.distributed.scenarios import BLOCKS, TOKENS, Block, D, summary
+
+    with simulate(world_size=4, fake=False) as mesh:
+        with torch.device("meta"):
+            model = torch.nn.Sequential(*(Block() for _ in range(BLOCKS)))
+        for block in model:
+            fully_shard(block, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        model.to_empty(device="cpu")
+        report = flopwise.profile(model, torch.randn(TOKENS, D), backward=True, fake=True)
+        assert summary(report) == gloo_results(4)[0]["fsdp"]

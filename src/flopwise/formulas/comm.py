@@ -131,7 +131,7 @@ def _group(group: Any) -> tuple[int, tuple[int, ...]]:
     from torch.distributed.distributed_c10d import _resolve_process_group
 
     if isinstance(group, str):
-        pg = _resolve_process_group(group)
+        pg = _resolve_process_group(group)  # type: ignore[arg-type]
     elif isinstance(group, dist.ProcessGroup):
         pg = group
     else:
