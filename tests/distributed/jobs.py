@@ -1,8 +1,10 @@
-"""Real multi-process jobs for the tests: gloo on 127.0.0.1, one forked process per rank.
+"""Real multi-process jobs for the tests: gloo on 127.0.0.1, one process per rank.
 
-Forking (not spawning) keeps each rank from importing torch again, which on a loaded 2-core
-machine costs more than the job itself. Every job has a hard timeout: a rank that hangs is
-killed and the test fails instead of blocking the suite.
+Ranks are forked from a fork server (``multiprocessing``'s ``forkserver``) that imports torch
+and the scenarios once: spawning would import torch in every rank, which on a loaded 2-core
+machine costs more than the job itself, and forking the test process itself is unsafe once it
+has run autograd (its threads do not survive a fork). Every job has a hard timeout: a rank that
+hangs is killed and the test fails instead of blocking the suite.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.distributed import gloo_worker  # loaded before forking: no rank imports it again
+from tests.distributed import gloo_worker
 
 TIMEOUT_S = 60
 
@@ -34,7 +36,8 @@ def _rank(rank: int, world: int, port: int, out: str, names: list[str]) -> None:
 
 def run_gloo(world: int, names: list[str], timeout_s: float = TIMEOUT_S) -> list[dict[str, Any]]:
     """Run the named scenarios on ``world`` gloo ranks; each rank's results, in rank order."""
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.distributed.gloo_worker"])
     port = _free_port()
     with tempfile.TemporaryDirectory() as out:
         ranks = [context.Process(target=_rank, args=(rank, world, port, out, names))

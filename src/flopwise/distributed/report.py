@@ -1,10 +1,11 @@
 """The ``comm`` section of a report: what this rank sent, per collective, module and phase.
 
-Built from the run's collective events (:class:`flopwise.formulas.comm.Collective`); stored in
-``report.extras["comm"]`` and read back with ``report.comm``. Its JSON form (``to_dict``) has the
-totals (``comm_bytes``: bytes this rank sends under the named algorithms; ``payload_bytes``),
-one row per collective (op, kind, algorithm, group size and ranks, module, phase, calls,
-payload, wire bytes), each module's inclusive ``comm_bytes`` and this rank's parameters.
+Built from the run's collective events (:class:`flopwise.formulas.comm.Collective`); a typed
+report section (:mod:`flopwise.schema`, key ``comm``), read back with ``report.comm``. Its JSON
+form (``to_dict``) has the totals (``comm_bytes``: bytes this rank sends under the named
+algorithms; ``payload_bytes``), one row per collective (op, kind, algorithm, group size and
+ranks, module, phase, calls, payload, wire bytes), each module's inclusive ``comm_bytes`` and
+this rank's parameters.
 
 >>> row = CommRow("c10d.allreduce_.default", "all_reduce", "ring", 4, (0, 1, 2, 3), "", "backward",
 ...               1, 1024, 1536)
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from flopwise.capture.events import OpEvent
 from flopwise.tree import parent_name
@@ -70,6 +71,7 @@ class ModuleComm:
 class CommReport:
     """This rank's communication in one profile run, with its share of the parameters."""
 
+    KEY: ClassVar[str] = "comm"
     rank: int
     world_size: int
     backend: str
