@@ -1,13 +1,11 @@
 """One rank of a real gloo job on 127.0.0.1: runs every scenario, writes ``rank<R>.json``.
 
-Started by tests/distributed/test_gloo.py as ``python -m tests.distributed.gloo_worker RANK
-WORLD PORT OUTDIR SCENARIO[,SCENARIO...]``.
+Started by tests/distributed/jobs.py (a fork server process per rank, calling :func:`main`).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import torch.distributed as dist
@@ -28,7 +26,3 @@ def main(rank: int, world: int, port: int, out: Path, names: list[str]) -> None:
         dist.destroy_process_group()
     (out / f"rank{rank}.json").write_text(json.dumps(results))
 
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]),
-         sys.argv[5].split(","))

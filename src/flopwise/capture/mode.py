@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from types import FrameType
 from typing import Any, Protocol
 
 import torch
@@ -102,7 +103,7 @@ def _in_sharding_propagation() -> bool:
     from torch.distributed.tensor._sharding_prop import ShardingPropagator
 
     code = ShardingPropagator._propagate_tensor_meta_non_cached.__code__
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         if frame.f_code is code:
             return True
