@@ -13,13 +13,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.compat.traced import TracedFlops
 from flopwise.conventions import Convention, get_convention
 from flopwise.formulas.spec import Cost
 from flopwise.tree import ModuleNode, ModuleTree
+
+if TYPE_CHECKING:
+    from flopwise.explain import Explanation
 
 __all__ = ["Report", "Totals", "ModuleRow", "OpRow", "SCHEMA_VERSION"]
 
@@ -134,6 +137,13 @@ class Report:
             param_bytes=self.param_bytes, buffer_bytes=self.buffer_bytes,
             decomposed=self.decomposed, formula_errors=self.formula_errors, extras=self.extras,
         )
+
+    def explain(self, other: Convention | str) -> Explanation:
+        """Why ``other``'s total differs from this convention's: the difference split by op
+        family, op and module (:mod:`flopwise.explain`)."""
+        from flopwise.explain import explain
+
+        return explain(self, get_convention(other).name)
 
     def flops_of(self, cost: Cost) -> int:
         return self.convention.flops(cost)
