@@ -104,6 +104,7 @@ def scaling(
     make_inputs: Callable[..., Any],
     sizes: Mapping[str, int | tuple[int, int]],
     *,
+    make_kwargs: Callable[..., Mapping[str, Any]] | None = None,
     convention: str = "standard",
     max_degree: int = 3,
     verify: int = 2,
@@ -117,6 +118,7 @@ def scaling(
         make_inputs: ``make_inputs(**sizes)`` returns the inputs of one run (what
             :func:`flopwise.profile` takes as ``inputs``), e.g.
             ``lambda batch, seq: torch.zeros(batch, seq, dtype=torch.long, device="meta")``.
+        make_kwargs: ``make_kwargs(**sizes)`` returns the keyword inputs of one run.
         sizes: each dimension's first size, or ``(first, step)``; the step keeps the sizes on
             a lattice where the counts are polynomial (a multiple of a network's total stride).
         convention: the convention of ``flops``.
@@ -135,7 +137,9 @@ def scaling(
 
     def counts(point: tuple[int, ...]) -> _Counts:
         if point not in cache:
-            report = flopwise.profile(model, make_inputs(**_named(dims, point)),
+            named = _named(dims, point)
+            report = flopwise.profile(model, make_inputs(**named),
+                                      make_kwargs(**named) if make_kwargs else None,
                                       convention=convention, backward=backward)
             cache[point] = _counts(report)
         return cache[point]
