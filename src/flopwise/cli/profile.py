@@ -163,7 +163,8 @@ def profile_command(
         False, "--backward", help="Also run and count the backward pass of output.sum()."
     ),
     convention: str = typer.Option(
-        "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."
+        "standard", "--convention", "-c",
+        help="FLOPs convention: standard, matmul, macs, exact, fvcore, thop."
     ),
     depth: int | None = typer.Option(
         None, "--depth", "-d", min=0, help="Show modules down to this depth (root = 0)."

@@ -210,8 +210,9 @@ def _degree(dims: tuple[Dimension, ...], axis: int,
                 f"{_label(key)} is not a polynomial of degree ≤ {max_degree} in {dim.name} "
                 f"(sampled at {sampled}): the cost depends on {dim.name} through a floor (a "
                 "strided layer whose padding rounds: sample at multiples of the total stride, "
-                f"e.g. step 32 for a ResNet) or through data-dependent routing; pass a step "
-                "(NAME=START:STEP) or raise max_degree")
+                f"e.g. step 32 for a ResNet) or through data-dependent routing; sample on a "
+                f"lattice: --symbolic {dim.name}={dim.start}:STEP, or sizes={{{dim.name!r}: "
+                f"({dim.start}, STEP)}}")
         highest = max(highest, degree)
     return highest
 
