@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from flopwise.errors import NotPolynomialError, UsageError
 from flopwise.symbolic.polynomial import Polynomial, degree_along, fit_grid
@@ -62,7 +62,10 @@ class ModuleScaling:
 @dataclass(frozen=True)
 class Scaling:
     """The model's MACs and FLOPs (under ``convention``) as exact polynomials, the same for each
-    top-level module, with the sizes profiled and the sizes checked."""
+    top-level module, with the sizes profiled and the sizes checked. A report section
+    (``scaling``): ``report.with_section(fit)``."""
+
+    KEY: ClassVar[str] = "scaling"
 
     model: str
     convention: str
