@@ -11,7 +11,7 @@ stride: choose ``step`` as the product of the strides).
 
 >>> import torch, flopwise
 >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
->>> fit = flopwise.scaling(net, lambda batch: torch.empty(batch, 8, device="meta"),
+>>> fit = flopwise.scaling(net, lambda batch: torch.randn(batch, 8),
 ...                        {"batch": 1}, convention="macs")
 >>> str(fit.macs)                       # 8·16 + 16·4 per row
 '192·batch'
