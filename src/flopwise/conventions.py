@@ -124,6 +124,8 @@ CONVENTIONS: dict[str, Convention] = {
                 "counts (1 per input element) and this convention does not",
                 "ops fvcore cannot trace (data-dependent control flow, dict outputs) fail in "
                 "fvcore and are counted here",
+                "ONNX reports record no per-op shapes: their norms, pools and upsampling "
+                "count 0",
             ),
         ),
         Convention(
@@ -144,6 +146,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "a packed sequence's RNN steps are counted as the real steps, where thop takes "
                 "the longest batch × the number of steps",
                 "RNNCell/GRUCell/LSTMCell are counted as their MACs only",
+                "ONNX reports record no per-op shapes or module types: only MACs count",
             ),
         ),
     )
