@@ -146,7 +146,7 @@ CONVENTIONS: dict[str, Convention] = {
                 "a packed sequence's RNN steps are counted as the real steps, where thop takes "
                 "the longest batch × the number of steps",
                 "RNNCell/GRUCell/LSTMCell are counted as their MACs only",
-                "ONNX reports record no per-op shapes or module types: only MACs count",
+                "ONNX reports have no PyTorch module types for these rules to match",
             ),
         ),
     )
