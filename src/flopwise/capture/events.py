@@ -32,6 +32,8 @@ class OpEvent:
 
     ``cost`` always has its byte fields filled. ``dtype`` is the op's compute dtype (its first
     floating-point tensor). ``via`` names the op whose decomposition produced this one.
+    ``in_shape`` / ``out_shape`` are the shapes of its first tensor input and first tensor output
+    (``()`` for cost-free ops), which the tool-compatible conventions read.
     """
 
     op: str
@@ -41,3 +43,5 @@ class OpEvent:
     cost: Cost
     dtype: str
     via: str | None = None
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
