@@ -24,6 +24,7 @@ from flopwise.errors import (
     MissingExtraError,
     ModelLoadError,
     ModelRunError,
+    NotPolynomialError,
     UnsupportedOpsError,
     UsageError,
 )
@@ -40,6 +41,8 @@ _LAZY: dict[str, str] = {
     "TransformerSpec": "flopwise.llm",
     "profile_onnx": "flopwise.onnx",
     "profile_keras": "flopwise.keras",
+    "scaling": "flopwise.symbolic",
+    "Scaling": "flopwise.symbolic",
 }
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "UsageError",
     "ModelLoadError",
     "ModelRunError",
+    "NotPolynomialError",
     "MissingExtraError",
     "UnsupportedOpsError",
     "ConfigError",

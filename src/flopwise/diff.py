@@ -160,7 +160,8 @@ def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
         raise UsageError(
             f"{name_a} counts FLOPs under the {first.get('convention')!r} convention and "
             f"{name_b} under {second.get('convention')!r}; FLOPs are not comparable across "
-            "conventions: profile both with the same --convention")
+            "conventions: profile both with the same --convention (flopwise explain A B splits "
+            "the difference of two conventions of one run)")
     totals = {metric: Delta(a, b) for metric, a, b in zip(
         METRICS, _figures(first["total"]).values(), _figures(second["total"]).values())}
     peaks = peak_memory_bytes(first), peak_memory_bytes(second)

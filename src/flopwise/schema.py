@@ -78,6 +78,7 @@ SECTIONS: dict[str, str] = {
     "timing": "flopwise.timing:Timing",
     "onnx": "flopwise.onnx.info:OnnxInfo",
     "comm": "flopwise.distributed.report:CommReport",
+    "scaling": "flopwise.symbolic.scaling:Scaling",
 }
 
 

@@ -45,11 +45,12 @@ def to_spec(value: Any) -> Any:
 class _Converter:
     """Turns tensors into specs and adds up their bytes in the same pass (the hot path)."""
 
-    __slots__ = ("nbytes", "dtype")
+    __slots__ = ("nbytes", "dtype", "shape")
 
     def __init__(self) -> None:
         self.nbytes = 0
         self.dtype = "none"   # the first floating-point dtype seen
+        self.shape: tuple[int, ...] | None = None   # the first tensor's shape
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -57,7 +58,10 @@ class _Converter:
             self.nbytes += value.numel() * itemsize
             if self.dtype == "none" and value.is_floating_point():
                 self.dtype = name
-            return TensorSpec(tuple(value.shape), name, itemsize)
+            shape = tuple(value.shape)
+            if self.shape is None:
+                self.shape = shape
+            return TensorSpec(shape, name, itemsize)
         kind = type(value)
         if kind is tuple or kind is list:
             if not value:
@@ -213,9 +217,12 @@ class CountingMode(TorchDispatchMode):
                 outputs.nbytes if cost.bytes_written is None else cost.bytes_written,
             )
         dtype = inputs.dtype if inputs.dtype != "none" else outputs.dtype
-        self._append(op, status, cost, dtype, getattr(cost, "collective", None))
+        self._append(op, status, cost, dtype, inputs.shape or (), outputs.shape or (),
+                     getattr(cost, "collective", None))
 
     def _append(self, op: str, status: Status, cost: Cost, dtype: str,
+                in_shape: tuple[int, ...] = (), out_shape: tuple[int, ...] = (),
                 comm: Collective | None = None) -> None:
         self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
-                                   dtype, self._via[-1] if self._via else None, comm))
+                                   dtype, self._via[-1] if self._via else None,
+                                   in_shape, out_shape, comm))

@@ -139,7 +139,8 @@ def profile_command(
         False, "--backward", help="Also run and count the backward pass of output.sum()."
     ),
     convention: str = typer.Option(
-        "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."
+        "standard", "--convention", "-c",
+        help="FLOPs convention: standard, matmul, macs, exact, fvcore, thop."
     ),
     depth: int | None = typer.Option(
         None, "--depth", "-d", min=0, help="Show modules down to this depth (root = 0)."
@@ -168,6 +169,13 @@ def profile_command(
         None, "--plot", metavar="FILE.png",
         help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
         "(needs pip install 'flopwise[plot]').",
+    ),
+    symbolic: str | None = typer.Option(
+        None, "--symbolic", metavar="DIMS",
+        help="Print MACs and FLOPs as exact polynomials of these input dimensions instead: "
+        "NAME[=START[:STEP]],... with NAME batch, seq, side, height or width (profiled on "
+        "meta at several sizes, verified at more; refused when not polynomial), e.g. "
+        "--symbolic batch,seq or --symbolic side=224:32.",
     ),
     max_gflops: MaxGflops = None,
     max_flops: MaxFlops = None,
@@ -208,6 +216,10 @@ def profile_command(
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
                         repeats)
 
+        if symbolic is not None:
+            _show_symbolic(model, inputs, dtypes, kwargs, device, train, model_dtype, backward,
+                           convention, symbolic, output_format, output)
+            return
         if model.lower().endswith(".onnx"):
             from flopwise.onnx import parse_input_shapes, profile_onnx
 
@@ -232,6 +244,39 @@ def profile_command(
             from flopwise.cli.check import enforce_budget
 
             enforce_budget(report, budget, model, ok_on_stderr=True)
+
+
+def _show_symbolic(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                   backward: bool, convention: str, symbolic: str,
+                   output_format: ProfileFormat, output: Path | None) -> None:
+    """``--symbolic``: the cost as polynomials (:mod:`flopwise.cli.symbolic`)."""
+    from flopwise.cli.symbolic import parse_symbolic, profile_symbolic
+    from flopwise.models import parse_kwarg
+    from flopwise.render.symbolic import (
+        render_scaling_json,
+        render_scaling_markdown,
+        render_scaling_text,
+    )
+
+    parse_symbolic(symbolic)
+    if model.lower().endswith(".onnx"):
+        raise UsageError("--symbolic profiles PyTorch models; an .onnx file's symbolic "
+                         "dimensions are set with --input DIM=N")
+    with _working(f"fitting the cost of {model} in {symbolic}"):
+        fit = profile_symbolic(model, _requests(inputs, dtypes),
+                               dict(parse_kwarg(text) for text in kwargs), device, train,
+                               model_dtype, backward, convention, symbolic)
+    if output_format is ProfileFormat.JSON:
+        text = render_scaling_json(fit)
+    elif output_format is ProfileFormat.MD:
+        text = render_scaling_markdown(fit)
+    elif output_format is ProfileFormat.TABLE:
+        text = render_scaling_text(fit)
+    else:
+        raise UsageError("--symbolic prints text (table), md or json, not "
+                         f"{output_format.value}")
+    write_output(text, output)
 
 
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],

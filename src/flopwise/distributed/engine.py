@@ -78,8 +78,8 @@ class DistributedRun:
                                         "ddp-bucket")
                 events.append(OpEvent("c10d.allreduce_.default", name, Phase.BACKWARD,
                                       Status.COUNTED, Cost(0, 0, 0, 0, size, size),
-                                      str(buffer.dtype).removeprefix("torch."), None,
-                                      collective))
+                                      str(buffer.dtype).removeprefix("torch."),
+                                      comm=collective))
         return events
 
     def report(self, events: Iterable[OpEvent], params: Sequence[torch.Tensor]) -> CommReport:
