@@ -17,6 +17,8 @@ MODULES = [
     "flopwise.llm.timing",
     "flopwise.llm.plan",
     "flopwise.llm.render",
+    "flopwise.llm.parallel",
+    "flopwise.llm.search",
     "flopwise.cli.llm",
 ]
 
