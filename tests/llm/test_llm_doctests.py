@@ -19,6 +19,7 @@ MODULES = [
     "flopwise.llm.render",
     "flopwise.llm.parallel",
     "flopwise.llm.search",
+    "flopwise.llm.render_search",
     "flopwise.cli.llm",
 ]
 

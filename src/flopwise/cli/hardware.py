@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from flopwise.cli.app import app, errors_to_exit, stdout, write_output
@@ -20,10 +20,16 @@ from flopwise.hardware.catalogue import (
     get_accelerator,
     load_catalogue,
 )
+from flopwise.hardware.interconnect import (
+    Cluster,
+    cluster_for,
+    interconnect_ids,
+    load_cluster,
+)
 from flopwise.hardware.roofline import ridge_point
-from flopwise.render.units import format_bytes, format_count, format_rate
+from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
 
-__all__ = ["hardware_command", "catalogue_table", "entry_table"]
+__all__ = ["hardware_command", "catalogue_table", "entry_table", "interconnect_table", "cluster_table"]
 
 
 class HardwareFormat(str, Enum):
@@ -95,6 +101,56 @@ def entry_table(entry: Accelerator) -> Table:
     table.add_row("source", entry.source)
     if entry.notes:
         table.add_row("notes", entry.notes)
+    if entry.id in interconnect_ids():
+        _add_cluster_rows(table, cluster_for(entry))
+    return table
+
+
+def _link_cell(bandwidth_bytes_per_s: float, name: str) -> str:
+    return f"{format_rate(bandwidth_bytes_per_s, 'B/s')} {name}"
+
+
+def interconnect_table(clusters: tuple[Cluster, ...]) -> Table:
+    """The usual node of each accelerator that has interconnect figures: links per GPU."""
+    table = Table(
+        title="Interconnects: per GPU, per direction (vendors quote twice this, both directions)",
+        caption="flopwise hardware NAME shows the sources. Entries without a row (TPUs, MI250X, "
+        "CPUs): describe the cluster in a file, --cluster FILE (docs/parallel.md).",
+    )
+    table.add_column("id", no_wrap=True)
+    table.add_column("GPUs/node", justify="right")
+    table.add_column("scale-up link B/s")
+    table.add_column("scale-out link B/s")
+    for cluster in clusters:
+        table.add_row(
+            cluster.accelerator.id,
+            str(cluster.gpus_per_node),
+            _link_cell(cluster.scale_up.bandwidth_bytes_per_s, cluster.scale_up.name),
+            _link_cell(cluster.scale_out.bandwidth_bytes_per_s, cluster.scale_out.name),
+        )
+    return table
+
+
+def _add_cluster_rows(table: Table, cluster: Cluster) -> None:
+    table.add_row("GPUs per node", str(cluster.gpus_per_node))
+    for label, link in (("scale-up link", cluster.scale_up), ("scale-out link", cluster.scale_out)):
+        table.add_row(
+            label,
+            f"{link.name}: {format_rate(link.bandwidth_bytes_per_s, 'B/s')} per GPU per direction, "
+            f"{format_seconds(link.latency_s)} per ring step ({link.source or 'no source given'})",
+        )
+    table.add_row("collective efficiency", f"{cluster.efficiency:.0%} of link bandwidth")
+    table.add_row("mesh order", " → ".join(cluster.mesh_order) + " (innermost first)")
+
+
+def cluster_table(cluster: Cluster) -> Table:
+    """A cluster file: its accelerator, node size, links, efficiency and mesh order."""
+    table = Table(title=f"Cluster {cluster.name} ({cluster.accelerator.id})")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value")
+    _add_cluster_rows(table, cluster)
+    if cluster.source:
+        table.add_row("source", cluster.source)
     return table
 
 
@@ -109,19 +165,32 @@ def hardware_command(
         HardwareFormat.TABLE, "--format", "-f", help="table (rich) or json."
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    cluster: Path | None = typer.Option(
+        None, "--cluster", help="Check and show a cluster file (accelerator, GPUs per node, "
+        "scale-up and scale-out links; docs/parallel.md)."),
 ) -> None:
-    """List the accelerator catalogue (dense peaks per dtype, memory, bandwidth), or show one entry.
+    """List the accelerator catalogue (dense peaks per dtype, memory, bandwidth) and the usual
+    interconnects, or show one entry (or a cluster file).
 
     One entry is shown with the source of its figures.
     """
     with errors_to_exit():
-        if name is None:
-            entries = load_catalogue()
+        table: Table | Group
+        if cluster is not None:
+            loaded = load_cluster(cluster)
             if output_format is HardwareFormat.JSON:
-                document = {"schema": CATALOGUE_SCHEMA, "accelerators": [e.to_dict() for e in entries]}
+                write_output(json.dumps(loaded.to_dict(), indent=2), output)
+                return
+            table = cluster_table(loaded)
+        elif name is None:
+            entries = load_catalogue()
+            clusters = tuple(cluster_for(e) for e in entries if e.id in interconnect_ids())
+            if output_format is HardwareFormat.JSON:
+                document = {"schema": CATALOGUE_SCHEMA, "accelerators": [e.to_dict() for e in entries],
+                            "interconnects": {c.accelerator.id: c.to_dict() for c in clusters}}
                 write_output(json.dumps(document, indent=2), output)
                 return
-            table = catalogue_table(entries)
+            table = Group(catalogue_table(entries), interconnect_table(clusters))
         else:
             entry = get_accelerator(name)
             if output_format is HardwareFormat.JSON:

@@ -113,8 +113,8 @@ def bytes_sent_per_rank(kind: str | Collective, payload_bytes: int, ranks: int) 
 class CommTime:
     """One collective's time and the bytes one rank sends, split by link.
 
-    ``algorithm`` is ``ring`` (one link), ``hierarchical`` (inside then across nodes) or
-    ``none`` (a group of one). ``latency_s`` is the α part of ``seconds``.
+    ``algorithm`` is ``ring`` (one link), ``hierarchical`` (inside then across nodes), ``p2p``
+    (send/recv) or ``none`` (a group of one). ``latency_s`` is the α part of ``seconds``.
     """
 
     kind: Collective
@@ -149,8 +149,9 @@ def _flat(kind: Collective, payload: int, ranks: int, link: Link, cluster: Clust
     sent = bytes_sent_per_rank(kind, payload, ranks)
     steps = ring_steps(kind, ranks)
     latency = steps * link.latency_s
+    algorithm = "p2p" if kind is Collective.SEND_RECV else "ring"
     return CommTime(
-        kind=kind, payload_bytes=payload, ranks=ranks, algorithm="ring",
+        kind=kind, payload_bytes=payload, ranks=ranks, algorithm=algorithm,
         scale_up_bytes=sent if inside else 0, scale_out_bytes=0 if inside else sent,
         latency_s=latency, seconds=link_time(sent, steps, link, cluster.efficiency),
     )

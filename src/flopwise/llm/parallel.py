@@ -156,7 +156,8 @@ def check_layout(spec: TransformerSpec, layout: Layout) -> None:
 
 @dataclass(frozen=True)
 class CommVolume:
-    """One collective the busiest rank runs ``count`` times per step, and one call's time."""
+    """One collective the busiest rank runs ``count`` times per step on the ``dimension`` group
+    (``tp``, ``pp``, ``dp``), what it moves (``purpose``), and one call's time."""
 
     dimension: str
     purpose: str
@@ -350,13 +351,13 @@ def _tp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
         gathers = layers * per_layer // 2 + head
         scatters = layers * per_layer // 2 + 1 + head
         return [
-            CommVolume("tp", "activations: all-gather (sequence parallel)",
+            CommVolume("tp", "activations",
                        collective_time(Collective.ALL_GATHER, payload, group, cluster), gathers * m),
-            CommVolume("tp", "activations: reduce-scatter (sequence parallel)",
+            CommVolume("tp", "activations",
                        collective_time(Collective.REDUCE_SCATTER, payload, group, cluster), scatters * m),
         ]
     reduces = layers * per_layer + 1 + head
-    return [CommVolume("tp", "activations: all-reduce",
+    return [CommVolume("tp", "activations",
                        collective_time(Collective.ALL_REDUCE, payload, group, cluster), reduces * m)]
 
 
@@ -370,7 +371,7 @@ def _pp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
         payload = _ceil_div(payload, layout.tp)  # the boundary tensor is sequence-sharded
     neighbours = GroupPlacement(2, 2 if group.ranks_per_node > 1 else 1)
     sends = 2 * layout.micro_batches * layout.virtual_stages
-    return [CommVolume("pp", "activations and their gradients: send/recv",
+    return [CommVolume("pp", "activations, gradients",
                        collective_time(Collective.SEND_RECV, payload, neighbours, cluster), sends)]
 
 
@@ -379,9 +380,9 @@ def _dp_volumes(params_per_rank: int, layout: Layout, dtype: str,
     """Gradient reduction and parameter gathers over the data-parallel group, per step.
 
     ZeRO-0 all-reduces the gradients once per step (micro-batches accumulate locally); ZeRO-1
-    and 2 reduce-scatter them and all-gather the updated parameters; ZeRO-3 (FSDP) all-gathers
-    the parameters for every micro-batch's forward and backward and reduce-scatters the
-    gradients after every backward.
+    reduce-scatters them once and all-gathers the updated parameters; ZeRO-2 reduce-scatters
+    after every micro-batch's backward (it keeps only its gradient shard); ZeRO-3 (FSDP)
+    also all-gathers the parameters for every micro-batch's forward and backward.
     """
     if layout.dp == 1:
         return []
@@ -389,14 +390,15 @@ def _dp_volumes(params_per_rank: int, layout: Layout, dtype: str,
     grads, weights = params_per_rank * grad_b, params_per_rank * weight_b
     m = layout.micro_batches
     if layout.zero == 0:
-        return [CommVolume("dp", "gradients: all-reduce",
+        return [CommVolume("dp", "gradients",
                            collective_time(Collective.ALL_REDUCE, grads, group, cluster), 1)]
     gathers = 1 if layout.zero < 3 else 2 * m
-    scatters = 1 if layout.zero < 3 else m
+    # ZeRO-2 keeps only its gradient shard, so every micro-batch's backward reduce-scatters.
+    scatters = 1 if layout.zero == 1 else m
     return [
-        CommVolume("dp", "gradients: reduce-scatter",
+        CommVolume("dp", "gradients",
                    collective_time(Collective.REDUCE_SCATTER, grads, group, cluster), scatters),
-        CommVolume("dp", "parameters: all-gather",
+        CommVolume("dp", "parameters",
                    collective_time(Collective.ALL_GATHER, weights, group, cluster), gathers),
     ]
 
@@ -442,14 +444,15 @@ def _dp_exposed(volumes: list[CommVolume], layout: Layout, overlap: str, compute
     forward_s, backward_s = per_micro * forward_share, per_micro * (1 - forward_share)
     gathers = sum(v.seconds for v in volumes if v.collective is Collective.ALL_GATHER)
     reductions = total - gathers
+    m = layout.micro_batches
     if layout.zero < 3:
-        # DDP buckets overlap the last micro-batch's backward; ZeRO-1/2 gather the updated
-        # parameters during the next step's first forward.
-        return _hidden_behind(reductions, backward_s, blocks) + (
+        # DDP buckets overlap the last micro-batch's backward (ZeRO-2: every backward); ZeRO-1/2
+        # gather the updated parameters during the next step's first forward.
+        calls = m if layout.zero == 2 else 1
+        return calls * _hidden_behind(reductions / calls, backward_s, blocks) + (
             _hidden_behind(gathers, forward_s, blocks) if gathers else 0.0)
     # FSDP, per micro-batch: the forward gather of block i+1 during block i's forward; the
     # backward gather and the reduce-scatter during the backward.
-    m = layout.micro_batches
     forward_gathers = gathers / 2
     backward = forward_gathers + reductions
     return m * (_hidden_behind(forward_gathers / m, forward_s, blocks)
