@@ -18,13 +18,13 @@ from rich.table import Table
 from flopwise.cli.app import app, errors_to_exit, stdout, write_output
 from flopwise.errors import UsageError
 from flopwise.llm.config import TransformerSpec, load_spec, override_spec, spec_from_dims
-from flopwise.llm.plan import SCHEMA, SWEEP_KEYS, LLMPlan, plan, sweep
 from flopwise.llm.parallel import (
     DEFAULT_COMPUTE_EFFICIENCY,
     DEFAULT_OVERLAP,
     OVERLAPS,
     Layout,
 )
+from flopwise.llm.plan import SCHEMA, SWEEP_KEYS, LLMPlan, plan, sweep
 from flopwise.llm.presets import preset_description, preset_names, preset_source
 from flopwise.llm.render import render_markdown, render_table
 from flopwise.llm.render_search import render_search_markdown, render_search_table
@@ -210,11 +210,12 @@ def _parallel(spec: TransformerSpec, options: dict[str, Any], parallel: dict[str
     batch = parallel["global_batch"] or default_global_batch(seq, gpus)
     layouts = None
     if not parallel["search"]:
-        if tp * pp * dp != gpus or batch % (dp * options["batch"]):
-            raise UsageError(
-                f"--step needs --gpus = tp·pp·dp ({gpus} vs {tp}·{pp}·{dp}) and a --global-batch "
-                f"({batch}) divisible by dp · --batch ({dp}·{options['batch']})"
-            )
+        if tp * pp * dp != gpus:
+            raise UsageError(f"--gpus {gpus} is not tp·pp·dp = {tp}·{pp}·{dp}; give sizes whose "
+                             "product is --gpus")
+        if batch % (dp * options["batch"]):
+            raise UsageError(f"--global-batch {batch} is not a multiple of dp · --batch = "
+                             f"{dp}·{options['batch']}; change either")
         layouts = [Layout(tp=tp, pp=pp, dp=dp, zero=options["zero"], recompute=options["recompute"],
                           micro_batch=options["batch"], micro_batches=batch // (dp * options["batch"]),
                           sequence_parallel=options["sequence_parallel"])]
