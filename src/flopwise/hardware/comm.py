@@ -55,11 +55,25 @@ class Collective(str, Enum):
 
 
 def _collective(kind: str | Collective) -> Collective:
+    if isinstance(kind, Collective):
+        return kind
     try:
         return Collective(kind)
     except ValueError:
         names = ", ".join(c.value for c in Collective)
         raise UsageError(f"unknown collective {kind!r}; use one of {names}") from None
+
+
+def _ring_ratio(kind: Collective, ranks: int) -> tuple[int, int]:
+    if ranks < 1:
+        raise UsageError(f"a group has at least one rank, got {ranks}")
+    if ranks == 1 and kind is not Collective.SEND_RECV:
+        return 0, 1
+    if kind is Collective.ALL_REDUCE:
+        return 2 * (ranks - 1), ranks
+    if kind in (Collective.ALL_GATHER, Collective.REDUCE_SCATTER, Collective.ALL_TO_ALL):
+        return ranks - 1, ranks
+    return 1, 1
 
 
 def ring_factor(kind: str | Collective, ranks: int) -> Fraction:
@@ -70,16 +84,7 @@ def ring_factor(kind: str | Collective, ranks: int) -> Fraction:
     >>> ring_factor("all_reduce", 8), ring_factor("all_gather", 8), ring_factor("send_recv", 2)
     (Fraction(7, 4), Fraction(7, 8), Fraction(1, 1))
     """
-    kind = _collective(kind)
-    if ranks < 1:
-        raise UsageError(f"a group has at least one rank, got {ranks}")
-    if ranks == 1 and kind is not Collective.SEND_RECV:
-        return Fraction(0)
-    if kind is Collective.ALL_REDUCE:
-        return Fraction(2 * (ranks - 1), ranks)
-    if kind in (Collective.ALL_GATHER, Collective.REDUCE_SCATTER, Collective.ALL_TO_ALL):
-        return Fraction(ranks - 1, ranks)
-    return Fraction(1)
+    return Fraction(*_ring_ratio(_collective(kind), ranks))
 
 
 def ring_steps(kind: str | Collective, ranks: int) -> int:
@@ -105,8 +110,8 @@ def bytes_sent_per_rank(kind: str | Collective, payload_bytes: int, ranks: int) 
     >>> bytes_sent_per_rank("all_gather", 1024, 4)      # 3/4 of the gathered 1 KiB
     768
     """
-    factor = ring_factor(kind, ranks)
-    return -(-(payload_bytes * factor.numerator) // factor.denominator)
+    numerator, denominator = _ring_ratio(_collective(kind), ranks)
+    return -(-(payload_bytes * numerator) // denominator)
 
 
 @dataclass(frozen=True)

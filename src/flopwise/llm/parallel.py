@@ -44,7 +44,7 @@ from flopwise.llm.memory import (
     model_state_bytes,
     training_dtype,
 )
-from flopwise.llm.params import count_params
+from flopwise.llm.params import ParamCounts, count_params
 from flopwise.llm.timing import peak_flops_of
 
 __all__ = [
@@ -404,7 +404,8 @@ def _dp_volumes(params_per_rank: int, layout: Layout, dtype: str,
 
 
 def comm_volumes(
-    spec: TransformerSpec, layout: Layout, cluster: Cluster, *, seq: int, dtype: str = "bf16"
+    spec: TransformerSpec, layout: Layout, cluster: Cluster, *, seq: int, dtype: str = "bf16",
+    counts: ParamCounts | None = None,
 ) -> tuple[CommVolume, ...]:
     """Every collective the busiest rank runs in one step, timed one call at a time.
 
@@ -417,7 +418,8 @@ def comm_volumes(
     """
     check_layout(spec, layout)
     sizes = _sizes(layout)
-    params_per_rank = _ceil_div(count_params(spec).total, layout.tp * layout.pp)
+    params = (counts or count_params(spec)).total
+    params_per_rank = _ceil_div(params, layout.tp * layout.pp)
     return tuple(
         _tp_volumes(spec, layout, seq, dtype, place_group("tp", sizes, cluster), cluster)
         + _pp_volumes(spec, layout, seq, dtype, place_group("pp", sizes, cluster), cluster)
@@ -459,14 +461,14 @@ def _dp_exposed(volumes: list[CommVolume], layout: Layout, overlap: str, compute
                 + _hidden_behind(backward / m, backward_s, blocks))
 
 
-def _comm_buffers(spec: TransformerSpec, layout: Layout, seq: int, dtype: str) -> int:
+def _comm_buffers(spec: TransformerSpec, counts: ParamCounts, layout: Layout, seq: int, dtype: str) -> int:
     """FSDP: the gathered current and prefetched block; DDP: two gradient buckets; sequence
     parallelism: one gathered activation; a pipeline: a send and a receive buffer."""
     weight_b = TRAINING_PRECISION[training_dtype(dtype)][0]
     total = 0
     if layout.dp > 1:
         if layout.zero == 3:
-            total += 2 * _ceil_div(count_params(spec).per_block, layout.tp) * weight_b
+            total += 2 * _ceil_div(counts.per_block, layout.tp) * weight_b
         else:
             total += 2 * DDP_BUCKET_BYTES
     activation = _activation_bytes(spec, seq, layout, dtype)
@@ -477,8 +479,9 @@ def _comm_buffers(spec: TransformerSpec, layout: Layout, seq: int, dtype: str) -
     return total
 
 
-def _memory(spec: TransformerSpec, layout: Layout, seq: int, dtype: str, capacity: int) -> StepMemory:
-    state = model_state_bytes(count_params(spec).total, dtype, zero=layout.zero, tp=layout.tp,
+def _memory(spec: TransformerSpec, counts: ParamCounts, layout: Layout, seq: int, dtype: str,
+            capacity: int) -> StepMemory:
+    state = model_state_bytes(counts.total, dtype, zero=layout.zero, tp=layout.tp,
                               pp=layout.pp, dp=layout.dp)
     acts = activation_memory(spec, seq, layout.micro_batch, recompute=layout.recompute,
                              tp=layout.tp, sp=layout.sp, pp=layout.pp)
@@ -490,7 +493,7 @@ def _memory(spec: TransformerSpec, layout: Layout, seq: int, dtype: str, capacit
         gradients=state.gradients,
         optimizer=state.optimizer,
         activations=acts.per_layer * layers + acts.outside_layers,
-        comm_buffers=_comm_buffers(spec, layout, seq, dtype),
+        comm_buffers=_comm_buffers(spec, counts, layout, seq, dtype),
         capacity=int(capacity),
     )
 
@@ -514,7 +517,8 @@ def step_time(
     check_choice(overlap, OVERLAPS, "--overlap")
     if not 0 < compute_efficiency <= 1:
         raise UsageError(f"compute efficiency is a fraction in (0, 1], got {compute_efficiency}")
-    volumes = comm_volumes(spec, layout, cluster, seq=seq, dtype=dtype)
+    counts = count_params(spec)
+    volumes = comm_volumes(spec, layout, cluster, seq=seq, dtype=dtype, counts=counts)
     forward = forward_flops(spec, seq, layout.micro_batch, attention)
     hardware_micro = hardware_training_flops(forward, layout.recompute)
     peak = peak_flops_of(cluster.accelerator, training_dtype(dtype))
@@ -545,5 +549,5 @@ def step_time(
         compute_efficiency=compute_efficiency,
         comm_efficiency=cluster.efficiency,
         comm=volumes,
-        memory=_memory(spec, layout, seq, dtype, cluster.accelerator.memory_bytes),
+        memory=_memory(spec, counts, layout, seq, dtype, cluster.accelerator.memory_bytes),
     )
