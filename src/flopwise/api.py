@@ -21,6 +21,7 @@ from flopwise.capture.mode import CountingMode, Observer
 from flopwise.capture.scope import ModuleScope
 from flopwise.capture.shadow import shadow_optimizer
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
+from flopwise.distributed.engine import accumulating_backward, distributed_run
 from flopwise.errors import UnsupportedOpsError, UsageError
 from flopwise.formulas import builtin_registry
 from flopwise.formulas.registry import FormulaRegistry
@@ -102,6 +103,7 @@ def profile(
     tracker = MemoryTracker(scope) if memory else None
     mode = CountingMode(registry or builtin_registry(), scope,
                         (*observers, tracker) if tracker is not None else tuple(observers))
+    distributed = distributed_run(model)
 
     with _preserved_state(walk.buffers):
         scope.install()
@@ -114,10 +116,13 @@ def profile(
                 if tracker is not None:
                     stack.enter_context(tracker.tracking((walk.params, walk.buffers),
                                                          (positional, keyword)))
+                if distributed is not None:
+                    stack.enter_context(distributed.no_ddp_sync())
                 stack.enter_context(mode)
                 output = model(*positional, **keyword)
                 if backward:
-                    _run_backward(walk, output, positional, keyword, loss, scope)
+                    _run_backward(walk, output, positional, keyword, loss, scope,
+                                  accumulate=distributed is not None)
                 if optimizer is not None:
                     if tracker is not None:
                         tracker.pause()        # the step runs on meta shadows; sized apart
@@ -128,6 +133,8 @@ def profile(
     for node in nodes:
         node.calls = scope.calls.get(node.name, 0)
         node.output_bytes = scope.output_bytes.get(node.name, 0)
+    if distributed is not None:
+        mode.events.extend(distributed.bucket_events(backward))
     tree = ModuleTree(nodes, mode.events)
     report = Report(
         tree=tree,
@@ -156,6 +163,8 @@ def profile(
         report.extras["memory"] = build_memory_report(
             tracker.trace(), model, tree_leaves((positional, keyword)), training=backward,
             optimizer=optimizer, names=[node.name for node in nodes])
+    if distributed is not None:
+        report.extras["comm"] = distributed.report(mode.events, walk.params)
     if strict and report.unsupported:
         raise UnsupportedOpsError(report.unsupported)
     return report
@@ -320,7 +329,8 @@ def _loss_of(output: Any) -> torch.Tensor:
 
 
 def _run_backward(walk: _Walk, output: Any, positional: tuple, keyword: dict,
-                  loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope) -> None:
+                  loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope,
+                  accumulate: bool = False) -> None:
     value = loss(output) if loss is not None else _loss_of(output)
     leaves = [t for t in _all_tensors(walk, positional, keyword)
               if t.requires_grad and t.grad_fn is None]
@@ -330,7 +340,10 @@ def _run_backward(walk: _Walk, output: Any, positional: tuple, keyword: dict,
         )
     scope.phase = Phase.BACKWARD
     try:
-        torch.autograd.grad(value, leaves, allow_unused=True)
+        if accumulate:   # distributed: FSDP's and DDP's gradient hooks must fire
+            accumulating_backward(value, leaves)
+        else:
+            torch.autograd.grad(value, leaves, allow_unused=True)
     finally:
         scope.phase = Phase.FORWARD
 

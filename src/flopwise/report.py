@@ -164,6 +164,12 @@ class Report:
         return self.extras.get("memory")
 
     @property
+    def comm(self) -> Any:
+        """This rank's collectives, a :class:`~flopwise.distributed.CommReport` (``None``
+        unless ``torch.distributed`` was initialised for the run)."""
+        return self.extras.get("comm")
+
+    @property
     def trainable_params(self) -> int:
         return self.tree.root.trainable_params
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from flopwise.formulas.comm import Collective
 from flopwise.formulas.spec import Cost
 
 __all__ = ["Phase", "Status", "OpEvent"]
@@ -41,3 +42,4 @@ class OpEvent:
     cost: Cost
     dtype: str
     via: str | None = None
+    comm: Collective | None = None
