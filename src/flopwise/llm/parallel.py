@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flopwise.errors import UsageError
-from flopwise.hardware.comm import Collective, CommTime, collective_time
+from flopwise.hardware.comm import Collective, CommTime, bytes_sent_per_rank, collective_time
 from flopwise.hardware.interconnect import Cluster, GroupPlacement, place_group
 from flopwise.llm.config import TransformerSpec
 from flopwise.llm.flops import RECOMPUTE, check_choice, forward_flops, hardware_training_flops
@@ -180,6 +180,12 @@ class CommVolume:
         return self.time.bytes_sent * self.count
 
     @property
+    def ring_bytes(self) -> int:
+        """Bytes this rank sends per step under the flat ring, whatever the placement: what an
+        operator counter records (:mod:`flopwise.formulas.comm`)."""
+        return bytes_sent_per_rank(self.collective, self.payload_bytes, self.time.ranks) * self.count
+
+    @property
     def seconds(self) -> float:
         """Time per step if nothing overlaps it."""
         return self.time.seconds * self.count
@@ -190,7 +196,7 @@ class CommVolume:
             "dimension": self.dimension, "purpose": self.purpose,
             "collective": self.collective.value, "ranks": self.time.ranks,
             "algorithm": self.time.algorithm, "payload_bytes": self.payload_bytes,
-            "count": self.count, "bytes_sent": self.bytes_sent,
+            "count": self.count, "bytes_sent": self.bytes_sent, "ring_bytes": self.ring_bytes,
             "scale_up_bytes": self.time.scale_up_bytes * self.count,
             "scale_out_bytes": self.time.scale_out_bytes * self.count, "seconds": self.seconds,
         }
@@ -334,11 +340,12 @@ def _tp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
                 group: GroupPlacement, cluster: Cluster) -> list[CommVolume]:
     """Megatron's tensor-parallel collectives on the first stage, per step.
 
-    Per layer: two in the forward (after attention and after the MLP), two in the backward,
-    two more when full recomputation re-runs the forward. With sequence parallelism each is an
-    all-gather and a reduce-scatter of the b·s·h activation, else an all-reduce. The vocabulary-
-    parallel embedding adds one forward reduction; the LM head (one-stage pipelines only) an
-    all-gather forward and reduce-scatter backward (all-reduce backward without SP).
+    Without sequence parallelism each layer all-reduces the b·s·h activation twice in the
+    forward (after attention, after the MLP) and twice in the backward (before them), two more
+    times when full recomputation re-runs the forward; the vocabulary-parallel embedding adds
+    one forward all-reduce and the LM head (one-stage pipelines) one backward all-reduce. With
+    sequence parallelism every all-reduce becomes a reduce-scatter plus an all-gather of the
+    same activation: as many of each, the same bytes.
     """
     if layout.tp == 1:
         return []
@@ -346,19 +353,17 @@ def _tp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
     layers = _ceil_div(spec.layers, layout.pp)
     per_layer = 4 + (2 if layout.recompute == "full" else 0)
     head = 1 if layout.pp == 1 and spec.lm_head else 0
+    calls = (layers * per_layer + 1 + head) * m
     payload = _activation_bytes(spec, seq, layout, dtype)
     if layout.sp:
-        gathers = layers * per_layer // 2 + head
-        scatters = layers * per_layer // 2 + 1 + head
         return [
             CommVolume("tp", "activations",
-                       collective_time(Collective.ALL_GATHER, payload, group, cluster), gathers * m),
+                       collective_time(Collective.ALL_GATHER, payload, group, cluster), calls),
             CommVolume("tp", "activations",
-                       collective_time(Collective.REDUCE_SCATTER, payload, group, cluster), scatters * m),
+                       collective_time(Collective.REDUCE_SCATTER, payload, group, cluster), calls),
         ]
-    reduces = layers * per_layer + 1 + head
     return [CommVolume("tp", "activations",
-                       collective_time(Collective.ALL_REDUCE, payload, group, cluster), reduces * m)]
+                       collective_time(Collective.ALL_REDUCE, payload, group, cluster), calls)]
 
 
 def _pp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
@@ -375,14 +380,16 @@ def _pp_volumes(spec: TransformerSpec, layout: Layout, seq: int, dtype: str,
                        collective_time(Collective.SEND_RECV, payload, neighbours, cluster), sends)]
 
 
-def _dp_volumes(params_per_rank: int, layout: Layout, dtype: str,
+def _dp_volumes(params_per_rank: int, block_params_per_rank: int, layout: Layout, dtype: str,
                 group: GroupPlacement, cluster: Cluster) -> list[CommVolume]:
     """Gradient reduction and parameter gathers over the data-parallel group, per step.
 
     ZeRO-0 all-reduces the gradients once per step (micro-batches accumulate locally); ZeRO-1
     reduce-scatters them once and all-gathers the updated parameters; ZeRO-2 reduce-scatters
-    after every micro-batch's backward (it keeps only its gradient shard); ZeRO-3 (FSDP)
-    also all-gathers the parameters for every micro-batch's forward and backward.
+    after every micro-batch's backward (it keeps only its gradient shard); ZeRO-3 (FSDP,
+    wrapped per block) also all-gathers the parameters for every micro-batch's forward, and
+    the blocks' again for its backward: the root (embeddings, final norm, head) stays gathered
+    from its forward to its backward, as FSDP2 keeps the root unsharded after the forward.
     """
     if layout.dp == 1:
         return []
@@ -392,15 +399,20 @@ def _dp_volumes(params_per_rank: int, layout: Layout, dtype: str,
     if layout.zero == 0:
         return [CommVolume("dp", "gradients",
                            collective_time(Collective.ALL_REDUCE, grads, group, cluster), 1)]
-    gathers = 1 if layout.zero < 3 else 2 * m
     # ZeRO-2 keeps only its gradient shard, so every micro-batch's backward reduce-scatters.
     scatters = 1 if layout.zero == 1 else m
-    return [
+    volumes = [
         CommVolume("dp", "gradients",
                    collective_time(Collective.REDUCE_SCATTER, grads, group, cluster), scatters),
         CommVolume("dp", "parameters",
-                   collective_time(Collective.ALL_GATHER, weights, group, cluster), gathers),
+                   collective_time(Collective.ALL_GATHER, weights, group, cluster),
+                   1 if layout.zero < 3 else m),
     ]
+    if layout.zero == 3:
+        blocks = block_params_per_rank * weight_b
+        volumes.append(CommVolume("dp", "block parameters (backward)",
+                                  collective_time(Collective.ALL_GATHER, blocks, group, cluster), m))
+    return volumes
 
 
 def comm_volumes(
@@ -418,12 +430,14 @@ def comm_volumes(
     """
     check_layout(spec, layout)
     sizes = _sizes(layout)
-    params = (counts or count_params(spec)).total
-    params_per_rank = _ceil_div(params, layout.tp * layout.pp)
+    counts = counts or count_params(spec)
+    params_per_rank = _ceil_div(counts.total, layout.tp * layout.pp)
+    block_params_per_rank = _ceil_div(counts.blocks, layout.tp * layout.pp)
     return tuple(
         _tp_volumes(spec, layout, seq, dtype, place_group("tp", sizes, cluster), cluster)
         + _pp_volumes(spec, layout, seq, dtype, place_group("pp", sizes, cluster), cluster)
-        + _dp_volumes(params_per_rank, layout, dtype, place_group("dp", sizes, cluster), cluster)
+        + _dp_volumes(params_per_rank, block_params_per_rank, layout, dtype,
+                      place_group("dp", sizes, cluster), cluster)
     )
 
 
@@ -455,8 +469,8 @@ def _dp_exposed(volumes: list[CommVolume], layout: Layout, overlap: str, compute
             _hidden_behind(gathers, forward_s, blocks) if gathers else 0.0)
     # FSDP, per micro-batch: the forward gather of block i+1 during block i's forward; the
     # backward gather and the reduce-scatter during the backward.
-    forward_gathers = gathers / 2
-    backward = forward_gathers + reductions
+    forward_gathers = sum(v.seconds for v in volumes if v.purpose == "parameters")
+    backward = total - forward_gathers
     return m * (_hidden_behind(forward_gathers / m, forward_s, blocks)
                 + _hidden_behind(backward / m, backward_s, blocks))
 
