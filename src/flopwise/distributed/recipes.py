@@ -11,12 +11,14 @@ Unsupported combinations raise one :class:`~flopwise.errors.UsageError` line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from flopwise.errors import UsageError
 
-__all__ = ["RECIPES", "TP_FAMILIES", "parse_mesh", "parse_parallel", "apply_recipes"]
+__all__ = ["RECIPES", "TP_FAMILIES", "parse_mesh", "parse_parallel", "apply_recipes",
+           "parallel_world"]
 
 RECIPES: tuple[str, ...] = ("fsdp", "tp")
 #: Hugging Face model types whose decoder the tensor-parallel plan knows.
@@ -137,8 +139,41 @@ def apply_recipes(model: Any, mesh: Any, recipes: Sequence[str],
     for recipe in recipes:
         if recipe not in RECIPES:
             raise UsageError(f"unknown parallel recipe {recipe!r}; use {', '.join(RECIPES)}")
+    if {"tp", "fsdp"} <= set(recipes) and _is_simulated():
+        # NB: FSDP2's sharding of tensor-parallel parameters looks its rank up in the mesh with
+        # a data-dependent op (nonzero), which fake tensors cannot run.
+        raise UsageError("fsdp,tp cannot be simulated: FSDP2 shards tensor-parallel parameters "
+                         "with a data-dependent op that fake tensors cannot run; simulate "
+                         "--parallel fsdp and --parallel tp separately")
     if "tp" in recipes:
         _tensor_parallel(model, _sub_mesh(mesh, names["tp"]))
     if "fsdp" in recipes:
         _fully_shard(model, _sub_mesh(mesh, names["fsdp"]))
     return model
+
+
+def _is_simulated() -> bool:
+    """Whether a fake tensor mode is active (inside :func:`flopwise.distributed.simulate`)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    return any(isinstance(mode, FakeTensorMode) for mode in _get_current_dispatch_mode_stack())
+
+
+@contextlib.contextmanager
+def parallel_world(world: int, mesh: Mapping[str, int] | None,
+                   recipes: Sequence[str]) -> Iterator[Callable[[Any], Any]]:
+    """Simulate rank 0 of ``world`` ranks (:func:`flopwise.distributed.simulate`) and yield a
+    function that applies ``recipes`` to a model built inside.
+
+    Without ``mesh`` one recipe gets a one-dimensional mesh (``tp`` or ``dp``); two need one.
+    """
+    from flopwise.distributed.world import simulate
+
+    if mesh is None:
+        if len(recipes) > 1:
+            raise UsageError(f"--parallel {','.join(recipes)} needs a mesh naming each dimension, "
+                             f"e.g. --mesh dp={max(1, world // 8)},tp=8")
+        mesh = {"tp" if recipes[0] == "tp" else "dp": world}
+    with simulate(world, mesh) as device_mesh:
+        yield lambda model: apply_recipes(model, device_mesh, recipes)
