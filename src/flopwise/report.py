@@ -22,7 +22,8 @@ from flopwise.tree import ModuleNode, ModuleTree
 
 __all__ = ["Report", "Totals", "ModuleRow", "OpRow", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+#: 2 added the ``comm`` section (collectives per rank); schema 1 files still load and diff.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class Report:
 
     # -- export ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON form (``schema`` 1); every count is an int."""
+        """The versioned JSON form (``schema`` 2); every count is an int."""
         total = self.total
         data: dict[str, Any] = {
             "schema": SCHEMA_VERSION,

@@ -15,9 +15,10 @@ from tests.core import (
     test_formulas_sequence,
 )
 from tests.core.support import summed
+from tests.distributed import test_comm_formulas
 
 CASE_MODULES = (test_formulas_contractions, test_formulas_sequence, test_formulas_layers,
-                test_formulas_elementwise, test_formulas_fft)
+                test_formulas_elementwise, test_formulas_fft, test_comm_formulas)
 
 
 def test_every_formula_has_a_case():
@@ -35,7 +36,7 @@ def test_every_formula_has_a_case():
 def test_zero_ops_are_declared_with_a_reason():
     for entry in builtin_registry().entries():
         if entry.kind is Kind.ZERO:
-            assert entry.note and entry.family == "data", entry.key
+            assert entry.note and entry.family in ("data", "comm"), entry.key
 
 
 def test_declared_zero_ops_move_their_bytes_and_views_move_none():

@@ -24,7 +24,7 @@ __all__ = ["simulate"]
 
 @contextlib.contextmanager
 def simulate(world_size: int, mesh: Mapping[str, int] | None = None, *, rank: int = 0,
-             device_type: str = "cpu") -> Iterator[object]:
+             fake: bool = True, device_type: str = "cpu") -> Iterator[object]:
     """Simulate rank ``rank`` of a ``world_size``-rank job; yields its ``DeviceMesh``.
 
     Args:
@@ -32,7 +32,10 @@ def simulate(world_size: int, mesh: Mapping[str, int] | None = None, *, rank: in
         mesh: named mesh dimensions, outermost first (``{"dp": 128, "tp": 8}``); their product
             must be ``world_size``. Default: one dimension ``{"world": world_size}``.
         rank: which rank this process plays.
-        device_type: the mesh's device type (tensors are fake either way).
+        fake: create tensors as fake tensors (shapes only; a 70B model costs no memory).
+            DDP's C++ reducer reads real storage when it is built: for DDP pass ``fake=False``
+            and build the model on the CPU (a DDP replica fits one device anyway).
+        device_type: the mesh's device type.
 
     Raises :class:`~flopwise.UsageError` if a process group is already initialised, or the mesh
     does not multiply out to ``world_size``. The group is destroyed on exit (also on error).
@@ -71,7 +74,7 @@ def simulate(world_size: int, mesh: Mapping[str, int] | None = None, *, rank: in
     try:
         device_mesh = init_device_mesh(device_type, tuple(dims.values()),
                                        mesh_dim_names=tuple(dims))
-        with FakeTensorMode(allow_non_fake_inputs=True):
+        with FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext():
             yield device_mesh
     finally:
         dist.destroy_process_group()
