@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flopwise.errors import UsageError
+from flopwise.schema import CORE_KEYS, READABLE_SCHEMAS, SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -53,17 +54,6 @@ __all__ = [
     "self_values",
     "module_extras",
 ]
-
-#: The JSON schema reports are written in (``flopwise.report.SCHEMA_VERSION``).
-SCHEMA_VERSION = 2
-#: The schemas this module reads: 2 is 1 plus the ``comm`` section.
-READABLE_SCHEMAS = (1, 2)
-
-#: Keys of the core report; every other object-valued key is an extra section.
-CORE_KEYS = frozenset({
-    "schema", "convention", "convention_manifest", "run", "total", "phases", "modules", "ops",
-    "unsupported", "decomposed", "parameters", "formula_errors",
-})
 
 _LATENCY_KEYS = ("time_s", "latency_s", "total_time_s", "total_s")
 

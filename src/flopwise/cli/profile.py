@@ -254,7 +254,8 @@ def profile_command(
                 report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
                                       strict=strict)
             if accelerator is not None:
-                add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
+                report = add_estimate(report, accelerator, compute_efficiency,
+                                      memory_efficiency)
         elif world is not None or parallel is not None:
             report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
                                        backward, convention, strict, (world, mesh, parallel))
@@ -339,7 +340,5 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             raise ModelRunError(describe_failure(error, trace, device)) from error
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
-            add_batch_fit(report, loaded.model, args, keyword, device, backward,
-                          extras.accelerator)
-    extras.apply(report, loaded.model, args, keyword, backward, model)
-    return report
+            report = add_batch_fit(report, loaded.model, args, keyword, extras.accelerator)
+    return extras.apply(report, loaded.model, args, keyword, backward, model)

@@ -1,7 +1,8 @@
 """The ``comm`` section of a report: what this rank sent, per collective, module and phase.
 
-Built from the run's collective events (:class:`flopwise.formulas.comm.Collective`); stored in
-``report.extras["comm"]`` and read back with ``report.comm``. Its JSON form (``to_dict``) has the
+Built from the run's collective events (:class:`flopwise.formulas.comm.Collective`); attached
+with ``report.with_section`` (key ``comm``) and read back with ``report.comm``. Its JSON form
+(``to_dict``) has the
 totals (``comm_bytes``: bytes this rank sends under the named algorithms; ``payload_bytes``),
 one row per collective (op, kind, algorithm, group size and ranks, module, phase, calls,
 payload, wire bytes), each module's inclusive ``comm_bytes`` and this rank's parameters.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from flopwise.capture.events import OpEvent
 from flopwise.tree import parent_name
@@ -70,6 +71,7 @@ class ModuleComm:
 class CommReport:
     """This rank's communication in one profile run, with its share of the parameters."""
 
+    KEY: ClassVar[str] = "comm"
     rank: int
     world_size: int
     backend: str
