@@ -7,10 +7,10 @@ torch, the model libraries and the renderers are imported inside the command, so
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -189,6 +189,17 @@ def profile_command(
     time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
+    world: int | None = typer.Option(
+        None, "--world", min=1, rich_help_panel="Parallel (docs/parallel.md)",
+        help="Simulate rank 0 of a job of N ranks (torch's fake process group, fake tensors) "
+        "with the --parallel recipes applied; the report gains its collectives."),
+    mesh: str | None = typer.Option(
+        None, "--mesh", metavar="DIM=N,...", rich_help_panel="Parallel (docs/parallel.md)",
+        help="Named mesh dimensions, outermost first, e.g. dp=8,tp=8 (product = --world)."),
+    parallel: str | None = typer.Option(
+        None, "--parallel", rich_help_panel="Parallel (docs/parallel.md)",
+        help="fsdp (fully_shard per block), tp (tensor + sequence parallel; Llama, Mistral, "
+        "Qwen2), or fsdp,tp with --mesh."),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -232,6 +243,9 @@ def profile_command(
             if accelerator is not None:
                 report = add_estimate(report, accelerator, compute_efficiency,
                                       memory_efficiency)
+        elif world is not None or parallel is not None:
+            report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
+                                       backward, convention, strict, (world, mesh, parallel))
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
                                     backward, convention, strict, extras)
@@ -278,11 +292,30 @@ def _show_symbolic(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                          f"{output_format.value}")
     write_output(text, output)
 
+def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                      kwargs: Sequence[str], train: bool, model_dtype: str | None,
+                      backward: bool, convention: str, strict: bool,
+                      world_mesh_parallel: tuple[int | None, str | None, str | None]) -> Report:
+    """``--world N --parallel ...``: build and count the model as rank 0 of a simulated job."""
+    from flopwise.distributed.recipes import parallel_world, parse_mesh, parse_parallel
+
+    world, mesh_text, parallel = world_mesh_parallel
+    if world is None or parallel is None:
+        raise UsageError("--world N and --parallel RECIPES go together, e.g. --world 64 "
+                         "--parallel fsdp")
+    mesh = parse_mesh(mesh_text) if mesh_text else None
+    stderr.print(f"simulating rank 0 of {world} (fake tensors on cpu, torch's fake process "
+                 "group)", markup=False, highlight=False)
+    with parallel_world(world, mesh, parse_parallel(parallel)) as apply:
+        return _profile_torch(model, inputs, dtypes, kwargs, "cpu", train, model_dtype,
+                              backward, convention, strict, prepare=apply)
+
 
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None) -> Report:
+                   extras: Extras | None = None, prepare: Callable[[Any], Any] | None = None
+                   ) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for."""
     extras = extras or Extras()
@@ -311,6 +344,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             first = (str(error).strip().splitlines() or [""])[0]
             raise ModelLoadError(
                 f"building {model} failed: {type(error).__name__}: {first}") from error
+        if prepare is not None:
+            prepare(loaded.model)
         args, keyword = make_inputs(loaded, requests, keyword_requests, device)
 
     with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
