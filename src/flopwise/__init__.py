@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "TransformerSpec": "flopwise.llm",
     "profile_onnx": "flopwise.onnx",
     "profile_keras": "flopwise.keras",
+    "Throughput": "flopwise.throughput",
 }
 
 __all__ = [
