@@ -307,8 +307,7 @@ class Throughput:
             tokens=None if None in tokens else sum(t for t in tokens if t is not None),
             model_flops=sum(r.model_flops for r in timed),
             hardware_flops=sum(r.hardware_flops for r in timed), time_s=time_s,
-            # NB: a time-weighted mean, exact when every step has the same dtype (the usual case)
-            peak_flops_per_s=sum(r.peak_flops_per_s * r.time_s for r in timed) / time_s,
+            peak_flops_per_s=_mean_peak(timed, time_s),
             convention=self.convention.name, hardware=self.hardware_name)
 
     def global_summary(self, window: int | None = None, group: Any = None) -> ThroughputSummary:
@@ -422,6 +421,15 @@ def _tokens(batch: Any) -> int | None:
     if first is not None and first.dim() >= 2 and not first.is_floating_point():
         return first.numel()
     return None
+
+
+def _mean_peak(records: list[StepRecord], time_s: float) -> float:
+    """The one peak of the steps, or (steps in several dtypes) their time-weighted mean."""
+    peaks = {r.peak_flops_per_s for r in records}
+    if len(peaks) == 1:
+        return peaks.pop()
+    # NB: MFU over steps of mixed precisions against the time-weighted mean of their peaks
+    return sum(r.peak_flops_per_s * r.time_s for r in records) / time_s
 
 
 def _main_dtype(events: tuple[OpEvent, ...], convention: Convention) -> str:
