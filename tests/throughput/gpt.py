@@ -12,7 +12,7 @@ def tiny_gpt(seed: int = 0) -> torch.nn.Module:
 
     torch.manual_seed(seed)
     config = GPT2Config(n_layer=LAYERS, n_embd=WIDTH, n_head=HEADS, vocab_size=VOCAB,
-                        n_positions=64, bos_token_id=0, eos_token_id=0, loss_type="ForCausalLM")
+                        n_positions=64, bos_token_id=0, eos_token_id=0)
     return GPT2LMHeadModel(config).train()
 
 
