@@ -275,6 +275,11 @@ class Throughput:
                          hardware_flops=report.total.flops, convention=self.convention.name,
                          dtype=self._dtype or _main_dtype(report.events, self.convention))
 
+    @property
+    def is_open(self) -> bool:
+        """Whether a step has started and not stopped."""
+        return self._open is not None
+
     # -- results ---------------------------------------------------------------------------
     @property
     def records(self) -> tuple[StepRecord, ...]:
