@@ -173,6 +173,10 @@ class Throughput:
         samples_of / tokens_of: count a batch's samples (default: the first tensor's first
             dimension) and tokens (default: the elements of ``input_ids``, or of an integer
             first tensor of two or more dimensions; else not reported).
+        fake: count on fake tensors (nothing computed). ``False`` counts on the real batch: one
+            more forward and backward before the clock starts, for models whose arithmetic
+            depends on values (MoE routing), with ``cache=False`` to recount every step.
+        cache: count each batch signature once (``False``: every step).
     """
 
     def __init__(
@@ -189,6 +193,8 @@ class Throughput:
         warmup_steps: int = 1,
         samples_of: Callable[[Any], int] | None = None,
         tokens_of: Callable[[Any], int | None] | None = None,
+        fake: bool = True,
+        cache: bool = True,
     ) -> None:
         if warmup_steps < 0:
             raise UsageError(f"warmup_steps={warmup_steps} is negative; pass 0 or more")
@@ -204,6 +210,8 @@ class Throughput:
         self._loss = loss
         self._samples_of = samples_of or _samples
         self._tokens_of = tokens_of or _tokens
+        self._fake = fake
+        self._cache = cache
         self.accelerator = _resolve(hardware, self.model) if peak_flops_per_s is None else None
         self._counts: dict[Any, StepCount] = {}
         self._records: list[StepRecord] = []
@@ -229,7 +237,7 @@ class Throughput:
         if self._open is not None:
             raise UsageError("a step is already open; call stop() (or cancel()) before start()")
         key = _signature(batch)
-        count = self._counts.get(key)
+        count = self._counts.get(key) if self._cache else None
         counted = count is None
         if count is None:
             count = self._counts[key] = self.count(batch)
@@ -259,7 +267,8 @@ class Throughput:
 
     # -- counting --------------------------------------------------------------------------
     def count(self, batch: Any) -> StepCount:
-        """The FLOPs of one step on a batch of this signature, counted on fake tensors."""
+        """The FLOPs of one step on a batch of this signature (on fake tensors unless
+        ``fake=False``)."""
         from flopwise.api import profile
 
         value = self._inputs(batch) if self._inputs is not None else batch
@@ -268,7 +277,7 @@ class Throughput:
         watch = _RecomputeWatch()
         with watch.installed():
             report = profile(self.model, positional, keyword, backward=True, loss=loss,
-                             optimizer=self.optimizer, convention=self.convention, fake=True,
+                             optimizer=self.optimizer, convention=self.convention, fake=self._fake,
                              observers=(watch,))
         recomputed = sum(self.convention.flops(event.cost) for event in watch.events)
         return StepCount(model_flops=report.total.flops - recomputed,

@@ -136,3 +136,30 @@ def test_summary_needs_a_timed_step():
         model(torch.randn(3, 4)).sum().backward()
     with pytest.raises(flopwise.UsageError, match="1 recorded, 1 of them warm-up"):
         monitor.summary()
+
+
+class Routed(torch.nn.Module):
+    """A data-dependent model: only the rows with a positive sum go through the expert."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expert = torch.nn.Linear(8, 4, bias=False)
+
+    def forward(self, x):
+        return self.expert(x[x.sum(dim=1) > 0])
+
+
+def test_real_counts_follow_each_batch_routing():
+    model = Routed()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    monitor = flopwise.Throughput(model, optimizer=optimizer, peak_flops_per_s=PEAK,
+                                  warmup_steps=0, fake=False, cache=False)
+    batches = [torch.ones(6, 8), torch.cat([torch.ones(2, 8), -torch.ones(4, 8)])]
+    for x in batches:
+        with monitor.step(x):
+            model(x).sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    # rows routed · 8 · 4 MACs forward and as many for the weight gradient, 2 FLOPs each
+    assert [r.model_flops for r in monitor.records] == [2 * 2 * 6 * 8 * 4, 2 * 2 * 2 * 8 * 4]
+    assert [r.counted for r in monitor.records] == [True, True]
