@@ -107,3 +107,17 @@ def test_lightning_trainer_logs_counted_flops_and_mfu_and_agrees_with_throughput
         assert rate == pytest.approx(expected / (ends[index] - ends[index - 1]))
         ours = expected / records[index].time_s
         assert 0.5 < rate / ours <= 1.0
+
+
+def test_gradient_accumulation_is_refused_in_one_line(tmp_path):
+    trainer = lightning.Trainer(
+        max_steps=1, accelerator="cpu", devices=1, logger=False, accumulate_grad_batches=2,
+        callbacks=[ThroughputCallback(peak_flops_per_s=PEAK)], enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.raises(flopwise.UsageError, match="accumulate_grad_batches=2; set it to 1"):
+        trainer.fit(TinyGPT(), loader())
+
+
+def test_the_callback_takes_model_and_optimizer_from_the_trainer():
+    with pytest.raises(flopwise.UsageError, match="takes the optimizer from the trainer"):
+        ThroughputCallback(optimizer=None)

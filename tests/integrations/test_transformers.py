@@ -3,6 +3,7 @@ no reporting integrations, output in tmp_path)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import Trainer, TrainingArguments
 
@@ -71,3 +72,13 @@ def test_hf_trainer_total_flos_replaced_by_the_count(tmp_path):
     counted = 2 * training_step_flops(SIZE, LENGTH)
     assert trainer.state.total_flos == counted
     assert trainer.state.log_history[-1]["total_flos"] == counted
+
+
+def test_gradient_accumulation_is_refused_in_one_line(tmp_path):
+    arguments = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=SIZE, report_to="none",
+        save_strategy="no", use_cpu=True, disable_tqdm=True, gradient_accumulation_steps=2)
+    trainer = Trainer(model=tiny_gpt(), args=arguments, train_dataset=rows(2 * SIZE),
+                      callbacks=[ThroughputCallback(peak_flops_per_s=PEAK)])
+    with pytest.raises(flopwise.UsageError, match="gradient_accumulation_steps=2; set it to 1"):
+        trainer.train()

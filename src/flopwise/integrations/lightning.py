@@ -69,7 +69,7 @@ class ThroughputCallback(Callback):
                            batch: Any, batch_idx: int) -> None:
         assert self.monitor is not None
         self.monitor.stop()
-        if trainer.global_step % trainer.log_every_n_steps:
+        if trainer.global_step % getattr(trainer, "log_every_n_steps", 1):  # set at run time
             return
         metrics = {PREFIX + key: value for key, value in self.monitor.metrics().items()}
         for logger in trainer.loggers:     # floats as they are (self.log would make float32 tensors)
