@@ -215,7 +215,7 @@ class Throughput:
         self.accelerator = _resolve(hardware, self.model) if peak_flops_per_s is None else None
         self._counts: dict[Any, StepCount] = {}
         self._records: list[StepRecord] = []
-        self._open: tuple[Any, StepCount, bool, float] | None = None
+        self._open: tuple[Any, StepCount, bool, float, float] | None = None
 
     # -- the step --------------------------------------------------------------------------
     @contextmanager
@@ -241,8 +241,9 @@ class Throughput:
         counted = count is None
         if count is None:
             count = self._counts[key] = self.count(batch)
+        peak = self._peak_for(count.dtype)      # a dtype the hardware lacks fails before the step
         _synchronise(self.model)
-        self._open = (batch, count, counted, time.perf_counter())
+        self._open = (batch, count, counted, peak, time.perf_counter())
 
     def stop(self) -> StepRecord:
         """Close the open step and record it."""
@@ -250,13 +251,13 @@ class Throughput:
             raise UsageError("stop() without an open step; call start(batch) first")
         _synchronise(self.model)
         end_s = time.perf_counter()
-        batch, count, counted, start_s = self._open
+        batch, count, counted, peak, start_s = self._open
         self._open = None
         record = StepRecord(
             index=len(self._records), start_s=start_s, end_s=end_s,
             samples=self._samples_of(batch), tokens=self._tokens_of(batch),
             model_flops=count.model_flops, hardware_flops=count.hardware_flops,
-            peak_flops_per_s=self._peak_for(count.dtype),
+            peak_flops_per_s=peak,
             warmup=len(self._records) < self.warmup_steps, counted=counted)
         self._records.append(record)
         return record

@@ -163,3 +163,13 @@ def test_real_counts_follow_each_batch_routing():
     # rows routed · 8 · 4 MACs forward and as many for the weight gradient, 2 FLOPs each
     assert [r.model_flops for r in monitor.records] == [2 * 2 * 6 * 8 * 4, 2 * 2 * 2 * 8 * 4]
     assert [r.counted for r in monitor.records] == [True, True]
+
+
+def test_a_dtype_the_hardware_lacks_fails_before_the_step_runs():
+    model = torch.nn.Linear(4, 2)
+    monitor = flopwise.Throughput(model, hardware="tpu-v4")
+    ran = []
+    with pytest.raises(flopwise.UsageError, match="tpu-v4 has no fp32 peak"), \
+            monitor.step(torch.randn(3, 4)):
+        ran.append(True)
+    assert ran == [] and monitor.records == () and not monitor.is_open
