@@ -1,6 +1,6 @@
 """One rank of the DDP test: a small MLP trained 3 steps under DDP (gloo, CPU), monitored.
 
-Run in a forked process (torch is already imported, so a rank starts in milliseconds). Rank r
+Forked from a fork server that has imported torch, so a rank starts in milliseconds. Rank r
 trains on batches of 8 // (r + 1) samples and claims a peak of (r + 1)·10¹² FLOP/s, so the sums
 are not symmetric.
 """

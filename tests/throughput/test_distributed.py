@@ -7,7 +7,6 @@ import multiprocessing
 import socket
 import time
 
-import flopwise.api  # noqa: F401  (imported before the fork, so the ranks start warm)
 from tests.throughput import ddp_worker
 
 
@@ -27,7 +26,10 @@ def step_flops(samples: int) -> int:
 def test_ddp_two_ranks_per_rank_and_global(tmp_path):
     port = free_port()
     outs = [tmp_path / f"rank{rank}.json" for rank in range(2)]
-    context = multiprocessing.get_context("fork")
+    # a fork server imports torch once, before any autograd ran (autograd does not survive a
+    # fork of a process that used it, as pytest's has), and forks both ranks from there
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "flopwise.api", "tests.throughput.ddp_worker"])
     workers = [context.Process(target=ddp_worker.main, args=(rank, 2, port, str(out)))
                for rank, out in enumerate(outs)]
     for worker in workers:

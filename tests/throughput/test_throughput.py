@@ -69,7 +69,7 @@ def test_plain_loop_flops_equal_profile_of_the_step_and_mfu_is_flops_over_time_o
 
 def test_recomputation_counts_in_hfu_not_in_mfu():
     model = tiny_gpt()
-    model.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     monitor = flopwise.Throughput(model, optimizer=optimizer, peak_flops_per_s=PEAK, warmup_steps=0)
     train(monitor, model, optimizer, [batch(2, 16)])
