@@ -13,54 +13,19 @@ allocated) gives the line ``peak(b) = fixed + b · per_sample``, and the largest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import UsageError
+from flopwise.memory.report import BatchFit
 
 if TYPE_CHECKING:
     import torch
 
     from flopwise.hardware.catalogue import Accelerator
+    from flopwise.report import Report
 
-__all__ = ["BatchFit", "fit_batch", "largest_batch"]
-
-
-@dataclass(frozen=True)
-class BatchFit:
-    """The affine fit of peak memory against batch size, and the largest batch that fits.
-
-    ``batch`` is 0 when not even one sample fits. ``bytes_per_sample`` is rounded up, so the
-    prediction errs on the safe side.
-    """
-
-    device: str
-    memory_bytes: int
-    usable_bytes: int
-    batches: tuple[int, int]
-    peaks_bytes: tuple[int, int]
-    fixed_bytes: int
-    bytes_per_sample: int
-    batch: int
-    training: bool = False
-
-    def peak_at(self, batch: int) -> int:
-        """The fitted peak at ``batch`` samples, in bytes."""
-        return self.fixed_bytes + batch * self.bytes_per_sample
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "device": self.device,
-            "memory_bytes": self.memory_bytes,
-            "usable_bytes": self.usable_bytes,
-            "batches": list(self.batches),
-            "peaks_bytes": list(self.peaks_bytes),
-            "fixed_bytes": self.fixed_bytes,
-            "bytes_per_sample": self.bytes_per_sample,
-            "batch": self.batch,
-            "training": self.training,
-        }
+__all__ = ["BatchFit", "fit_batch", "largest_batch", "with_largest_batch"]
 
 
 def fit_batch(batches: Sequence[int], peaks_bytes: Sequence[int], memory_bytes: int, *,
@@ -115,6 +80,30 @@ def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...],
         args, kwargs = inputs_for(batch)
         report = profile(model, args, kwargs, backward=backward, optimizer=optimizer, loss=loss,
                          fake=fake, memory=True)
-        peaks.append(report.memory.peak_bytes)
+        memory = report.memory
+        assert memory is not None                    # memory=True always attaches it
+        peaks.append(memory.peak_bytes)
     return fit_batch(batches, peaks, device.memory_bytes, device=device.id,
                      usable_fraction=usable_fraction, training=backward)
+
+
+def with_largest_batch(report: Report, model: Any, args: tuple[Any, ...] = (),
+                       kwargs: Mapping[str, Any] | None = None, *,
+                       hardware: Accelerator | str) -> Report:
+    """``report`` with the largest batch that fits ``hardware``'s memory in its memory section.
+
+    ``args``/``kwargs`` are the inputs ``report`` was made with; every tensor of their batch
+    size is resized (:func:`~flopwise.capture.run.resized_inputs`) and the model profiled twice
+    more, on ``meta`` or under fake tensors. Needs a report made with ``memory=True``.
+    """
+    from flopwise.capture.run import resized_inputs
+
+    memory = report.memory
+    if memory is None:
+        raise UsageError("the batch fit extends the memory section; profile with "
+                         "memory=True first")
+    keyword = dict(kwargs or {})
+    meta = report.run.device == "meta"
+    fit = largest_batch(model, lambda b: resized_inputs(args, keyword, b, meta), hardware,
+                        backward=report.run.backward, fake=not meta)
+    return report.with_section(memory.with_fit(fit))

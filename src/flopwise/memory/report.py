@@ -1,4 +1,4 @@
-"""The memory part of a profile: :class:`MemoryReport`, in ``report.extras["memory"]``.
+"""The memory part of a profile: :class:`MemoryReport`, the report section ``report.memory``.
 
 What ``peak_bytes`` adds up, for the run that was profiled:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flopwise.memory.states import StateMemory, state_memory
 from flopwise.memory.tracker import MemoryTrace, storage_of
@@ -31,9 +31,55 @@ from flopwise.tree import parent_name
 if TYPE_CHECKING:
     import torch
 
-    from flopwise.memory.fit import BatchFit
+__all__ = ["BatchFit", "MemoryReport", "ModuleMemory", "build_memory_report"]
 
-__all__ = ["MemoryReport", "ModuleMemory", "build_memory_report"]
+
+@dataclass(frozen=True)
+class BatchFit:
+    """The affine fit of peak memory against batch size, and the largest batch that fits
+    (:func:`flopwise.memory.fit.largest_batch`).
+
+    ``batch`` is 0 when not even one sample fits. ``bytes_per_sample`` is rounded up, so the
+    prediction errs on the safe side.
+    """
+
+    device: str
+    memory_bytes: int
+    usable_bytes: int
+    batches: tuple[int, int]
+    peaks_bytes: tuple[int, int]
+    fixed_bytes: int
+    bytes_per_sample: int
+    batch: int
+    training: bool = False
+
+    def peak_at(self, batch: int) -> int:
+        """The fitted peak at ``batch`` samples, in bytes."""
+        return self.fixed_bytes + batch * self.bytes_per_sample
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "memory_bytes": self.memory_bytes,
+            "usable_bytes": self.usable_bytes,
+            "batches": list(self.batches),
+            "peaks_bytes": list(self.peaks_bytes),
+            "fixed_bytes": self.fixed_bytes,
+            "bytes_per_sample": self.bytes_per_sample,
+            "batch": self.batch,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchFit:
+        """The inverse of :meth:`to_dict`."""
+        low, high = data["batches"]
+        low_peak, high_peak = data["peaks_bytes"]
+        return cls(device=data["device"], memory_bytes=data["memory_bytes"],
+                   usable_bytes=data["usable_bytes"], batches=(low, high),
+                   peaks_bytes=(low_peak, high_peak), fixed_bytes=data["fixed_bytes"],
+                   bytes_per_sample=data["bytes_per_sample"], batch=data["batch"],
+                   training=bool(data.get("training", False)))
 
 
 @dataclass(frozen=True)
@@ -56,10 +102,17 @@ class ModuleMemory:
                 "saved_for_backward_bytes": self.saved_for_backward_bytes,
                 "peak_live_bytes": self.peak_live_bytes}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModuleMemory:
+        return cls(data["name"], data["created_bytes"], data["saved_for_backward_bytes"],
+                   data["peak_live_bytes"])
+
 
 @dataclass(frozen=True)
 class MemoryReport:
     """Memory of one profile run; every figure is an int number of bytes."""
+
+    KEY: ClassVar[str] = "memory"
 
     training: bool
     params_bytes: int
@@ -118,6 +171,24 @@ class MemoryReport:
         if self.fit is not None:
             data["largest_batch"] = self.fit.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemoryReport:
+        """The inverse of :meth:`to_dict` (``peak_bytes`` is derived, not read)."""
+        fit = data.get("largest_batch")
+        return cls(
+            training=bool(data["training"]), params_bytes=data["params_bytes"],
+            buffers_bytes=data["buffers_bytes"], inputs_bytes=data["inputs_bytes"],
+            grads_bytes=data["grads_bytes"], optimizer_bytes=data["optimizer_bytes"],
+            activation_peak_bytes=data["activation_peak_bytes"],
+            forward_peak_bytes=data["forward_peak_bytes"],
+            backward_peak_bytes=data["backward_peak_bytes"],
+            saved_for_backward_bytes=data["saved_for_backward_bytes"],
+            saved_tensors=data["saved_tensors"], state=StateMemory.from_dict(data["state"]),
+            modules=tuple(ModuleMemory.from_dict(entry) for entry in data.get("modules", ())),
+            notes=tuple(data.get("notes", ())),
+            fit=BatchFit.from_dict(fit) if fit is not None else None,
+        )
 
 
 def _inclusive_peaks(names: Sequence[str], own: Mapping[str, int]) -> dict[str, int]:

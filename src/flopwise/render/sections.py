@@ -14,6 +14,8 @@ Markdown renderers only lay them out, so all of them say the same thing in the s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flopwise.render.columns import modules_that_ran
 from flopwise.render.units import (
     format_bytes,
@@ -24,7 +26,9 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-from flopwise.report import Report
+
+if TYPE_CHECKING:
+    from flopwise.report import Report
 
 __all__ = [
     "PREFIX_LEGEND",
@@ -153,7 +157,7 @@ def notes(report: Report) -> list[str]:
 
 def memory_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the run's memory (empty without ``memory=True``)."""
-    memory = report.extras.get("memory")
+    memory = report.memory
     if memory is None:
         return []
     pairs = [("parameters", format_bytes(memory.params_bytes))]
@@ -188,7 +192,7 @@ def memory_pairs(report: Report) -> list[tuple[str, str]]:
 
 def estimate_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the roofline estimate (empty without ``--hardware``)."""
-    estimate = report.extras.get("roofline")
+    estimate = report.roofline
     if estimate is None:
         return []
     peak = (format_rate(estimate.peak_flops_per_s, "FLOP/s")
@@ -221,7 +225,7 @@ def estimate_pairs(report: Report) -> list[tuple[str, str]]:
 
 def timing_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the measured latency (empty without ``--time``)."""
-    timing = report.extras.get("timing")
+    timing = report.timing
     if timing is None:
         return []
     step = "forward + backward" if timing.backward else "forward"
@@ -245,8 +249,8 @@ def timing_pairs(report: Report) -> list[tuple[str, str]]:
 
 def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, pairs) of the memory, roofline and measured-time sections the report has."""
-    memory = report.extras.get("memory")
-    estimate = report.extras.get("roofline")
+    memory = report.memory
+    estimate = report.roofline
     device = estimate.hardware_id if estimate is not None else ""
     found = [
         ("Memory (training step)" if memory is not None and memory.training else "Memory",
