@@ -10,7 +10,7 @@ from lightning.pytorch.loggers import Logger
 
 import flopwise
 from flopwise.integrations.lightning import ThroughputCallback
-from tests.throughput.gpt import VOCAB, hooks_left, tiny_gpt, training_step_flops
+from tests._tiny_gpt import VOCAB, hooks_left, tiny_gpt, training_step_flops
 
 PEAK = 1e12
 SIZE, LENGTH, STEPS = 4, 16, 5

@@ -9,7 +9,7 @@ from transformers import Trainer, TrainingArguments
 
 import flopwise
 from flopwise.integrations.transformers import ThroughputCallback
-from tests.throughput.gpt import VOCAB, hf_six_n_flops, hooks_left, tiny_gpt, training_step_flops
+from tests._tiny_gpt import VOCAB, hf_six_n_flops, hooks_left, tiny_gpt, training_step_flops
 
 PEAK = 1e12
 SIZE, LENGTH = 4, 16

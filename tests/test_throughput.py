@@ -7,7 +7,7 @@ import torch
 
 import flopwise
 from flopwise.hardware import get_accelerator
-from tests.throughput.gpt import (
+from tests._tiny_gpt import (
     batch,
     block_forward_flops,
     hooks_left,

@@ -7,7 +7,7 @@ import multiprocessing
 import socket
 import time
 
-from tests.throughput import ddp_worker
+from tests import _ddp_worker as ddp_worker
 
 
 def free_port() -> int:
@@ -29,7 +29,7 @@ def test_ddp_two_ranks_per_rank_and_global(tmp_path):
     # a fork server imports torch once, before any autograd ran (autograd does not survive a
     # fork of a process that used it, as pytest's has), and forks both ranks from there
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "flopwise.api", "tests.throughput.ddp_worker"])
+    context.set_forkserver_preload(["torch", "flopwise.api", "tests._ddp_worker"])
     workers = [context.Process(target=ddp_worker.main, args=(rank, 2, port, str(out)))
                for rank, out in enumerate(outs)]
     for worker in workers:
