@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "profile_keras": "flopwise.keras",
     "scaling": "flopwise.symbolic",
     "Scaling": "flopwise.symbolic",
+    "Throughput": "flopwise.throughput",
 }
 
 __all__ = [
