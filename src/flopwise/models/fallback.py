@@ -2,9 +2,9 @@
 
 The default device is ``meta`` (shapes only, no weights). Some models' own code needs values
 (``Tensor.item()``, ``nonzero``, data-dependent shapes); they are rebuilt on the CPU with real
-weights when those fit in memory. Some kernels exist in half precision only (grouped GEMMs of
-mixture-of-experts layers); those models are rebuilt in the dtype their config declares, or
-bfloat16. Each retry comes with one line saying what happened and why.
+(cheaply initialised) weights when those fit in half the available memory. Some kernels exist
+in half precision only (grouped GEMMs of mixture-of-experts layers); those models are rebuilt
+in the dtype their config declares, or bfloat16. Each retry comes with one line saying what happened and why.
 
 >>> needs_values(RuntimeError("Tensor.item() cannot be called on meta tensors"))
 True
@@ -33,7 +33,7 @@ __all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes
 
 _VALUE_ERRORS = re.compile(
     r"meta tensor|on meta|device type meta|'meta'|data-dependent|data dependent|"
-    r"unbacked symint|cannot copy out of meta|item\(\)", re.IGNORECASE)
+    r"unbacked symint|cannot copy out of meta|item\(\)|register_meta|nonzero", re.IGNORECASE)
 _HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|float16)",
                           re.IGNORECASE)
 # the model must leave this share of the free memory for activations and the run itself
@@ -83,8 +83,10 @@ def model_bytes_text(size: int) -> str:
 
 
 def _first_line(error: BaseException) -> str:
+    """The error's type and first sentence."""
     lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
+    sentence = lines[0].split(". ")[0].rstrip(".") if lines else ""
+    return f"{type(error).__name__}: {sentence}" if sentence else type(error).__name__
 
 
 def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) -> Attempt | None:
@@ -104,7 +106,7 @@ def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) ->
                 "memory; run it on a larger machine with --device cuda (or cpu)")
         return Attempt("cpu", attempt.model_dtype,
                        f"the model's code needs real values on the meta device "
-                       f"({_first_line(error)}); rebuilt on the CPU with real weights "
+                       f"({_first_line(error)}); rebuilt on the CPU with cheap real weights "
                        f"({model_bytes_text(size)})")
     if attempt.model_dtype is None and needs_half(error):
         declared = loaded.declared_dtype not in (None, "float32")

@@ -9,7 +9,7 @@ the base model. Inputs come from the config and the forward's signature (:mod:`h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import ConfigError, MissingExtraError, ModelLoadError
 from flopwise.models.hf_config import config_path, model_type_of, read_config
@@ -17,7 +17,10 @@ from flopwise.models.hf_inputs import hf_inputs
 from flopwise.models.loaded import LoadedModel
 from flopwise.models.specs import close_names
 
-__all__ = ["load", "hf_config", "hf_class", "declared_dtype"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["load", "build", "hf_config", "hf_class", "declared_dtype"]
 
 
 def hf_config(spec: str, text: str) -> Any:
@@ -69,6 +72,34 @@ def declared_dtype(config: Any) -> str | None:
     return name if name in ("float32", "float16", "bfloat16") else None
 
 
+def build(cls: Any, config: Any) -> torch.nn.Module:
+    """``cls`` from ``config`` on the default device; off meta with cheap weights.
+
+    Off the meta device, transformers' weight initialisation (seconds to minutes on a CPU) is
+    skipped and every floating parameter is drawn uniformly from ±0.02 with a fixed seed:
+    counting needs values only where the model's code branches on them.
+    """
+    import torch
+    from transformers.initialization import no_init_weights
+
+    def construct() -> torch.nn.Module:
+        return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+
+    if torch.get_default_device().type == "meta":
+        return construct()
+    with no_init_weights():
+        model = construct()
+    if hasattr(model, "tie_weights"):
+        model.tie_weights()          # skipped with the initialisation
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.is_floating_point():
+                cheap = torch.rand(param.shape, generator=generator, dtype=param.dtype)
+                param.copy_(cheap.mul_(0.04).sub_(0.02))
+    return model
+
+
 def load(spec: str, text: str) -> LoadedModel:
     """Build the model on the current default device; its inputs from config and signature."""
     try:
@@ -76,8 +107,7 @@ def load(spec: str, text: str) -> LoadedModel:
     except ImportError:
         raise MissingExtraError("transformers", "hf", f"{spec!r}") from None
     config = hf_config(spec, text)
-    cls = hf_class(config)
-    model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+    model = build(hf_class(config), config)
     made = hf_inputs(model, config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return LoadedModel(spec, "hf", model, made.shapes, made.note,
