@@ -129,9 +129,23 @@ def _started_not_done(path: Path) -> set[str]:
     return started
 
 
+def fold_parts(files: list[Path]) -> None:
+    """Move the workers' results into the results file (also those of an interrupted run)."""
+    with RESULTS.open("a", encoding="utf-8") as results:
+        for part in files:
+            if not part.exists():
+                continue
+            for stuck in _started_not_done(part):      # the worker died on this one
+                results.write(json.dumps({"type": stuck, "outcome": "crashed"}) + "\n")
+            for row in done_rows(part).values():
+                results.write(json.dumps(row) + "\n")
+            part.unlink()
+
+
 def run(types: list[str], workers: int, timeout: int) -> float:
     """Check every type not yet in the results, ``workers`` processes at a time; wall seconds."""
     RESULTS.parent.mkdir(exist_ok=True)
+    fold_parts(sorted(RESULTS.parent.glob(RESULTS.stem + ".part*")))
     todo = [t for t in types if t not in done_rows(RESULTS)]
     started = time.perf_counter()
     while todo:
@@ -146,15 +160,7 @@ def run(types: list[str], workers: int, timeout: int) -> float:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        with RESULTS.open("a", encoding="utf-8") as results:
-            for part in files:
-                if not part.exists():
-                    continue
-                for stuck in _started_not_done(part):      # the worker died on this one
-                    results.write(json.dumps({"type": stuck, "outcome": "crashed"}) + "\n")
-                for row in done_rows(part).values():
-                    results.write(json.dumps(row) + "\n")
-                part.unlink()
+        fold_parts(files)
         todo = [t for t in todo if t not in done_rows(RESULTS)]
     return time.perf_counter() - started
 
@@ -168,6 +174,7 @@ def summary(rows: dict[str, dict[str, Any]], known: dict[str, str]) -> dict[str,
 
 
 def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None) -> str:
+    """The docs' table: counts, then the types of each outcome."""
     counts = summary(rows, known)
     share = counts["works"] / max(counts["buildable"], 1)
     lines = [MARK, "", f"`flopwise profile hf:TYPE` over transformers' `MODEL_MAPPING_NAMES` "
@@ -191,6 +198,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=300)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--report", action="store_true", help="only fold and print the results")
     parser.add_argument("types", nargs="*")
     args = parser.parse_args()
     if args.worker is not None:
@@ -198,7 +206,9 @@ def main() -> None:
         return
     if args.fresh and RESULTS.exists():
         RESULTS.unlink()
-    wall = run(args.types or all_types(), args.workers, args.timeout)
+    wall = None if args.report else run(args.types or all_types(), args.workers, args.timeout)
+    if args.report:
+        fold_parts(sorted(RESULTS.parent.glob(RESULTS.stem + ".part*")))
     rows, known = done_rows(RESULTS), listed()
     text = table(rows, known, wall if not args.types else None)
     print(text)
