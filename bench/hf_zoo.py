@@ -45,7 +45,7 @@ def listed() -> dict[str, str]:
     return dict(json.loads(LISTED.read_text(encoding="utf-8")))
 
 
-class _Timeout(Exception):
+class _Timeout(BaseException):          # not caught by the CLI's handlers
     pass
 
 
