@@ -89,8 +89,9 @@ def build(cls: Any, config: Any) -> torch.nn.Module:
         return construct()
     with no_init_weights():
         model = construct()
-    if hasattr(model, "tie_weights"):
-        model.tie_weights()          # skipped with the initialisation
+    tie_weights = getattr(model, "tie_weights", None)
+    if callable(tie_weights):
+        tie_weights()                # skipped with the initialisation
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():
