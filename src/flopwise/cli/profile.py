@@ -140,8 +140,8 @@ def profile_command(
         [], "--input", "-i", metavar="SHAPE",
         help="Shape of a positional input, e.g. 1,3,224,224 (repeat for more inputs). For hf "
         "text models: token ids of that shape. For .onnx files: NAME=SHAPE, or DIM=N for a "
-        "symbolic dimension. Default: the model's own (eval crop; 1,128 tokens; an hf image or "
-        "audio model's size from its config).",
+        "symbolic dimension. Default: the model's own (eval crop; for hf models every input "
+        "the forward needs, from the config, each named in a note).",
     ),
     dtypes: list[str] = typer.Option(
         [], "--dtype", metavar="DTYPE",
@@ -154,7 +154,8 @@ def profile_command(
     ),
     device: str = typer.Option(
         "meta", "--device",
-        help="meta (build without weights; nothing computed), cpu, cuda or cuda:N.",
+        help="meta (build without weights; nothing computed; a model whose code needs values "
+        "is rebuilt on the CPU by itself, with a note), cpu, cuda or cuda:N.",
     ),
     model_dtype: str | None = typer.Option(
         None, "--model-dtype", metavar="DTYPE",
