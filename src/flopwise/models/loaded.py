@@ -39,4 +39,3 @@ class LoadedModel:
     example_args: tuple[Any, ...] | None = None   # from a factory's (model, args[, kwargs])
     example_kwargs: dict[str, Any] = field(default_factory=dict)
     declared_dtype: str | None = None             # the floating dtype the model's config declares
-    device: str = "meta"                          # where the model was built

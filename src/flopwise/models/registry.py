@@ -89,7 +89,6 @@ def load_model(spec: str, device: str = "meta", train: bool = False,
                          f"flopwise.profile_onnx (the CLI does this for you)")
     with torch.device(device):
         loaded: LoadedModel = source.implementation().load(spec, rest)
-    loaded.device = device
     if dtype is not None:
         loaded.model.to(getattr(torch, parse_dtype(dtype)))
     loaded.model.train(train)
