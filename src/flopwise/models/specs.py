@@ -3,7 +3,7 @@
 >>> parse_shape("1,3,224,224")
 (1, 3, 224, 224)
 >>> parse_kwarg("attention_mask=1,16:int64")
-('attention_mask', TensorRequest(shape=(1, 16), dtype='int64'))
+('attention_mask', TensorRequest(shape=(1, 16), dtype='int64', high=None))
 >>> parse_dtype("bf16")
 'bfloat16'
 >>> close_names("gtp2", ["gpt2", "bert"])
