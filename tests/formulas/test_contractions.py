@@ -43,6 +43,17 @@ MATMUL = [
         ("aten.bmm",), {"macs": 2 * 4 * 5}),
     Run("einsum-bmm", lambda a, b: torch.einsum("bij,bjk->bik", a, b),
         lambda: (r(2, 3, 4), r(2, 4, 5)), ("aten.bmm",), {"macs": 120}),
+    # triangular solve, [4,4] upper A and 3 right-hand sides: row i of each solution column is
+    # b_i minus an i-term dot product (0+1+2+3 = 6 MACs per column), then one division
+    Run("solve-triangular", lambda a, b: torch.linalg.solve_triangular(a, b, upper=True),
+        lambda: (torch.eye(4) + r(4, 4).triu(), r(4, 3)), ("aten.linalg_solve_triangular",),
+        {"macs": 3 * 6, "dot_outputs": 12, "bias_adds": 12, "elementwise": 12}),
+    # X·A = B with a unit diagonal: the same 6 MACs for each of 2 rows of X, no divisions
+    Run("solve-triangular-right-unit",
+        lambda a, b: torch.linalg.solve_triangular(a, b, upper=False, left=False,
+                                                   unitriangular=True),
+        lambda: (r(4, 4).tril(), r(2, 4)), ("aten.linalg_solve_triangular",),
+        {"macs": 2 * 6, "dot_outputs": 8, "bias_adds": 8, "elementwise": 0}),
     # an einsum contracting two indices: i,j,k,l with ijk,jkl->il: 2·3·4·5 MACs
     Run("einsum-two-indices", lambda a, b: torch.einsum("ijk,jkl->il", a, b),
         lambda: (r(2, 3, 4), r(3, 4, 5)), ("aten.bmm",), {"macs": 2 * 3 * 4 * 5}),

@@ -38,10 +38,11 @@ from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageE
 from flopwise.render.formats import format_choices, format_help, render
 
 if TYPE_CHECKING:
-    from flopwise.models import TensorRequest
+    from flopwise.models import LoadedModel, TensorRequest
+    from flopwise.models.fallback import Attempt
     from flopwise.report import Report
 
-__all__ = ["ProfileFormat", "profile_command", "render_report"]
+__all__ = ["ProfileFormat", "profile_command", "profile_spec", "render_report"]
 
 
 #: Output formats of ``flopwise profile`` (:data:`flopwise.render.formats.FORMATS`).
@@ -115,8 +116,8 @@ def profile_command(
         [], "--input", "-i", metavar="SHAPE",
         help="Shape of a positional input, e.g. 1,3,224,224 (repeat for more inputs). For hf "
         "text models: token ids of that shape. For .onnx files: NAME=SHAPE, or DIM=N for a "
-        "symbolic dimension. Default: the model's own (eval crop; 1,128 tokens; an hf image or "
-        "audio model's size from its config).",
+        "symbolic dimension. Default: the model's own (eval crop; for hf models every input "
+        "the forward needs, from the config, each named in a note).",
     ),
     dtypes: list[str] = typer.Option(
         [], "--dtype", metavar="DTYPE",
@@ -129,7 +130,8 @@ def profile_command(
     ),
     device: str = typer.Option(
         "meta", "--device",
-        help="meta (build without weights; nothing computed), cpu, cuda or cuda:N.",
+        help="meta (build without weights; nothing computed; a model whose code needs values "
+        "is rebuilt on the CPU by itself, with a note), cpu, cuda or cuda:N.",
     ),
     model_dtype: str | None = typer.Option(
         None, "--model-dtype", metavar="DTYPE",
@@ -231,24 +233,12 @@ def profile_command(
             _show_symbolic(model, inputs, dtypes, kwargs, device, train, model_dtype, backward,
                            convention, symbolic, output_format, output)
             return
-        if model.lower().endswith(".onnx"):
-            from flopwise.onnx import parse_input_shapes, profile_onnx
-
-            if time_it:
-                raise UsageError("--time measures PyTorch models; for an .onnx file use "
-                                 "flopwise.onnx.measure_latency (onnxruntime)")
-            with _working(f"counting {model}"):
-                report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
-                                      strict=strict)
-            if accelerator is not None:
-                report = add_estimate(report, accelerator, compute_efficiency,
-                                      memory_efficiency)
-        elif world is not None or parallel is not None:
+        if world is not None or parallel is not None:
             report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
                                        backward, convention, strict, (world, mesh, parallel))
         else:
-            report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict, extras)
+            report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
+                                  backward, convention, strict, extras)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -311,52 +301,99 @@ def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                               backward, convention, strict, prepare=apply)
 
 
-def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
-                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
-                   backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None, prepare: Callable[[Any], Any] | None = None
-                   ) -> Report:
-    """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
-    add what ``extras`` asks for."""
-    extras = extras or Extras()
-    import flopwise
-    from flopwise.models import (
-        CallTrace,
-        check_device,
-        describe_failure,
-        load_model,
-        make_inputs,
-        parse_dtype,
-        parse_kwarg,
-    )
+def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                 kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                 backward: bool, convention: str, strict: bool,
+                 extras: Extras | None = None) -> Report:
+    """Count the model a spec names, through its source: graph sources (``.onnx``) directly,
+    PyTorch sources by :func:`_profile_torch`."""
+    from flopwise.models import find_source
 
-    requests = _requests(inputs, dtypes)
-    keyword_requests = dict(parse_kwarg(text) for text in kwargs)
-    if model_dtype is not None:
-        parse_dtype(model_dtype)
-    check_device(device)
-    with _working(f"building {model} on {device}"):
+    source = find_source(model)
+    if not source.graph:
+        return _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
+                              backward, convention, strict, extras)
+    extras = extras or Extras()
+    if extras.time:
+        raise UsageError(f"--time measures PyTorch models; for a {source.name} file use "
+                         "flopwise.onnx.measure_latency (onnxruntime)")
+    with _working(f"counting {model}"):
+        report = source.implementation().count(model, inputs, convention, strict)
+    if extras.accelerator is not None:
+        report = add_estimate(report, extras.accelerator, extras.compute_efficiency,
+                              extras.memory_efficiency)
+    return report
+
+
+def _note(text: str) -> None:
+    stderr.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _build(model: str, attempt: Attempt, train: bool) -> LoadedModel:
+    from flopwise.models import load_model
+
+    with _working(f"building {model} on {attempt.device}"):
         try:
-            loaded = load_model(model, device, train, model_dtype)
+            return load_model(model, attempt.device, train, attempt.model_dtype)
         except FlopwiseError:
             raise
         except Exception as error:
             first = (str(error).strip().splitlines() or [""])[0]
             raise ModelLoadError(
                 f"building {model} failed: {type(error).__name__}: {first}") from error
+
+
+def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                   backward: bool, convention: str, strict: bool,
+                   extras: Extras | None = None, prepare: Callable[[Any], Any] | None = None
+                   ) -> Report:
+    """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
+    add what ``extras`` asks for (``prepare`` runs on the built model first: the simulated
+    world's parallel recipes). When the device or dtype cannot run the model (values needed
+    on meta, a half-precision-only kernel) it is rebuilt as :func:`flopwise.models.fallback.
+    next_attempt` says, with a note on stderr."""
+    extras = extras or Extras()
+    import flopwise
+    from flopwise.models import (
+        CallTrace,
+        check_device,
+        describe_failure,
+        input_notes,
+        make_inputs,
+        parse_dtype,
+        parse_kwarg,
+    )
+    from flopwise.models.fallback import Attempt, next_attempt
+
+    requests = _requests(inputs, dtypes)
+    keyword_requests = dict(parse_kwarg(text) for text in kwargs)
+    if model_dtype is not None:
+        parse_dtype(model_dtype)
+    check_device(device)
+    attempt = Attempt(device, model_dtype)
+    while True:
+        loaded = _build(model, attempt, train)
         if prepare is not None:
             prepare(loaded.model)
-        args, keyword = make_inputs(loaded, requests, keyword_requests, device)
-
-    with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
-        try:
-            report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                      convention=convention, strict=strict, memory=True,
-                                      name=f"{model} ({type(loaded.model).__name__})")
-        except FlopwiseError:
-            raise
-        except Exception as error:
-            raise ModelRunError(describe_failure(error, trace, device)) from error
+        args, keyword = make_inputs(loaded, requests, keyword_requests, attempt.device)
+        if not attempt.reason:
+            for line in input_notes(loaded, requests, keyword_requests):
+                _note(line)
+        with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
+            try:
+                report = flopwise.profile(loaded.model, args, keyword, backward=backward,
+                                          convention=convention, strict=strict, memory=True,
+                                          name=f"{model} ({type(loaded.model).__name__})")
+                break
+            except FlopwiseError:
+                raise
+            except Exception as error:
+                retry = next_attempt(error, loaded, attempt)
+                if retry is None:
+                    raise ModelRunError(describe_failure(error, trace, attempt.device)) from error
+        _note(retry.reason)
+        attempt = retry
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
             report = add_batch_fit(report, loaded.model, args, keyword, extras.accelerator)

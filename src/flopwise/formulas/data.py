@@ -33,7 +33,7 @@ DATA_MOVEMENT: tuple[str, ...] = (
     "resize_", "resize_as_", "_pin_memory", "logical_and", "logical_or", "logical_xor",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "all", "any", "count_nonzero",
     "_assert_tensor_metadata", "_assert_async", "_functional_assert_async", "_make_dep_token",
-    "_linalg_check_errors",
+    "_linalg_check_errors", "_is_all_true", "_is_any_true",
     "record_stream", "_to_dense", "_fused_dropout", "histc", "bincount",
 )
 # Zero FLOPs and no bytes: metadata-only ops whose output aliases no input per the schema.

@@ -149,6 +149,17 @@ def register(registry: FormulaRegistry) -> None:
             return Cost(macs=outputs * k, dot_outputs=result.numel)
         return Cost(macs=result.numel * k, dot_outputs=result.numel)
 
+    @registry.register("aten.linalg_solve_triangular", family=family,
+                       note="substitution: row i of each solution takes i MACs and a division")
+    def solve_triangular(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_,
+                         unitriangular: bool = False, **__) -> Cost:
+        """Solve A·X = B (or X·A = B) for triangular [n,n] A: each of the result's elements is
+        b minus an i-term dot product (i = 0..n-1), then divided by A's diagonal (not when
+        unitriangular): result·(n-1)/2 MACs, one b term (as a bias add) per element."""
+        n = a.shape[-1]
+        return Cost(macs=result.numel * (n - 1) // 2, dot_outputs=result.numel,
+                    bias_adds=result.numel, elementwise=0 if unitriangular else result.numel)
+
     @registry.register("aten.mv", family=family)
     def mv(result: TensorSpec, a: TensorSpec, v: TensorSpec, *_, **__) -> Cost:
         """[M,K] @ [K]: M·K MACs."""

@@ -1,0 +1,61 @@
+"""Retries when the default device or dtype cannot run a model (flopwise.models.fallback)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from flopwise.errors import ModelRunError
+from flopwise.models import LoadedModel, fallback
+from flopwise.models.fallback import Attempt, model_bytes, needs_half, needs_values, next_attempt
+
+META_ITEM = RuntimeError("Tensor.item() cannot be called on meta tensors")
+HALF_ONLY = RuntimeError("Expected mat_a to be BFloat16 or supported Float16 matrix, got "
+                         "torch.float32")
+
+
+def _loaded(declared: str | None = None) -> LoadedModel:
+    with torch.device("meta"):
+        model = torch.nn.Linear(1024, 1024)            # 1024·1024 + 1024 float32 values
+    return LoadedModel("hf:toy", "hf", model, declared_dtype=declared)
+
+
+@pytest.mark.parametrize(("error", "values", "half"), [
+    (META_ITEM, True, False),
+    (NotImplementedError("The register_meta function for torch.nonzero() raises unimplemented"),
+     True, False),
+    (HALF_ONLY, False, True),
+    (ValueError("Input image size (64*64) doesn't match model (32*32)"), False, False),
+], ids=["item", "nonzero", "half-only", "shape-mismatch"])
+def test_which_errors_ask_for_which_retry(error: Exception, values: bool, half: bool) -> None:
+    assert (needs_values(error), needs_half(error)) == (values, half)
+
+
+def test_meta_falls_back_to_the_cpu_when_the_weights_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _loaded()
+    assert model_bytes(loaded.model) == (1024 * 1024 + 1024) * 4
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
+    retry = next_attempt(META_ITEM, loaded, Attempt("meta"))
+    assert retry is not None and retry.device == "cpu" and retry.model_dtype is None
+    assert "rebuilt on the CPU" in retry.reason and "4 MiB" in retry.reason
+    assert next_attempt(META_ITEM, loaded, retry) is None       # no second CPU retry
+
+
+def test_a_model_too_large_for_memory_is_refused_in_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 6 * 2**20)   # 4 MiB > half of 6
+    with pytest.raises(ModelRunError) as raised:
+        next_attempt(META_ITEM, _loaded(), Attempt("meta"))
+    message = str(raised.value)
+    assert "\n" not in message and "4 MiB" in message and "--device" in message
+
+
+@pytest.mark.parametrize(("declared", "chosen"), [(None, "bfloat16"), ("float32", "bfloat16"),
+                                                   ("float16", "float16")],
+                         ids=["none", "float32", "float16"])
+def test_half_only_kernels_take_the_declared_dtype_or_bf16(declared: str | None,
+                                                           chosen: str) -> None:
+    retry = next_attempt(HALF_ONLY, _loaded(declared), Attempt("meta"))
+    assert retry is not None and (retry.device, retry.model_dtype) == ("meta", chosen)
+    # the user's own --model-dtype is never overridden
+    assert next_attempt(HALF_ONLY, _loaded(declared), Attempt("meta", "float32")) is None
