@@ -189,6 +189,12 @@ def profile_command(
     train: bool = typer.Option(
         False, "--train/--eval", help="Module mode during the run (default: eval)."
     ),
+    reparameterize: bool = typer.Option(
+        False, "--reparameterize",
+        help="timm models with training-time branches (RepVGG, MobileOne, FastViT, RepGhost, "
+        "...): count the fused inference form (timm's reparameterize_model). Default: the "
+        "form timm.create_model builds.",
+    ),
     plot: Path | None = typer.Option(
         None, "--plot", metavar="FILE.png",
         help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
@@ -220,6 +226,10 @@ def profile_command(
         if model_dtype is not None:
             parse_dtype(model_dtype)
         check_device(device)
+        if reparameterize:
+            from flopwise.reparameterize import check_reparameterize
+
+            check_reparameterize(model)
         budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
                               max_params=max_params, max_memory=max_memory,
                               max_latency_ms=max_latency_ms)
@@ -246,7 +256,7 @@ def profile_command(
                 add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict, extras)
+                                    backward, convention, strict, extras, reparameterize)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -261,9 +271,10 @@ def profile_command(
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None) -> Report:
+                   extras: Extras | None = None, reparameterize: bool = False) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
-    add what ``extras`` asks for."""
+    add what ``extras`` asks for. A re-parameterizable timm model is counted as built, or fused
+    with ``reparameterize``; one line on stderr says which."""
     extras = extras or Extras()
     import flopwise
     from flopwise.models import (
@@ -275,6 +286,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         parse_dtype,
         parse_kwarg,
     )
+    from flopwise.reparameterize import counted_form
 
     requests = _requests(inputs, dtypes)
     keyword_requests = dict(parse_kwarg(text) for text in kwargs)
@@ -290,6 +302,9 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             first = (str(error).strip().splitlines() or [""])[0]
             raise ModelLoadError(
                 f"building {model} failed: {type(error).__name__}: {first}") from error
+        loaded, form = counted_form(loaded, reparameterize)
+        if form:
+            stderr.print(f"note: {form}", markup=False, highlight=False)
         args, keyword = make_inputs(loaded, requests, keyword_requests, device)
 
     with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
