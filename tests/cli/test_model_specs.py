@@ -138,7 +138,8 @@ def test_hf_encoder_types_use_the_base_model_and_bad_configs_fail(tmp_path: Path
     bad.write_text('{"n_layer": 2}')
     with pytest.raises(ConfigError, match="model_type"):
         load_model(f"hf:{tmp_path}")
-    with pytest.raises(ModelLoadError, match="downloads nothing"):
+    # a hub id is not a local file: the same error as `flopwise llm` gives for it
+    with pytest.raises(UsageError, match="nothing is downloaded"):
         load_model("hf:openai-community/gpt2")
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import flopwise
 from flopwise.cli import app
-from flopwise.reparameterize import reparameterizable, reparameterized
+from flopwise.models.timm import reparameterizable, reparameterized
 
 timm = pytest.importorskip("timm")
 from timm.models.byobnet import RepVggBlock  # noqa: E402

@@ -278,7 +278,7 @@ def compare_command(
     Latency is estimated with --hardware and measured with --time.
     """
     with errors_to_exit():
-        from flopwise.cli.profile import _profile_torch
+        from flopwise.cli.profile import profile_spec
         from flopwise.conventions import get_convention
         from flopwise.models import check_device
 
@@ -300,9 +300,9 @@ def compare_command(
                         repeats, fit=False, keep=kept if time_it else None)
         reports = []
         for spec in models:
-            reports.append((spec, _profile_torch(spec, inputs, dtypes, [], chosen, False,
-                                                 model_dtype, backward, convention, False,
-                                                 extras)))
+            reports.append((spec, profile_spec(spec, inputs, dtypes, [], chosen, False,
+                                               model_dtype, backward, convention, False,
+                                               extras)))
         if time_it:
             add_timings(kept, backward, warmup, repeats, accelerator,
                         f"{len(kept)} models in rounds")

@@ -37,10 +37,11 @@ from flopwise.cli.options import (
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 
 if TYPE_CHECKING:
-    from flopwise.models import TensorRequest
+    from flopwise.models import LoadedModel, TensorRequest
+    from flopwise.models.fallback import Attempt
     from flopwise.report import Report
 
-__all__ = ["ProfileFormat", "profile_command", "render_report"]
+__all__ = ["ProfileFormat", "profile_command", "profile_spec", "render_report"]
 
 
 class ProfileFormat(str, Enum):
@@ -227,7 +228,7 @@ def profile_command(
             parse_dtype(model_dtype)
         check_device(device)
         if reparameterize:
-            from flopwise.reparameterize import check_reparameterize
+            from flopwise.models.timm import check_reparameterize
 
             check_reparameterize(model)
         budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
@@ -243,20 +244,8 @@ def profile_command(
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
                         repeats)
 
-        if model.lower().endswith(".onnx"):
-            from flopwise.onnx import parse_input_shapes, profile_onnx
-
-            if time_it:
-                raise UsageError("--time measures PyTorch models; for an .onnx file use "
-                                 "flopwise.onnx.measure_latency (onnxruntime)")
-            with _working(f"counting {model}"):
-                report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
-                                      strict=strict)
-            if accelerator is not None:
-                add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
-        else:
-            report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict, extras, reparameterize)
+        report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
+                              backward, convention, strict, extras, reparameterize)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -268,57 +257,101 @@ def profile_command(
             enforce_budget(report, budget, model, ok_on_stderr=True)
 
 
-def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
-                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
-                   backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None, reparameterize: bool = False) -> Report:
-    """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
-    add what ``extras`` asks for. A re-parameterizable timm model is counted as built, or fused
-    with ``reparameterize``; one line on stderr says which."""
-    extras = extras or Extras()
-    import flopwise
-    from flopwise.models import (
-        CallTrace,
-        check_device,
-        describe_failure,
-        load_model,
-        make_inputs,
-        parse_dtype,
-        parse_kwarg,
-    )
-    from flopwise.reparameterize import counted_form
+def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                 kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                 backward: bool, convention: str, strict: bool,
+                 extras: Extras | None = None, reparameterize: bool = False) -> Report:
+    """Count the model a spec names, through its source: graph sources (``.onnx``) directly,
+    PyTorch sources by :func:`_profile_torch`."""
+    from flopwise.models import find_source
 
-    requests = _requests(inputs, dtypes)
-    keyword_requests = dict(parse_kwarg(text) for text in kwargs)
-    if model_dtype is not None:
-        parse_dtype(model_dtype)
-    check_device(device)
-    with _working(f"building {model} on {device}"):
+    source = find_source(model)
+    if not source.graph:
+        return _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
+                              backward, convention, strict, extras, reparameterize)
+    extras = extras or Extras()
+    if extras.time:
+        raise UsageError(f"--time measures PyTorch models; for a {source.name} file use "
+                         "flopwise.onnx.measure_latency (onnxruntime)")
+    with _working(f"counting {model}"):
+        report = source.implementation().count(model, inputs, convention, strict)
+    if extras.accelerator is not None:
+        add_estimate(report, extras.accelerator, extras.compute_efficiency,
+                     extras.memory_efficiency)
+    return report
+
+
+def _note(text: str) -> None:
+    stderr.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _build(model: str, attempt: Attempt, train: bool) -> LoadedModel:
+    from flopwise.models import load_model
+
+    with _working(f"building {model} on {attempt.device}"):
         try:
-            loaded = load_model(model, device, train, model_dtype)
+            return load_model(model, attempt.device, train, attempt.model_dtype)
         except FlopwiseError:
             raise
         except Exception as error:
             first = (str(error).strip().splitlines() or [""])[0]
             raise ModelLoadError(
                 f"building {model} failed: {type(error).__name__}: {first}") from error
-        loaded, form = counted_form(loaded, reparameterize)
-        if form:
-            stderr.print(f"note: {form}", markup=False, highlight=False)
-        args, keyword = make_inputs(loaded, requests, keyword_requests, device)
 
-    with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
-        try:
-            report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                      convention=convention, strict=strict, memory=True,
-                                      name=f"{model} ({type(loaded.model).__name__})")
-        except FlopwiseError:
-            raise
-        except Exception as error:
-            raise ModelRunError(describe_failure(error, trace, device)) from error
+
+def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                   backward: bool, convention: str, strict: bool,
+                   extras: Extras | None = None, reparameterize: bool = False) -> Report:
+    """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
+    add what ``extras`` asks for. When the device or dtype cannot run the model (values needed
+    on meta, a half-precision-only kernel) it is rebuilt as :func:`flopwise.models.fallback.
+    next_attempt` says, with a note on stderr. A re-parameterizable timm model is counted as
+    built, or fused with ``reparameterize``; a note says which."""
+    extras = extras or Extras()
+    import flopwise
+    from flopwise.models import (
+        CallTrace,
+        check_device,
+        describe_failure,
+        input_notes,
+        make_inputs,
+        parse_dtype,
+        parse_kwarg,
+    )
+    from flopwise.models.fallback import Attempt, next_attempt
+    from flopwise.models.timm import counted_form
+
+    requests = _requests(inputs, dtypes)
+    keyword_requests = dict(parse_kwarg(text) for text in kwargs)
+    if model_dtype is not None:
+        parse_dtype(model_dtype)
+    check_device(device)
+    attempt = Attempt(device, model_dtype)
+    while True:
+        loaded, form = counted_form(_build(model, attempt, train), reparameterize)
+        args, keyword = make_inputs(loaded, requests, keyword_requests, attempt.device)
+        if not attempt.reason:
+            for line in (*input_notes(loaded, requests, keyword_requests), form):
+                if line:
+                    _note(line)
+        with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
+            try:
+                report = flopwise.profile(loaded.model, args, keyword, backward=backward,
+                                          convention=convention, strict=strict, memory=True,
+                                          name=f"{model} ({type(loaded.model).__name__})")
+                break
+            except FlopwiseError:
+                raise
+            except Exception as error:
+                retry = next_attempt(error, loaded, attempt)
+                if retry is None:
+                    raise ModelRunError(describe_failure(error, trace, attempt.device)) from error
+        _note(retry.reason)
+        attempt = retry
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
-            add_batch_fit(report, loaded.model, args, keyword, device, backward,
+            add_batch_fit(report, loaded.model, args, keyword, attempt.device, backward,
                           extras.accelerator)
     extras.apply(report, loaded.model, args, keyword, backward, model)
     return report

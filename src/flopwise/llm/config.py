@@ -18,7 +18,6 @@ from a built-in preset (:func:`load_spec` with a preset name) or from explicit d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from flopwise.errors import ConfigError, UsageError
 from flopwise.llm.presets import close_matches, preset_config, preset_source
+from flopwise.models.hf_config import config_path, model_type_of, read_config
 
 __all__ = [
     "TransformerSpec",
@@ -450,12 +450,7 @@ def spec_from_hf_config(
     (3072, True)
     """
     where = where or name
-    model_type = config.get("model_type")
-    if model_type is None:
-        raise ConfigError(
-            f"{where}: missing field 'model_type'; add it to the config "
-            f"(one of {', '.join(SUPPORTED_MODEL_TYPES)})"
-        )
+    model_type = model_type_of(config, where, ", ".join(SUPPORTED_MODEL_TYPES))
     parser = _PARSERS.get(str(model_type))
     if parser is None:
         hint = close_matches(str(model_type), SUPPORTED_MODEL_TYPES)
@@ -467,21 +462,6 @@ def spec_from_hf_config(
     return parser(_Fields(config, where), name)
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}; check the path") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path} is not valid JSON ({error.msg} at line {error.lineno}); "
-            "pass a Hugging Face config.json"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} holds a JSON {type(data).__name__}, not an object; pass a config.json")
-    return data
-
-
 def load_spec(model: str | Path) -> TransformerSpec:
     """A spec from a preset name (``"llama-3-8b"``) or a path to a ``config.json`` (or its folder).
 
@@ -489,15 +469,11 @@ def load_spec(model: str | Path) -> TransformerSpec:
     8
     """
     text = str(model)
-    path = Path(text)
-    if path.is_dir():
-        path = path / "config.json"
-    if path.is_file():
+    path = config_path(text, "a preset name")
+    if path is not None:
         label = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
-        spec = spec_from_hf_config(_read_config_file(path), label or "config", str(path))
+        spec = spec_from_hf_config(read_config(path), label or "config", str(path))
         return replace(spec, source=str(path))
-    if text.endswith(".json") or "/" in text or "\\" in text:
-        raise UsageError(f"no such config file: {text}; pass an existing config.json or a preset name")
     name = text.lower()
     spec = spec_from_hf_config(preset_config(name), name)
     return replace(spec, source=preset_source(name))

@@ -1,11 +1,13 @@
-"""Which form of a re-parameterizable timm model is counted: as built, or fused for inference.
+"""``timm:NAME``: ``timm.create_model(NAME, pretrained=False)``; the default input is
+``[1, *pretrained_cfg["input_size"]]``.
 
-RepVGG, MobileOne, FastViT, RepGhost, RepViT, LeViT and their kin train with parallel branches
-(a k×k convolution, a 1×1 convolution and an identity, each with its batch norm) that are
-folded into one convolution for inference. ``timm.create_model`` builds the training-time
-form; timm's own ``timm.utils.model.reparameterize_model`` turns it into the deployed one. By
-default flopwise counts the model as built; ``--reparameterize`` (or :func:`reparameterized`)
-counts the fused form, always on a copy.
+Re-parameterizable models (RepVGG, MobileOne, FastViT, RepGhost, RepViT, LeViT and their kin)
+train with parallel branches (a k×k convolution, a 1×1 convolution and an identity, each with
+its batch norm) or unfused batch norms that are folded away for inference.
+``timm.create_model`` builds the training-time form; timm's own
+``timm.utils.model.reparameterize_model`` turns it into the deployed one. flopwise counts the
+model as built unless asked for the fused form (``--reparameterize``, :func:`counted_form`,
+:func:`reparameterized`), which it always makes from a copy.
 
 >>> import torch
 >>> reparameterizable(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8)))
@@ -15,20 +17,35 @@ False
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flopwise.errors import MissingExtraError, UsageError
+from flopwise.errors import MissingExtraError, ModelLoadError, UsageError
+from flopwise.models.loaded import LoadedModel
+from flopwise.models.specs import close_names
 
 if TYPE_CHECKING:
     import torch
 
-    from flopwise.models import LoadedModel
-
-__all__ = ["FUSING_METHODS", "reparameterizable", "reparameterized", "check_reparameterize",
-           "counted_form"]
+__all__ = ["load", "FUSING_METHODS", "reparameterizable", "reparameterized",
+           "check_reparameterize", "counted_form"]
 
 # the methods timm's reparameterize_model calls on a submodule that has one
 FUSING_METHODS = ("fuse", "reparameterize", "switch_to_deploy")
+
+
+def load(spec: str, name: str) -> LoadedModel:
+    try:
+        import timm
+    except ImportError:
+        raise MissingExtraError("timm", "timm", f"{spec!r}") from None
+    known = timm.list_models()
+    if name not in known:
+        raise ModelLoadError(f"unknown timm model {name!r}{close_names(name, known)}")
+    model = timm.create_model(name, pretrained=False)
+    pretrained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", None) or {}
+    size = tuple(pretrained_cfg.get("input_size", ()))
+    shapes = ((1, *size),) if size else ()
+    return LoadedModel(spec, "timm", model, shapes, "the model's pretrained_cfg input_size")
 
 
 def reparameterizable(model: torch.nn.Module) -> bool:
@@ -56,7 +73,9 @@ def reparameterized(model: torch.nn.Module) -> torch.nn.Module:
 
 def check_reparameterize(spec: str) -> None:
     """``--reparameterize`` takes ``timm:NAME`` models only: the fused form is timm's."""
-    if spec.partition(":")[0].lower() != "timm":
+    from flopwise.models.registry import find_source
+
+    if find_source(spec).name != "timm":
         raise UsageError(f"--reparameterize applies to timm:NAME models (timm's "
                          f"reparameterize_model fuses them), not to {spec!r}")
 

@@ -1,0 +1,116 @@
+"""When the default device or dtype cannot run a model: what to try next, and why.
+
+The default device is ``meta`` (shapes only, no weights). Some models' own code needs values
+(``Tensor.item()``, ``nonzero``, data-dependent shapes); they are rebuilt on the CPU with real
+weights when those fit in memory. Some kernels exist in half precision only (grouped GEMMs of
+mixture-of-experts layers); those models are rebuilt in the dtype their config declares, or
+bfloat16. Each retry comes with one line saying what happened and why.
+
+>>> needs_values(RuntimeError("Tensor.item() cannot be called on meta tensors"))
+True
+>>> needs_half(RuntimeError("Expected mat_a to be BFloat16 or supported Float16 matrix, got torch.float32"))
+True
+>>> model_bytes_text(3 * 2**30)
+'3.0 GiB'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flopwise.errors import ModelRunError
+
+if TYPE_CHECKING:
+    import torch
+
+    from flopwise.models.loaded import LoadedModel
+
+__all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes",
+           "available_bytes", "model_bytes_text"]
+
+_VALUE_ERRORS = re.compile(
+    r"meta tensor|on meta|device type meta|'meta'|data-dependent|data dependent|"
+    r"unbacked symint|cannot copy out of meta|item\(\)", re.IGNORECASE)
+_HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|float16)",
+                          re.IGNORECASE)
+# the model must leave this share of the free memory for activations and the run itself
+_MEMORY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A device and model dtype to build and run with, and why (empty for the user's own)."""
+
+    device: str
+    model_dtype: str | None = None
+    reason: str = ""
+
+
+def needs_values(error: BaseException) -> bool:
+    """Whether ``error`` says the model's code needed values that meta tensors do not have."""
+    return bool(_VALUE_ERRORS.search(f"{type(error).__name__}: {error}"))
+
+
+def needs_half(error: BaseException) -> bool:
+    """Whether ``error`` says a kernel takes half precision only and got float32."""
+    return bool(_HALF_ERRORS.search(str(error).splitlines()[0] if str(error) else ""))
+
+
+def model_bytes(model: torch.nn.Module) -> int:
+    """Bytes of the model's parameters and buffers (read from shapes: works on meta)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def available_bytes() -> int:
+    """Memory the system says is available now (``MemAvailable``; physical memory elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def model_bytes_text(size: int) -> str:
+    """A byte count in GiB or MiB, for messages."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
+
+
+def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) -> Attempt | None:
+    """What to try after ``attempt`` failed with ``error`` on ``loaded``; ``None``: nothing.
+
+    Meta → CPU when the model needs values, if its weights fit in half the available memory
+    (else :class:`~flopwise.ModelRunError` names the size and ``--device``). A float32 model
+    whose kernel wants half precision → the config's declared dtype, or bfloat16, when the
+    user chose no ``--model-dtype``.
+    """
+    if attempt.device == "meta" and needs_values(error):
+        size, free = model_bytes(loaded.model), available_bytes()
+        if size > _MEMORY_SHARE * free:
+            raise ModelRunError(
+                f"{loaded.spec} needs real values ({_first_line(error)}), but its weights "
+                f"({model_bytes_text(size)}) do not fit in the {model_bytes_text(free)} of free "
+                "memory; run it on a larger machine with --device cuda (or cpu)")
+        return Attempt("cpu", attempt.model_dtype,
+                       f"the model's code needs real values on the meta device "
+                       f"({_first_line(error)}); rebuilt on the CPU with real weights "
+                       f"({model_bytes_text(size)})")
+    if attempt.model_dtype is None and needs_half(error):
+        declared = loaded.declared_dtype not in (None, "float32")
+        dtype = loaded.declared_dtype if declared and loaded.declared_dtype else "bfloat16"
+        why = "the dtype its config declares" if declared else "it has no float32 path"
+        return Attempt(attempt.device, dtype,
+                       f"a kernel runs in half precision only ({_first_line(error)}); rebuilt "
+                       f"in {dtype} ({why})")
+    return None

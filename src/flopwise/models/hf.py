@@ -1,0 +1,88 @@
+"""``hf:CONFIG``: a transformers model built from its config, without weights and without network.
+
+``CONFIG`` is a local ``config.json`` (or a folder holding one), or a model type such as
+``gpt2``, ``bert`` or ``llama`` (the config class's defaults). The class is the config's
+``architectures[0]`` when it names one, else the causal-LM head for decoder-only types, else
+the base model. Inputs come from the config and the forward's signature (:mod:`hf_inputs
+<flopwise.models.hf_inputs>`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flopwise.errors import ConfigError, MissingExtraError, ModelLoadError
+from flopwise.models.hf_config import config_path, model_type_of, read_config
+from flopwise.models.hf_inputs import hf_inputs
+from flopwise.models.loaded import LoadedModel
+from flopwise.models.specs import close_names
+
+__all__ = ["load", "hf_config", "hf_class", "declared_dtype"]
+
+
+def hf_config(spec: str, text: str) -> Any:
+    """The transformers config ``text`` names: a local ``config.json`` or a model type."""
+    from transformers import CONFIG_MAPPING
+
+    known = list(CONFIG_MAPPING.keys())
+    path = config_path(text, "a model type such as gpt2")
+    if path is not None:
+        data = read_config(path)
+        model_type = model_type_of(data, str(path))
+        if model_type not in CONFIG_MAPPING:
+            raise ConfigError(f"{path}: unknown model_type {model_type!r}"
+                              f"{close_names(model_type, known)}")
+        return CONFIG_MAPPING[model_type].from_dict(data)
+    if text in CONFIG_MAPPING:
+        return CONFIG_MAPPING[text]()
+    raise ModelLoadError(
+        f"unknown transformers model type {text!r}{close_names(text, known)}; hf:CONFIG takes "
+        "a model type (built from its config class defaults) or a local config.json; nothing "
+        "is downloaded"
+    )
+
+
+def hf_class(config: Any) -> Any:
+    """The class to build: ``architectures[0]``, the causal LM of a decoder-only type, or the
+    base model."""
+    import transformers
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    for architecture in getattr(config, "architectures", None) or ():
+        cls = getattr(transformers, architecture, None)
+        if cls is not None:
+            return cls
+    model_type = config.model_type
+    decoder_only = (model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+                    and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+                    and not getattr(config, "is_encoder_decoder", False))
+    return transformers.AutoModelForCausalLM if decoder_only else transformers.AutoModel
+
+
+def declared_dtype(config: Any) -> str | None:
+    """The floating dtype the config declares (``dtype``, formerly ``torch_dtype``), if any."""
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    name = str(value).removeprefix("torch.") if value is not None else None
+    return name if name in ("float32", "float16", "bfloat16") else None
+
+
+def load(spec: str, text: str) -> LoadedModel:
+    """Build the model on the current default device; its inputs from config and signature."""
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("transformers", "hf", f"{spec!r}") from None
+    config = hf_config(spec, text)
+    cls = hf_class(config)
+    model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+    made = hf_inputs(model, config)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return LoadedModel(spec, "hf", model, made.shapes, made.note,
+                       vocab_size=getattr(text_config, "vocab_size", None),
+                       default_kwargs=made.kwargs, follow_kwargs=made.follow, notes=made.notes,
+                       token_inputs=made.main == "input_ids",
+                       replacing_kwargs=(made.main, "inputs_embeds"),
+                       declared_dtype=declared_dtype(config))

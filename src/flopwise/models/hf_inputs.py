@@ -1,0 +1,179 @@
+"""The inputs a transformers model's forward needs, made from its config and its signature.
+
+Rules (each made input carries its reason, which the CLI prints as a note):
+
+- token ids ``[1, T]``: ``T = min(128, max_position_embeddings)`` of the text config;
+- images ``pixel_values`` ``[1, C, H, W]`` from the vision config (``image_size``,
+  ``num_channels``; 224 px and 3 channels when it says nothing); video models (a
+  ``num_frames``) get ``[1, frames, C, H, W]``;
+- log-mel features ``input_features``: ``[1, mel, 2·max_source_positions]`` (Whisper-style,
+  mel bins first) or ``[1, 1000, feature_size]`` (10 s at 100 frames/s, features last);
+- raw audio ``input_values``: one second at the config's ``sampling_rate`` (16 kHz without
+  one), ``[1, samples]``, or ``[1, audio_channels, samples]`` for audio codecs;
+- beside text: ``bbox`` ``[1, T, 4]`` (layout models), ``decoder_input_ids`` (encoder-decoder
+  models), ``pixel_values`` (text-image models such as CLIP, unless the model splices image
+  features into placeholder tokens, which needs real token values), ``lang_ids`` (X-MOD);
+- beside an image or audio: ``input_ids`` when the forward requires them (BLIP-2).
+
+>>> _token_count(type("C", (), {"max_position_embeddings": 77})())
+77
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flopwise.models.specs import TensorRequest
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["MadeInputs", "hf_inputs", "DEFAULT_TOKENS", "DEFAULT_IMAGE"]
+
+DEFAULT_TOKENS = 128
+DEFAULT_IMAGE = 224
+FEATURE_FRAMES = 1000
+_POSITION_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len",
+                    "max_sequence_length")
+
+
+@dataclass
+class MadeInputs:
+    """The main (positional) input, keyword inputs beside it, and why each was made."""
+
+    main: str
+    shapes: tuple[tuple[int, ...], ...] = ()
+    note: str = ""
+    kwargs: dict[str, TensorRequest] = field(default_factory=dict)
+    follow: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _token_count(config: Any) -> int:
+    limits = [getattr(config, name) for name in _POSITION_FIELDS
+              if isinstance(getattr(config, name, None), int) and getattr(config, name) > 0]
+    return min([DEFAULT_TOKENS, *limits])
+
+
+def _sub_config(config: Any, *names: str) -> Any:
+    for name in names:
+        sub = getattr(config, name, None)
+        if sub is not None and not isinstance(sub, (dict, int, str)):
+            return sub
+    return config
+
+
+def _image(config: Any) -> tuple[tuple[int, ...], str]:
+    vision = _sub_config(config, "vision_config", "backbone_config")
+    size = getattr(vision, "image_size", None) or getattr(config, "image_size", None)
+    if isinstance(size, (list, tuple)):
+        height, width = int(size[0]), int(size[-1])
+    elif isinstance(size, dict):
+        height = width = int(size.get("height") or size.get("shortest_edge") or DEFAULT_IMAGE)
+    elif isinstance(size, int) and size > 0:
+        height = width = size
+    else:
+        height = width = DEFAULT_IMAGE
+    channels = int(getattr(vision, "num_channels", None) or 3)
+    frames = getattr(vision, "num_frames", None)
+    where = "config" if size else "no size in the config: the ImageNet default"
+    if isinstance(frames, int) and frames > 0:
+        return ((1, frames, channels, height, width),
+                f"{frames} frames of {height}×{width} ({where})")
+    return (1, channels, height, width), f"a {height}×{width} image ({where})"
+
+
+def _features(config: Any) -> tuple[tuple[int, ...], str]:
+    audio = _sub_config(config, "audio_config", "encoder_config")
+    mel_bins = getattr(audio, "num_mel_bins", None)
+    positions = getattr(audio, "max_source_positions", None)
+    if mel_bins and positions:
+        # NB: Whisper-style encoders halve the frames with a stride-2 conv to their positions
+        frames = 2 * positions
+        return (1, mel_bins, frames), f"{mel_bins} mel bins × {frames} frames (config)"
+    size = (getattr(audio, "feature_size", None) or getattr(audio, "input_feat_per_channel", None)
+            or mel_bins or 80)
+    channels = int(getattr(audio, "input_channels", 1) or 1)
+    return ((1, FEATURE_FRAMES, size * channels),
+            f"{FEATURE_FRAMES} frames × {size * channels} features (10 s at 100 frames/s)")
+
+
+def _waveform(model: Any, config: Any) -> tuple[tuple[int, ...], str]:
+    rate = int(getattr(config, "sampling_rate", None) or 16000)
+    channels = getattr(config, "audio_channels", None)
+    if channels is None and hasattr(model, "quantizer"):
+        channels = 1
+    if channels is not None:
+        return (1, int(channels), rate), f"1 s of {rate} Hz audio, {channels} channel(s) (codec)"
+    return (1, rate), f"1 s of {rate} Hz audio"
+
+
+def _splices(config: Any, *kinds: str) -> bool:
+    """Whether features of ``kinds`` replace placeholder tokens (text must hold those tokens)."""
+    return any(kind in key and "token" in key for key in config.to_dict() for kind in kinds)
+
+
+def _main_input(model: Any, config: Any, main: str) -> tuple[tuple[int, ...] | None, str]:
+    if main == "input_ids":
+        tokens = _token_count(_sub_config(config, "text_config"))
+        return (1, tokens), f"{tokens} tokens"
+    if main in ("pixel_values", "pixel_values_videos"):
+        return _image(config)
+    if main == "input_features":
+        return _features(config)
+    if main in ("input_values", "audio_values"):
+        return _waveform(model, config)
+    return None, ""
+
+
+def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
+    """Every input ``model.forward`` needs, from ``config`` and the forward's parameters."""
+    parameters = inspect.signature(model.forward).parameters
+    main = getattr(model, "main_input_name", "input_ids")
+    if main not in parameters:
+        main = next(iter(parameters), main)
+    shape, note = _main_input(model, config, main)
+    made = MadeInputs(main, (shape,) if shape else (), note)
+    notes: list[str] = []
+    text = main == "input_ids"
+    required = {name for name, parameter in parameters.items()
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
+    if text and "bbox" in parameters:
+        made.follow["bbox"] = (4,)
+        notes.append("bbox: one box per token, all zero (a layout model)")
+    if "lang_ids" in parameters and getattr(config, "default_language", "") is None:
+        made.kwargs["lang_ids"] = TensorRequest((1,), "int64", high=1)
+        notes.append(f"lang_ids: the config's first language "
+                     f"({(getattr(config, 'languages', None) or ['?'])[0]})")
+    if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in parameters:
+        if text:
+            made.follow["decoder_input_ids"] = ()
+            notes.append("decoder_input_ids: as many decoder tokens as encoder tokens")
+        else:
+            decoder = _sub_config(config, "decoder", "text_config")
+            tokens = min(DEFAULT_TOKENS, getattr(config, "max_target_positions", None) or 10**9,
+                         _token_count(decoder))
+            made.kwargs["decoder_input_ids"] = TensorRequest((1, tokens))
+            notes.append(f"decoder_input_ids: {tokens} decoder tokens")
+    if text and "pixel_values" in parameters:
+        if _splices(config, "image", "video"):
+            notes.append("text only: this model splices image features into image tokens; "
+                         "pass --kwarg pixel_values=... with matching tokens to count its vision")
+        else:
+            image, why = _image(config)
+            made.kwargs["pixel_values"] = TensorRequest(image)
+            notes.append(f"pixel_values: {why}")
+    if (text and "input_features" in parameters and hasattr(config, "audio_config")
+            and not _splices(config, "audio")):
+        features, why = _features(config)
+        made.kwargs["input_features"] = TensorRequest(features)
+        notes.append(f"input_features: {why}")
+    if not text and "input_ids" in required:
+        tokens = _token_count(_sub_config(config, "text_config"))
+        made.kwargs["input_ids"] = TensorRequest((1, tokens))
+        notes.append(f"input_ids: {tokens} tokens")
+    made.notes = tuple(notes)
+    return made
