@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "_out" / "timm_zoo"
@@ -42,14 +43,14 @@ def timm_param_count(name: str, reparameterize: bool) -> int:
     import torch
     from timm.utils.model import reparameterize_model
 
-    with torch.device("meta"):
+    with torch.device("meta"):        # the fused layers are made on meta too
         model = timm.create_model(name, pretrained=False)
-    if reparameterize:
-        model = reparameterize_model(model.eval())
+        if reparameterize:
+            model = reparameterize_model(model.eval())
     return sum(p.numel() for p in model.parameters())
 
 
-def check_model(name: str, reparameterize: bool = False) -> dict[str, object]:
+def check_model(name: str, reparameterize: bool = False) -> dict[str, Any]:
     """Run ``flopwise profile timm:NAME -f json`` in-process; what it said, against timm."""
     from typer.testing import CliRunner
 
@@ -61,7 +62,7 @@ def check_model(name: str, reparameterize: bool = False) -> dict[str, object]:
         argv.append("--reparameterize")
     result = CliRunner().invoke(app, argv)
     seconds = time.perf_counter() - start
-    record: dict[str, object] = {"name": name, "exit": result.exit_code, "seconds": seconds}
+    record: dict[str, Any] = {"name": name, "exit": result.exit_code, "seconds": seconds}
     if result.exit_code != 0:
         text = (result.stderr or result.output or repr(result.exception)).strip()
         record["error"] = text.splitlines()[0] if text else repr(result.exception)
@@ -74,7 +75,7 @@ def check_model(name: str, reparameterize: bool = False) -> dict[str, object]:
     return record
 
 
-def works(record: dict[str, object]) -> bool:
+def works(record: dict[str, Any]) -> bool:
     return (record["exit"] == 0 and not record.get("unsupported")
             and not record.get("formula_errors") and record["params"] == record["timm_params"])
 
@@ -89,7 +90,12 @@ def _worker(names: list[str], reparameterize: bool) -> None:
     warnings.simplefilter("ignore")
     for name in names:
         print("START", name, flush=True)
-        print(json.dumps(check_model(name, reparameterize)), flush=True)
+        try:
+            record = check_model(name, reparameterize)
+        except Exception as error:        # the bench's own side (timm's count) failed
+            record = {"name": name, "exit": None, "error": f"bench: {type(error).__name__}: "
+                      f"{(str(error).splitlines() or [''])[0]}"}
+        print(json.dumps(record), flush=True)
 
 
 def _run_chunk(names: list[str], reparameterize: bool,
@@ -125,7 +131,7 @@ def _run_chunk(names: list[str], reparameterize: bool,
     return lines, [name for name in names if name not in finished]
 
 
-def _load(results: Path) -> dict[str, dict[str, object]]:
+def _load(results: Path) -> dict[str, dict[str, Any]]:
     if not results.exists():
         return {}
     records = (json.loads(line) for line in results.read_text(encoding="utf-8").splitlines())
