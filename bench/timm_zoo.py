@@ -5,10 +5,11 @@
     python bench/timm_zoo.py --names resnet18 repvgg_a0 --reparameterize
 
 A model *works* when the CLI (run in-process, the real command line with its defaults: meta
-device, the ``pretrained_cfg`` input size) exits 0, lists no op without a formula and no formula
-error, and reports as many parameters as timm's own count: ``sum(p.numel())`` of the model
-``timm.create_model(NAME)`` builds, separately, on meta. With ``--reparameterize`` both sides
-are the inference-time fused form (``timm.utils.reparameterize_model``).
+device, the ``pretrained_cfg`` input size) exits 0, stays on meta (no automatic fallback to the
+CPU), lists no op without a formula and no formula error, and reports as many parameters as
+timm's own count: ``sum(p.numel())`` of the model ``timm.create_model(NAME)`` builds,
+separately, on meta. With ``--reparameterize`` both sides are the inference-time fused form
+(``timm.utils.reparameterize_model``).
 
 Models run in chunks, each in a fresh subprocess with a time limit, so one hanging or crashing
 model costs its chunk's time and not the sweep: the model that was running is recorded as a
@@ -68,7 +69,8 @@ def check_model(name: str, reparameterize: bool = False) -> dict[str, Any]:
         record["error"] = text.splitlines()[0] if text else repr(result.exception)
         return record
     report = json.loads(result.stdout)
-    record.update(params=report["total"]["params"], macs=report["total"]["macs"],
+    record.update(device=report["run"]["device"], notes=result.stderr.strip().splitlines(),
+                  params=report["total"]["params"], macs=report["total"]["macs"],
                   unsupported=report["unsupported"],
                   formula_errors=report.get("formula_errors", {}),
                   timm_params=timm_param_count(name, reparameterize))
@@ -76,7 +78,8 @@ def check_model(name: str, reparameterize: bool = False) -> dict[str, Any]:
 
 
 def works(record: dict[str, Any]) -> bool:
-    return (record["exit"] == 0 and not record.get("unsupported")
+    return (record["exit"] == 0 and record.get("device", "meta") == "meta"
+            and not record.get("unsupported")
             and not record.get("formula_errors") and record["params"] == record["timm_params"])
 
 
@@ -184,7 +187,8 @@ def summary(names: list[str], results: Path, elapsed_s: float, form: str) -> str
         why = record.get("error") or (
             f"params {record['params']} vs timm {record['timm_params']}"
             if record["params"] != record["timm_params"] else
-            f"unsupported {record.get('unsupported')} errors {record.get('formula_errors')}")
+            f"unsupported {record.get('unsupported')} errors {record.get('formula_errors')} "
+            f"device {record.get('device')} notes {record.get('notes')}")
         lines.append(f"FAIL {name}: {why}")
     return "\n".join(lines)
 
