@@ -4,9 +4,8 @@ The whole zoo (every ``timm.list_models()`` entry) is the benchmark ``bench/timm
 runs every 25th model of the sorted list (55 of timm 1.0.31's 1,371, 4 %, spread over the
 alphabet and so over the families), through the same check: the CLI, with its defaults (meta,
 the ``pretrained_cfg`` input size), exits 0, stays on meta, lists no unsupported op and no
-formula error, and
-reports as many parameters as timm's own count (``sum(p.numel())`` of ``timm.create_model``'s
-model, built separately).
+formula error, and reports as many parameters as timm's own count (``sum(p.numel())`` of
+``timm.create_model``'s model, built separately).
 """
 
 from __future__ import annotations
