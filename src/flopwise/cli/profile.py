@@ -276,7 +276,7 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     with _working(f"counting {model}"):
         report = source.implementation().count(model, inputs, convention, strict)
     if extras.accelerator is not None:
-        add_estimate(report, extras.accelerator, extras.compute_efficiency,
+        report = add_estimate(report, extras.accelerator, extras.compute_efficiency,
                      extras.memory_efficiency)
     return report
 
@@ -351,7 +351,5 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         attempt = retry
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
-            add_batch_fit(report, loaded.model, args, keyword, attempt.device, backward,
-                          extras.accelerator)
-    extras.apply(report, loaded.model, args, keyword, backward, model)
-    return report
+            report = add_batch_fit(report, loaded.model, args, keyword, extras.accelerator)
+    return extras.apply(report, loaded.model, args, keyword, backward, model)
