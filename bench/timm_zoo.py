@@ -11,9 +11,9 @@ timm's own count: ``sum(p.numel())`` of the model ``timm.create_model(NAME)`` bu
 separately, on meta. With ``--reparameterize`` both sides are the inference-time fused form
 (``timm.utils.reparameterize_model``).
 
-Models run in chunks, each in a fresh subprocess with a time limit, so one hanging or crashing
-model costs its chunk's time and not the sweep: the model that was running is recorded as a
-timeout and the rest of its chunk is tried again. Results are appended, one JSON line per model,
+Models run in chunks, each in a fresh subprocess, with a time limit per model, so one hanging
+or crashing model does not stop the sweep: it is recorded as failed and the rest of its chunk is
+tried again in a new subprocess. Results are appended, one JSON line per model,
 to ``bench/_out/timm_zoo/<form>.jsonl``; a later run skips the models already there. The summary
 gives the counts, every failure with its first line, and the wall time: the sum of the per-model
 times (build + count, the interpreter and imports not included) and the elapsed time of this
@@ -26,13 +26,15 @@ import argparse
 import json
 import os
 import platform
+import select
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "_out" / "timm_zoo"
@@ -101,33 +103,51 @@ def _worker(names: list[str], reparameterize: bool) -> None:
         print(json.dumps(record), flush=True)
 
 
+def _follow(worker: subprocess.Popen[str], errors: IO[str],
+            timeout_s: float) -> tuple[str | None, list[str], str]:
+    """Read a worker's records until it ends or one model runs past ``timeout_s`` (then it is
+    killed): the model still running, the records, and why the worker stopped early."""
+    assert worker.stdout is not None
+    lines: list[str] = []
+    running = None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready, _, _ = select.select([worker.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            worker.kill()
+            worker.wait()
+            return running, lines, f"timeout: one model ran past {timeout_s:.0f} s"
+        line = worker.stdout.readline()
+        if not line:
+            code = worker.wait()
+            errors.seek(0)
+            return running, lines, (f"worker exited {code}: "
+                                    + (errors.read().strip().splitlines() or [""])[-1])
+        if line.startswith("START "):
+            running = line.split(" ", 1)[1].strip()
+            deadline = time.monotonic() + timeout_s
+        elif line.startswith("{"):
+            lines.append(line.strip())
+            running = None
+
+
 def _run_chunk(names: list[str], reparameterize: bool,
                timeout_s: float) -> tuple[list[str], list[str]]:
-    """Run one chunk in a subprocess: the JSON lines of the models it finished (a hang or crash
-    is recorded against the model that was running) and the names it did not reach."""
+    """Run one chunk in a subprocess: the JSON lines of the models it finished and the names it
+    did not reach. A model that runs past ``timeout_s`` (the clock restarts for each model) or
+    crashes the worker is recorded as failed, and the worker is ended."""
     command = [sys.executable, __file__, "--worker", *names]
     if reparameterize:
         command.append("--reparameterize")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                              env=env, cwd=REPO)
-        stdout, failure = done.stdout, (f"worker exited {done.returncode}: "
-                                        f"{(done.stderr.strip().splitlines() or [''])[-1]}")
-    except subprocess.TimeoutExpired as expired:
-        raw = expired.stdout or b""
-        stdout = raw.decode() if isinstance(raw, bytes) else raw
-        failure = f"timeout: the chunk ran past {timeout_s:.0f} s"
-    lines: list[str] = []
-    finished, running = set(), None
-    for line in stdout.splitlines():
-        if line.startswith("START "):
-            running = line.split(" ", 1)[1]
-        elif line.startswith("{"):
-            finished.add(json.loads(line)["name"])
-            lines.append(line)
-            running = None
+    with tempfile.TemporaryFile("w+") as errors:
+        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                  env=env, cwd=REPO)
+        running, lines, failure = _follow(worker, errors, timeout_s)
+    finished = {json.loads(line)["name"] for line in lines}
+    if running is None and not lines and failure:
+        running = names[0]                # it failed before the first model: blame that one
     if running is not None:               # it crashed or hung on this one
         lines.append(json.dumps({"name": running, "exit": None, "error": failure}))
         finished.add(running)
@@ -200,7 +220,9 @@ def main() -> None:
                         help="profile the fused inference form (flopwise --reparameterize)")
     parser.add_argument("--chunk", type=int, default=30, help="models per subprocess")
     parser.add_argument("--jobs", type=int, default=1, help="subprocesses at a time")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per chunk")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per model")
+    parser.add_argument("--results", type=Path, help="results file (default: "
+                        "bench/_out/timm_zoo/<form>.jsonl)")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,8 +232,8 @@ def main() -> None:
     import timm
 
     form = "reparameterized" if args.reparameterize else "default"
-    results = OUT / f"{form}.jsonl"
-    OUT.mkdir(parents=True, exist_ok=True)
+    results = args.results or OUT / f"{form}.jsonl"
+    results.parent.mkdir(parents=True, exist_ok=True)
     if args.fresh and results.exists():
         results.unlink()
     names = args.names or timm.list_models()
