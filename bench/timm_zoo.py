@@ -191,12 +191,16 @@ def summary(names: list[str], results: Path, elapsed_s: float, form: str) -> str
     bad = [name for name in names if name in records and not works(records[name])]
     missing = [name for name in names if name not in records]
     total_s = sum(float(records[name].get("seconds") or 0.0) for name in names if name in records)
+    run = len(names) - len(missing)
+    per_s = total_s / max(1, run)
     lines = [
         f"timm {timm.__version__}, torch {torch.__version__}, {platform.machine()}, "
         f"{os.cpu_count()} cores; form: {form}",
         f"works: {len(good)} / {len(names)}; fails: {len(bad)}; not run: {len(missing)}",
-        f"wall time of the zoo on meta: {total_s / 60:.1f} min (sum of per-model build + "
-        f"count); this invocation: {elapsed_s / 60:.1f} min",
+        f"time on meta, build + count, summed over the {run} models run: {total_s / 60:.1f} min "
+        f"({per_s:.1f} s a model"
+        + (f"; the whole zoo at that rate: {per_s * len(names) / 60:.0f} min" if missing else "")
+        + f"); this invocation: {elapsed_s / 60:.1f} min",
     ]
     slowest = sorted((n for n in names if n in records), key=lambda n: -float(
         records[n].get("seconds") or 0.0))[:5]
