@@ -167,6 +167,12 @@ def profile_command(
     train: bool = typer.Option(
         False, "--train/--eval", help="Module mode during the run (default: eval)."
     ),
+    reparameterize: bool = typer.Option(
+        False, "--reparameterize",
+        help="timm models with training-time branches (RepVGG, MobileOne, FastViT, RepGhost, "
+        "...): count the fused inference form (timm's reparameterize_model). Default: the "
+        "form timm.create_model builds.",
+    ),
     plot: Path | None = typer.Option(
         None, "--plot", metavar="FILE.png",
         help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
@@ -216,6 +222,10 @@ def profile_command(
         if model_dtype is not None:
             parse_dtype(model_dtype)
         check_device(device)
+        if reparameterize:
+            from flopwise.models.timm import check_reparameterize
+
+            check_reparameterize(model)
         budget = Budget.parse(max_gflops=max_gflops, max_flops=max_flops, max_macs=max_macs,
                               max_params=max_params, max_memory=max_memory,
                               max_latency_ms=max_latency_ms)
@@ -238,7 +248,7 @@ def profile_command(
                                        backward, convention, strict, (world, mesh, parallel))
         else:
             report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                  backward, convention, strict, extras)
+                                  backward, convention, strict, extras, reparameterize)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -304,7 +314,7 @@ def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
 def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                  kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                  backward: bool, convention: str, strict: bool,
-                 extras: Extras | None = None) -> Report:
+                 extras: Extras | None = None, reparameterize: bool = False) -> Report:
     """Count the model a spec names, through its source: graph sources (``.onnx``) directly,
     PyTorch sources by :func:`_profile_torch`."""
     from flopwise.models import find_source
@@ -312,7 +322,7 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     source = find_source(model)
     if not source.graph:
         return _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                              backward, convention, strict, extras)
+                              backward, convention, strict, extras, reparameterize)
     extras = extras or Extras()
     if extras.time:
         raise UsageError(f"--time measures PyTorch models; for a {source.name} file use "
@@ -346,13 +356,14 @@ def _build(model: str, attempt: Attempt, train: bool) -> LoadedModel:
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None, prepare: Callable[[Any], Any] | None = None
-                   ) -> Report:
+                   extras: Extras | None = None, reparameterize: bool = False,
+                   prepare: Callable[[Any], Any] | None = None) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for (``prepare`` runs on the built model first: the simulated
     world's parallel recipes). When the device or dtype cannot run the model (values needed
     on meta, a half-precision-only kernel) it is rebuilt as :func:`flopwise.models.fallback.
-    next_attempt` says, with a note on stderr."""
+    next_attempt` says, with a note on stderr. A re-parameterizable timm model is counted as
+    built, or fused with ``reparameterize``; a note says which."""
     extras = extras or Extras()
     import flopwise
     from flopwise.models import (
@@ -365,6 +376,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         parse_kwarg,
     )
     from flopwise.models.fallback import Attempt, next_attempt
+    from flopwise.models.timm import counted_form
 
     requests = _requests(inputs, dtypes)
     keyword_requests = dict(parse_kwarg(text) for text in kwargs)
@@ -373,13 +385,14 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     check_device(device)
     attempt = Attempt(device, model_dtype)
     while True:
-        loaded = _build(model, attempt, train)
+        loaded, form = counted_form(_build(model, attempt, train), reparameterize)
         if prepare is not None:
             prepare(loaded.model)
         args, keyword = make_inputs(loaded, requests, keyword_requests, attempt.device)
         if not attempt.reason:
-            for line in input_notes(loaded, requests, keyword_requests):
-                _note(line)
+            for line in (*input_notes(loaded, requests, keyword_requests), form):
+                if line:
+                    _note(line)
         with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
             try:
                 report = flopwise.profile(loaded.model, args, keyword, backward=backward,
