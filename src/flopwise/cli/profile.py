@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
+from flopwise.cli.generate import (
+    BATCH_HELP,
+    GENERATE_HELP,
+    GenerateRequest,
+    parse_batches,
+    parse_generate,
+    profile_serving,
+)
 from flopwise.cli.estimates import (
     TIME_HELP,
     Extras,
@@ -206,6 +214,9 @@ def profile_command(
     time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
+    generate: str | None = typer.Option(None, "--generate", metavar="prompt=N,new=M",
+                                        help=GENERATE_HELP),
+    batch: str | None = typer.Option(None, "--batch", metavar="B1,B2,...", help=BATCH_HELP),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -229,6 +240,14 @@ def profile_command(
             check_plot_target(plot)
         if time_it:
             check_timing_device(device)
+        serving = parse_generate(generate) if generate is not None else None
+        if batch is not None and serving is None:
+            raise UsageError("--batch sets the batch sizes to time with --generate; add "
+                             "--generate prompt=N,new=M")
+        batches = parse_batches(batch)
+        if serving is not None and time_it:
+            raise UsageError("--time measures one forward pass; with --generate the times are "
+                             "roofline estimates (add --hardware), so drop --time")
         accelerator = load_hardware(hardware)
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
                         repeats)
@@ -236,6 +255,8 @@ def profile_command(
         if model.lower().endswith(".onnx"):
             from flopwise.onnx import parse_input_shapes, profile_onnx
 
+            if serving is not None:
+                raise UsageError("--generate traces a transformers model (hf:...), not an .onnx file")
             if time_it:
                 raise UsageError("--time measures PyTorch models; for an .onnx file use "
                                  "flopwise.onnx.measure_latency (onnxruntime)")
@@ -246,7 +267,7 @@ def profile_command(
                 add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict, extras)
+                                    backward, convention, strict, extras, serving, batches)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -261,9 +282,10 @@ def profile_command(
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None) -> Report:
+                   extras: Extras | None = None, serving: GenerateRequest | None = None,
+                   batches: Sequence[int] = (1,)) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
-    add what ``extras`` asks for."""
+    add what ``extras`` asks for; with ``serving``, count the prefill and decode steps."""
     extras = extras or Extras()
     import flopwise
     from flopwise.models import (
@@ -292,6 +314,17 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                 f"building {model} failed: {type(error).__name__}: {first}") from error
         args, keyword = make_inputs(loaded, requests, keyword_requests, device)
 
+    if serving is not None:
+        if backward:
+            raise UsageError("--generate counts inference (prefill and decode); drop --backward")
+        with _working(f"tracing prefill and decode of {model}"):
+            report = profile_serving(loaded.model, serving, batches, device, convention, strict,
+                                     extras.accelerator,
+                                     f"{model} ({type(loaded.model).__name__})")
+        if extras.accelerator is not None:
+            add_estimate(report, extras.accelerator, extras.compute_efficiency,
+                         extras.memory_efficiency)
+        return report
     with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
         try:
             report = flopwise.profile(loaded.model, args, keyword, backward=backward,
