@@ -35,8 +35,9 @@ __all__ = ["serving_times"]
 
 def _scaled(phase: PhaseCost, traced: int, batch: int, peak: float, bandwidth: float) -> Roofline:
     """The phase for ``batch`` sequences, from its cost for ``traced`` sequences."""
-    # NB: FLOPs and KV bytes scale linearly with the batch and the weights are read once
-    # (exact for dense models; a mixture of experts reads more experts as the batch grows).
+    # NB: FLOPs and KV bytes scale linearly with the batch and the weights are read once:
+    # exact for the matmuls of dense models; elementwise work done once per position (rotary
+    # tables) is scaled too, and a mixture of experts reads more experts as the batch grows.
     return roofline(phase.flops * batch // traced, phase.weights_bytes + phase.kv_bytes * batch // traced,
                     peak, bandwidth)
 
