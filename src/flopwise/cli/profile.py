@@ -15,14 +15,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
-from flopwise.cli.generate import (
-    BATCH_HELP,
-    GENERATE_HELP,
-    GenerateRequest,
-    parse_batches,
-    parse_generate,
-    profile_serving,
-)
 from flopwise.cli.estimates import (
     TIME_HELP,
     Extras,
@@ -30,6 +22,14 @@ from flopwise.cli.estimates import (
     add_estimate,
     check_timing_device,
     load_hardware,
+)
+from flopwise.cli.generate import (
+    BATCH_HELP,
+    GENERATE_HELP,
+    GenerateRequest,
+    parse_batches,
+    parse_generate,
+    profile_serving,
 )
 from flopwise.cli.options import (
     ComputeEfficiency,

@@ -84,7 +84,8 @@ class _Generating(torch.nn.Module):
 
     def forward(self) -> Any:
         input_ids, options = self._call
-        return self.model.generate(input_ids, **options)
+        model: Any = self.model
+        return model.generate(input_ids, **options)
 
 
 class _StepMarks:

@@ -104,9 +104,9 @@ def fit(samples: Sequence[tuple[int, int]], degree: int = 2) -> Polynomial:
             coefficients[k] += y_i * value
     coefficients += [Fraction(0)] * (degree + 1 - len(coefficients))
     polynomial = Polynomial(tuple(coefficients))
-    for context, value in samples[degree + 1:]:
-        if polynomial(context) != value:
+    for context, measured in samples[degree + 1:]:
+        if polynomial(context) != measured:
             fitted_at = ", ".join(str(x) for x, _ in used)
-            raise FlopwiseError(f"the cost at c = {context} is {value}, but {polynomial} "
+            raise FlopwiseError(f"the cost at c = {context} is {measured}, but {polynomial} "
                                 f"(fitted through c = {fitted_at}) gives {polynomial(context)}")
     return polynomial
