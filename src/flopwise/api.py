@@ -153,9 +153,9 @@ def profile(
         formula_errors=mode.formula_errors,
     )
     if tracker is not None:
-        report.extras["memory"] = build_memory_report(
+        report = report.with_section(build_memory_report(
             tracker.trace(), model, tree_leaves((positional, keyword)), training=backward,
-            optimizer=optimizer, names=[node.name for node in nodes])
+            optimizer=optimizer, names=[node.name for node in nodes]))
     if strict and report.unsupported:
         raise UnsupportedOpsError(report.unsupported)
     return report

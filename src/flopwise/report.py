@@ -1,28 +1,44 @@
-"""The result of a profile: typed totals, phases, the module tree, the op table, and a
-versioned JSON form. Costs are stored raw; the report's convention turns them into FLOPs.
+"""The result of a profile: typed totals, phases, the module tree, the op table, typed
+sections, and a versioned JSON form. Costs are stored raw; the report's convention turns them
+into FLOPs.
 
 >>> import torch, flopwise
 >>> report = flopwise.profile(torch.nn.Linear(4, 3), torch.randn(2, 4))
 >>> report.total.flops, report.using("macs").total.flops, report.using("exact").total.flops
 (48, 24, 48)
+
+Sections (:mod:`flopwise.schema`) are attached by methods that return a new report; the
+report they were called on is left as it was:
+
+>>> on_h100 = report.with_roofline("h100-sxm")
+>>> report.roofline is None, on_h100.roofline.hardware_id, list(on_h100.sections)
+(True, 'h100-sxm', ['roofline'])
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.conventions import Convention, get_convention
 from flopwise.formulas.spec import Cost
+from flopwise.schema import SCHEMA_VERSION, key_of
 from flopwise.tree import ModuleNode, ModuleTree
+
+if TYPE_CHECKING:
+    from flopwise.hardware.catalogue import Accelerator
+    from flopwise.hardware.estimate import RooflineEstimate
+    from flopwise.memory.report import MemoryReport
+    from flopwise.timing import Progress, Timing
 
 __all__ = ["Report", "Totals", "ModuleRow", "OpRow", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ class Report:
         buffer_bytes: dict[str, int],
         decomposed: dict[str, int],
         formula_errors: dict[str, str],
-        extras: dict[str, Any] | None = None,
+        sections: Iterable[Any] = (),
     ) -> None:
         self.tree = tree
         self.events = events
@@ -122,7 +138,7 @@ class Report:
         self.buffer_bytes = dict(buffer_bytes)
         self.decomposed = dict(decomposed)
         self.formula_errors = dict(formula_errors)
-        self.extras: dict[str, Any] = dict(extras or {})
+        self._sections = MappingProxyType({key_of(section): section for section in sections})
 
     # -- conventions -------------------------------------------------------------------------
     def using(self, convention: Convention | str) -> Report:
@@ -130,7 +146,8 @@ class Report:
         return Report(
             tree=self.tree, events=self.events, convention=convention, run=self.run,
             param_bytes=self.param_bytes, buffer_bytes=self.buffer_bytes,
-            decomposed=self.decomposed, formula_errors=self.formula_errors, extras=self.extras,
+            decomposed=self.decomposed, formula_errors=self.formula_errors,
+            sections=self._sections.values(),
         )
 
     def flops_of(self, cost: Cost) -> int:
@@ -158,10 +175,89 @@ class Report:
     def params(self) -> int:
         return self.tree.root.params
 
+    # -- sections ----------------------------------------------------------------------------
     @property
-    def memory(self) -> Any:
-        """The run's :class:`~flopwise.memory.MemoryReport` (``None`` with ``memory=False``)."""
-        return self.extras.get("memory")
+    def sections(self) -> Mapping[str, Any]:
+        """The attached sections by JSON key, in the order they were attached (read-only)."""
+        return self._sections
+
+    def section(self, kind: type[S]) -> S | None:
+        """The attached section of type ``kind`` (``None`` when there is none)."""
+        found = self._sections.get(getattr(kind, "KEY", ""))
+        return found if isinstance(found, kind) else None
+
+    def with_section(self, section: Any) -> Report:
+        """This report with ``section`` attached (in the place of one of the same key)."""
+        sections = {**self._sections, key_of(section): section}
+        return Report(
+            tree=self.tree, events=self.events, convention=self.convention, run=self.run,
+            param_bytes=self.param_bytes, buffer_bytes=self.buffer_bytes,
+            decomposed=self.decomposed, formula_errors=self.formula_errors,
+            sections=sections.values(),
+        )
+
+    @property
+    def memory(self) -> MemoryReport | None:
+        """The run's memory (``None`` with ``memory=False``)."""
+        return self._sections.get("memory")
+
+    @property
+    def roofline(self) -> RooflineEstimate | None:
+        """The roofline estimate attached by :meth:`with_roofline`, if any."""
+        return self._sections.get("roofline")
+
+    @property
+    def timing(self) -> Timing | None:
+        """The measured latency attached by :meth:`with_timing`, if any."""
+        return self._sections.get("timing")
+
+    def with_roofline(self, hardware: Accelerator | str, *, compute_efficiency: float = 1.0,
+                      memory_efficiency: float = 1.0) -> Report:
+        """This report with its roofline estimate on ``hardware`` (a catalogue id, a
+        ``bench-device`` profile file or an :class:`~flopwise.hardware.Accelerator`)."""
+        from flopwise.hardware import get_accelerator
+        from flopwise.hardware.estimate import estimate_roofline
+
+        device = get_accelerator(hardware) if isinstance(hardware, str) else hardware
+        return self.with_section(estimate_roofline(
+            self, device, compute_efficiency=compute_efficiency,
+            memory_efficiency=memory_efficiency))
+
+    def with_timing(self, model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | None = None,
+                    *, warmup: int = 3, repeats: int = 10,
+                    hardware: Accelerator | str | None = None,
+                    progress: Progress | None = None) -> Report:
+        """This report with the measured latency of ``model`` on ``inputs`` (run for real,
+        :func:`~flopwise.timing.measure_latency`; forward and backward as the report was made);
+        with ``hardware``, each module's achieved FLOP/s as a share of its peak."""
+        from flopwise.hardware import get_accelerator
+        from flopwise.timing import annotate_timing, measure_latency
+
+        device = get_accelerator(hardware) if isinstance(hardware, str) else hardware
+        timing = measure_latency(model, inputs, kwargs, backward=self.run.backward,
+                                 warmup=warmup, repeats=repeats, progress=progress)
+        return self.with_section(annotate_timing(timing, self, device))
+
+    def with_batch_fit(self, model: Any, inputs: Sequence[Any] = (),
+                       kwargs: Mapping[str, Any] | None = None, *,
+                       hardware: Accelerator | str) -> Report:
+        """This report with the largest batch that fits ``hardware``'s memory in its memory
+        section (:func:`~flopwise.memory.largest_batch`; the model is profiled twice more on
+        ``meta`` or under fake tensors). Needs a report made with ``memory=True``."""
+        from flopwise.errors import UsageError
+        from flopwise.hardware import get_accelerator
+        from flopwise.memory.fit import largest_batch, resized_inputs
+
+        memory = self.memory
+        if memory is None:
+            raise UsageError("the batch fit extends the memory section; profile with "
+                             "memory=True first")
+        device = get_accelerator(hardware) if isinstance(hardware, str) else hardware
+        args, keyword = tuple(inputs), dict(kwargs or {})
+        meta = self.run.device == "meta"
+        fit = largest_batch(model, lambda b: resized_inputs(args, keyword, b, meta), device,
+                            backward=self.run.backward, fake=not meta)
+        return self.with_section(memory.with_fit(fit))
 
     @property
     def trainable_params(self) -> int:
@@ -255,8 +351,8 @@ class Report:
         }
         if self.formula_errors:
             data["formula_errors"] = dict(self.formula_errors)
-        for key, value in self.extras.items():
-            data[key] = value.to_dict() if hasattr(value, "to_dict") else value
+        for key, section in self._sections.items():
+            data[key] = section.to_dict()
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flopwise.errors import UsageError
+from flopwise.schema import CORE_KEYS, SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,15 +52,6 @@ __all__ = [
     "self_values",
     "module_extras",
 ]
-
-#: The JSON schema this module reads (``flopwise.report.SCHEMA_VERSION``).
-SCHEMA_VERSION = 1
-
-#: Keys of the core report; every other object-valued key is an extra section.
-CORE_KEYS = frozenset({
-    "schema", "convention", "convention_manifest", "run", "total", "phases", "modules", "ops",
-    "unsupported", "decomposed", "parameters", "formula_errors",
-})
 
 _LATENCY_KEYS = ("time_s", "latency_s", "total_time_s", "total_s")
 

@@ -39,7 +39,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flopwise.errors import UsageError
 
@@ -90,10 +90,18 @@ class ModuleTiming:
                 "self_time_s": self.self_time_s, "leaf": self.leaf, "flops": self.flops,
                 "flops_per_s": self.flops_per_s, "peak_percent": self.peak_percent}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModuleTiming:
+        return cls(data["name"], data["calls"], data["time_s"], data["self_time_s"],
+                   bool(data["leaf"]), data.get("flops"), data.get("flops_per_s"),
+                   data.get("peak_percent"))
+
 
 @dataclass(frozen=True)
 class Timing:
     """Measured latency of one model call (see the module docstring for each figure)."""
+
+    KEY: ClassVar[str] = "timing"
 
     device: str
     method: str
@@ -157,6 +165,22 @@ class Timing:
             "hardware": self.hardware, "notes": list(self.notes),
             "modules": [m.to_dict() for m in self.modules],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timing:
+        """The inverse of :meth:`to_dict` (derived figures are recomputed, not read)."""
+        return cls(
+            device=data["device"], method=data["method"], backward=bool(data["backward"]),
+            warmup=data["warmup"], repeats=data["repeats"], time_s=data["time_s"],
+            times_s=tuple(data.get("times_s", ())), hooked_forward_s=data["hooked_forward_s"],
+            leaf_time_s=data["leaf_time_s"], backward_s=data.get("backward_s"),
+            forward_times_s=tuple(data.get("forward_times_s", ())),
+            leaf_times_s=tuple(data.get("leaf_times_s", ())),
+            modules=tuple(ModuleTiming.from_dict(m) for m in data.get("modules", ())),
+            samples=data.get("samples"), flops=data.get("flops"),
+            flops_per_s=data.get("flops_per_s"), peak_percent=data.get("peak_percent"),
+            hardware=data.get("hardware"), notes=tuple(data.get("notes", ())),
+        )
 
 
 # -- clocks ------------------------------------------------------------------------------------

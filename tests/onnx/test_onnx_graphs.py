@@ -216,7 +216,7 @@ def test_unsupported_op_is_listed_and_strict_raises() -> None:
     report = profile_onnx(model)
     assert report.unsupported == {"custom.ops.Frobnicate": 2}
     assert report.total.flops == 6                                 # the Relu still counts
-    assert report.extras["onnx"]["unsized_values"] == 2            # b and y: no shape known
+    assert report.sections["onnx"].unsized_values == 2            # b and y: no shape known
     with pytest.raises(UnsupportedOpsError, match="custom.ops.Frobnicate ×2"):
         profile_onnx(model, strict=True)
 

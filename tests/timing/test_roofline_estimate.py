@@ -104,11 +104,10 @@ def test_backward_phases_are_timed_too() -> None:
 
 
 def test_json_is_strict_json_with_latency_and_device() -> None:
-    report = flopwise.profile(torch.nn.Linear(4, 4), torch.randn(2, 4))
-    report.extras["roofline"] = estimate_roofline(report, H100)
+    report = flopwise.profile(torch.nn.Linear(4, 4), torch.randn(2, 4)).with_roofline(H100)
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))["roofline"]
     assert data["convention"] == "standard"
-    assert data["time_s"] == report.extras["roofline"].time_s
+    assert data["time_s"] == report.roofline.time_s
     assert data["hardware"] == {"id": "h100-sxm", "name": H100.name, "dtype": "float32",
                                 "peak_flops_per_s": FP32_PEAK, "bandwidth_bytes_per_s": BANDWIDTH}
     assert [m["name"] for m in data["modules"]] == [""]

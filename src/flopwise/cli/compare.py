@@ -86,8 +86,8 @@ def compare_rows(reports: Sequence[tuple[str, Report]]) -> list[CompareRow]:
     for spec, report in reports:
         total = report.total
         memory = report.memory
-        estimate = report.extras.get("roofline")
-        timing = report.extras.get("timing")
+        estimate = report.roofline
+        timing = report.timing
         rows.append(CompareRow(
             model=spec,
             inputs=report.run.inputs,
@@ -304,8 +304,9 @@ def compare_command(
                                                  model_dtype, backward, convention, False,
                                                  extras)))
         if time_it:
-            add_timings(kept, backward, warmup, repeats, accelerator,
-                        f"{len(kept)} models in rounds")
+            timed = add_timings(kept, backward, warmup, repeats, accelerator,
+                                f"{len(kept)} models in rounds")
+            reports = [(spec, report) for (spec, _), report in zip(reports, timed)]
         rows = compare_rows(reports)
         text = render_compare(
             rows, output_format, convention=convention,

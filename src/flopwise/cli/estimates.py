@@ -1,9 +1,13 @@
 """What ``--hardware`` and ``--time`` add to a report, shared by ``profile`` and ``compare``.
 
-- ``--hardware NAME|FILE.json``: the roofline estimate (``report.extras["roofline"]``) and the
+- ``--hardware NAME|FILE.json``: the roofline estimate (``report.roofline``) and the
   largest batch that fits the device's memory (``report.memory.fit``);
-- ``--time``: the measured latency, per module (``report.extras["timing"]``), with a progress
-  bar on stderr.
+- ``--time``: the measured latency, per module (``report.timing``), with a progress bar on
+  stderr.
+
+Each is one call of the report's own methods (``with_roofline``, ``with_batch_fit``,
+``with_timing`` or, for several models timed in rounds, ``with_section``); this module adds the
+progress display and the best-effort note.
 
 torch is imported inside the functions: importing this module stays cheap.
 """
@@ -27,7 +31,7 @@ __all__ = [
     "Extras",
     "add_batch_fit",
     "add_estimate",
-    "add_timing",
+    "add_timings",
     "check_timing_device",
     "load_hardware",
 ]
@@ -62,76 +66,35 @@ def load_hardware(name: str | None) -> Accelerator | None:
 
 
 def add_estimate(report: Report, accelerator: Accelerator, compute_efficiency: float,
-                 memory_efficiency: float) -> None:
-    """Put the roofline estimate of ``report`` on ``accelerator`` in its extras."""
-    from flopwise.hardware.estimate import estimate_roofline
-
-    report.extras["roofline"] = estimate_roofline(
-        report, accelerator, compute_efficiency=compute_efficiency,
-        memory_efficiency=memory_efficiency)
-
-
-def _resized(args: tuple[Any, ...], kwargs: Mapping[str, Any], batch: int,
-             device: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The inputs with every tensor of the original batch size resized to ``batch`` (zeros; on
-    ``meta`` for a meta model, else real, to be run under fake tensors)."""
-    import torch
-    from torch.utils._pytree import tree_leaves, tree_map
-
-    tensors = [t for t in tree_leaves((list(args), dict(kwargs))) if isinstance(t, torch.Tensor)]
-    if not tensors or tensors[0].ndim == 0:
-        raise UsageError("the inputs have no batch dimension")
-    original = tensors[0].shape[0]
-
-    def resize(value: Any) -> Any:
-        if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.shape[0] != original:
-            return value
-        shape = (batch, *value.shape[1:])
-        if device == "meta":
-            return torch.empty(shape, dtype=value.dtype, device="meta")
-        return torch.zeros(shape, dtype=value.dtype, device=value.device)
-
-    new_args, new_kwargs = tree_map(resize, (list(args), dict(kwargs)))
-    return tuple(new_args), new_kwargs
+                 memory_efficiency: float) -> Report:
+    """``report`` with its roofline estimate on ``accelerator``."""
+    return report.with_roofline(accelerator, compute_efficiency=compute_efficiency,
+                                memory_efficiency=memory_efficiency)
 
 
 def add_batch_fit(report: Report, model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any],
-                  device: str, backward: bool, accelerator: Accelerator) -> None:
-    """Attach the largest batch that fits ``accelerator`` to ``report.memory``.
+                  accelerator: Accelerator) -> Report:
+    """``report`` with the largest batch that fits ``accelerator`` in its memory section.
 
-    The model is profiled twice more, on ``meta`` or under fake tensors (nothing computed).
     When that is impossible (no batch dimension, a model that rejects other batch sizes) a
-    one-line note on stderr says why; the report stays as it was.
+    one-line note on stderr says why, and ``report`` comes back as it was.
     """
-    from flopwise.memory import largest_batch
-
-    memory = report.memory
-    if memory is None:
-        return
+    if report.memory is None:
+        return report
     try:
-        fit = largest_batch(model, lambda b: _resized(args, kwargs, b, device), accelerator,
-                            backward=backward, fake=device != "meta")
+        return report.with_batch_fit(model, args, kwargs, hardware=accelerator)
     except Exception as error:  # noqa: BLE001  NB: best effort; the model may reject other batches
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         stderr.print(f"note: largest batch on {accelerator.id} not computed: {first}",
                      markup=False, highlight=False)
-        return
-    report.extras["memory"] = memory.with_fit(fit)
-
-
-def add_timing(report: Report, model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any],
-               backward: bool, warmup: int, repeats: int, accelerator: Accelerator | None,
-               label: str) -> None:
-    """Measure the model's latency (progress bar on stderr) and attach it to ``report``."""
-    add_timings([(report, model, args, dict(kwargs))], backward, warmup, repeats, accelerator,
-                label)
+        return report
 
 
 def add_timings(runs: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]],
                 backward: bool, warmup: int, repeats: int, accelerator: Accelerator | None,
-                label: str) -> None:
-    """Time several models in interleaved rounds (progress bar on stderr); attach each
-    timing to its report."""
+                label: str) -> list[Report]:
+    """Time several models in interleaved rounds (progress bar on stderr); each report with
+    its timing, in order."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from flopwise.timing import annotate_timing, measure_interleaved
@@ -143,8 +106,8 @@ def add_timings(runs: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]],
             [(model, args, kwargs) for _, model, args, kwargs in runs], backward=backward,
             warmup=warmup, repeats=repeats,
             progress=lambda done, total: bar.update(task, completed=done))
-    for (report, *_), timing in zip(runs, timings):
-        report.extras["timing"] = annotate_timing(timing, report, accelerator)
+    return [report.with_section(annotate_timing(timing, report, accelerator))
+            for (report, *_), timing in zip(runs, timings)]
 
 
 @dataclass(frozen=True)
@@ -161,14 +124,16 @@ class Extras:
     keep: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]] | None = None
 
     def apply(self, report: Report, model: Any, args: tuple[Any, ...],
-              kwargs: Mapping[str, Any], backward: bool, label: str) -> None:
-        """Add the roofline estimate and the measured latency that were asked for; with
-        ``keep``, hand the model and its inputs over (for timing several models together)."""
+              kwargs: Mapping[str, Any], backward: bool, label: str) -> Report:
+        """``report`` with the roofline estimate and the measured latency that were asked for;
+        with ``keep``, the model and its inputs are handed over instead of timed (for timing
+        several models together)."""
         if self.accelerator is not None:
-            add_estimate(report, self.accelerator, self.compute_efficiency,
-                         self.memory_efficiency)
+            report = add_estimate(report, self.accelerator, self.compute_efficiency,
+                                  self.memory_efficiency)
         if self.keep is not None:
             self.keep.append((report, model, args, dict(kwargs)))
         elif self.time:
-            add_timing(report, model, args, kwargs, backward, self.warmup, self.repeats,
-                       self.accelerator, label)
+            (report,) = add_timings([(report, model, args, dict(kwargs))], backward,
+                                    self.warmup, self.repeats, self.accelerator, label)
+        return report

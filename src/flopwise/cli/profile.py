@@ -264,7 +264,8 @@ def profile_command(
                 report = profile_onnx(model, parse_input_shapes(inputs), convention=convention,
                                       strict=strict)
             if accelerator is not None:
-                add_estimate(report, accelerator, compute_efficiency, memory_efficiency)
+                report = add_estimate(report, accelerator, compute_efficiency,
+                                      memory_efficiency)
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
                                     backward, convention, strict, extras, serving, batches)
@@ -336,7 +337,5 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             raise ModelRunError(describe_failure(error, trace, device)) from error
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
-            add_batch_fit(report, loaded.model, args, keyword, device, backward,
-                          extras.accelerator)
-    extras.apply(report, loaded.model, args, keyword, backward, model)
-    return report
+            report = add_batch_fit(report, loaded.model, args, keyword, extras.accelerator)
+    return extras.apply(report, loaded.model, args, keyword, backward, model)

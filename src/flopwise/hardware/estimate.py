@@ -28,9 +28,9 @@ This module imports no torch itself; the report it reads was made with torch.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flopwise.hardware.catalogue import Accelerator
 from flopwise.hardware.roofline import (
@@ -76,7 +76,13 @@ class OpEstimate:
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "calls": self.calls, "flops": self.flops,
                 "bytes_moved": self.bytes_moved, "time_s": self.time_s,
-                "bound": self.bound.value}
+                "compute_bound_s": self.compute_bound_s, "bound": self.bound.value}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpEstimate:
+        """The inverse of :meth:`to_dict`."""
+        return cls(data["op"], data["calls"], data["flops"], data["bytes_moved"],
+                   data["time_s"], _compute_share(data))
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,15 @@ class ModuleEstimate:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "time_s": self.time_s, "self_time_s": self.self_time_s,
                 "flops": self.flops, "bytes_moved": self.bytes_moved,
+                "compute_bound_s": self.compute_bound_s,
                 "bound": self.bound.value if self.bound is not None else None,
                 "intensity_flops_per_byte": self.intensity_flops_per_byte}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModuleEstimate:
+        """The inverse of :meth:`to_dict`."""
+        return cls(data["name"], data["time_s"], data["self_time_s"], data["flops"],
+                   data["bytes_moved"], _compute_share(data))
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class RooflineEstimate:
     latency: ``samples_per_s`` from the batch (first dimension of the first input),
     ``tokens_per_s`` when the first input holds integer token ids (batch × sequence).
     """
+
+    KEY: ClassVar[str] = "roofline"
 
     hardware_id: str
     hardware_name: str
@@ -177,6 +192,7 @@ class RooflineEstimate:
             "memory_efficiency": self.memory_efficiency,
             "allow_tf32": self.allow_tf32,
             "time_s": self.time_s,
+            "compute_bound_s": self.compute_bound_s,
             "phase_time_s": dict(self.phase_time_s),
             "bound": self.bound.value,
             "flops": self.flops,
@@ -190,6 +206,33 @@ class RooflineEstimate:
             "modules": [m.to_dict() for m in self.modules],
             "ops": [o.to_dict() for o in self.ops],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RooflineEstimate:
+        """The inverse of :meth:`to_dict` (derived figures are recomputed, not read)."""
+        device = data["hardware"]
+        return cls(
+            hardware_id=device["id"], hardware_name=device["name"], dtype=device["dtype"],
+            peak_flops_per_s=device["peak_flops_per_s"],
+            bandwidth_bytes_per_s=device["bandwidth_bytes_per_s"],
+            compute_efficiency=data["compute_efficiency"],
+            memory_efficiency=data["memory_efficiency"], allow_tf32=data["allow_tf32"],
+            time_s=data["time_s"], compute_bound_s=_compute_share(data), flops=data["flops"],
+            bytes_moved=data["bytes_moved"], phase_time_s=dict(data.get("phase_time_s", {})),
+            modules=tuple(ModuleEstimate.from_dict(m) for m in data.get("modules", ())),
+            ops=tuple(OpEstimate.from_dict(o) for o in data.get("ops", ())),
+            untimed_flops=dict(data.get("untimed_flops", {})),
+            samples=data.get("samples"), tokens=data.get("tokens"),
+        )
+
+
+def _compute_share(data: Mapping[str, Any]) -> float:
+    """Seconds of ``data["time_s"]`` that were compute-bound (``compute_bound_s``)."""
+    if "compute_bound_s" in data:
+        return float(data["compute_bound_s"])
+    # NB: files written before typed sections kept only the bound; read back, such an
+    # estimate is wholly compute- or memory-bound, which keeps every bound and time it shows.
+    return float(data["time_s"]) if data.get("bound") == Bound.COMPUTE.value else 0.0
 
 
 def throughput_of(shapes: Iterable[tuple[int, ...]], dtypes: Iterable[str] = ()

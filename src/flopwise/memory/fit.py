@@ -13,7 +13,7 @@ allocated) gives the line ``peak(b) = fixed + b · per_sample``, and the largest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from flopwise.hardware.catalogue import Accelerator
 
-__all__ = ["BatchFit", "fit_batch", "largest_batch"]
+__all__ = ["BatchFit", "fit_batch", "largest_batch", "resized_inputs"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,17 @@ class BatchFit:
             "training": self.training,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchFit:
+        """The inverse of :meth:`to_dict`."""
+        low, high = data["batches"]
+        low_peak, high_peak = data["peaks_bytes"]
+        return cls(device=data["device"], memory_bytes=data["memory_bytes"],
+                   usable_bytes=data["usable_bytes"], batches=(low, high),
+                   peaks_bytes=(low_peak, high_peak), fixed_bytes=data["fixed_bytes"],
+                   bytes_per_sample=data["bytes_per_sample"], batch=data["batch"],
+                   training=bool(data.get("training", False)))
+
 
 def fit_batch(batches: Sequence[int], peaks_bytes: Sequence[int], memory_bytes: int, *,
               device: str = "", usable_fraction: float = 1.0,
@@ -86,6 +97,36 @@ def fit_batch(batches: Sequence[int], peaks_bytes: Sequence[int], memory_bytes: 
     batch = max(0, (usable - fixed) // per_sample)
     return BatchFit(device, memory_bytes, usable, (b1, b2), (p1, p2), fixed, per_sample,
                     batch, training)
+
+
+def resized_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any], batch: int,
+                   meta: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The inputs with every tensor of the first tensor's batch size resized to ``batch``
+    (zeros; on ``meta`` when ``meta``, else real, to be run under fake tensors).
+
+    >>> import torch
+    >>> args, _ = resized_inputs((torch.ones(2, 3), torch.ones(5)), {}, 8, meta=True)
+    >>> [tuple(t.shape) for t in args], args[0].device.type
+    ([(8, 3), (5,)], 'meta')
+    """
+    import torch
+    from torch.utils._pytree import tree_leaves, tree_map
+
+    tensors = [t for t in tree_leaves((list(args), dict(kwargs))) if isinstance(t, torch.Tensor)]
+    if not tensors or tensors[0].ndim == 0:
+        raise UsageError("the inputs have no batch dimension")
+    original = tensors[0].shape[0]
+
+    def resize(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.shape[0] != original:
+            return value
+        shape = (batch, *value.shape[1:])
+        if meta:
+            return torch.empty(shape, dtype=value.dtype, device="meta")
+        return torch.zeros(shape, dtype=value.dtype, device=value.device)
+
+    new_args, new_kwargs = tree_map(resize, (list(args), dict(kwargs)))
+    return tuple(new_args), new_kwargs
 
 
 def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...], dict[str, Any]]],
@@ -115,6 +156,8 @@ def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...],
         args, kwargs = inputs_for(batch)
         report = profile(model, args, kwargs, backward=backward, optimizer=optimizer, loss=loss,
                          fake=fake, memory=True)
-        peaks.append(report.memory.peak_bytes)
+        memory = report.memory
+        assert memory is not None                    # memory=True always attaches it
+        peaks.append(memory.peak_bytes)
     return fit_batch(batches, peaks, device.memory_bytes, device=device.id,
                      usable_fraction=usable_fraction, training=backward)

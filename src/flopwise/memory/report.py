@@ -1,4 +1,4 @@
-"""The memory part of a profile: :class:`MemoryReport`, in ``report.extras["memory"]``.
+"""The memory part of a profile: :class:`MemoryReport`, the report section ``report.memory``.
 
 What ``peak_bytes`` adds up, for the run that was profiled:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flopwise.memory.states import StateMemory, state_memory
 from flopwise.memory.tracker import MemoryTrace, storage_of
@@ -56,10 +56,17 @@ class ModuleMemory:
                 "saved_for_backward_bytes": self.saved_for_backward_bytes,
                 "peak_live_bytes": self.peak_live_bytes}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModuleMemory:
+        return cls(data["name"], data["created_bytes"], data["saved_for_backward_bytes"],
+                   data["peak_live_bytes"])
+
 
 @dataclass(frozen=True)
 class MemoryReport:
     """Memory of one profile run; every figure is an int number of bytes."""
+
+    KEY: ClassVar[str] = "memory"
 
     training: bool
     params_bytes: int
@@ -118,6 +125,26 @@ class MemoryReport:
         if self.fit is not None:
             data["largest_batch"] = self.fit.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemoryReport:
+        """The inverse of :meth:`to_dict` (``peak_bytes`` is derived, not read)."""
+        from flopwise.memory.fit import BatchFit
+
+        fit = data.get("largest_batch")
+        return cls(
+            training=bool(data["training"]), params_bytes=data["params_bytes"],
+            buffers_bytes=data["buffers_bytes"], inputs_bytes=data["inputs_bytes"],
+            grads_bytes=data["grads_bytes"], optimizer_bytes=data["optimizer_bytes"],
+            activation_peak_bytes=data["activation_peak_bytes"],
+            forward_peak_bytes=data["forward_peak_bytes"],
+            backward_peak_bytes=data["backward_peak_bytes"],
+            saved_for_backward_bytes=data["saved_for_backward_bytes"],
+            saved_tensors=data["saved_tensors"], state=StateMemory.from_dict(data["state"]),
+            modules=tuple(ModuleMemory.from_dict(entry) for entry in data.get("modules", ())),
+            notes=tuple(data.get("notes", ())),
+            fit=BatchFit.from_dict(fit) if fit is not None else None,
+        )
 
 
 def _inclusive_peaks(names: Sequence[str], own: Mapping[str, int]) -> dict[str, int]:

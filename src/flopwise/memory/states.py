@@ -130,6 +130,18 @@ class StateMemory:
             "optimizer_bytes_by_state": dict(self.optimizer_bytes_by_state),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StateMemory:
+        """The inverse of :meth:`to_dict` (``total_bytes`` is derived, not read)."""
+        return cls(
+            optimizer=data["optimizer"], precision=data["precision"], params=data["params"],
+            trainable_params=data["trainable_params"], params_bytes=data["params_bytes"],
+            grads_bytes=data["grads_bytes"], optimizer_bytes=data["optimizer_bytes"],
+            params_bytes_by_dtype=dict(data.get("params_bytes_by_dtype", {})),
+            grads_bytes_by_dtype=dict(data.get("grads_bytes_by_dtype", {})),
+            optimizer_bytes_by_state=dict(data.get("optimizer_bytes_by_state", {})),
+        )
+
 
 def _kind_of(optimizer: Any, momentum: float | None, amsgrad: bool | None
              ) -> tuple[OptimizerKind, bool]:

@@ -49,6 +49,7 @@ from flopwise.onnx.graph import (
     require_onnx,
     spec_nbytes,
 )
+from flopwise.onnx.info import OnnxInfo
 from flopwise.onnx.node import OnnxNode, ShapeUnknown, op_key_of
 from flopwise.onnx.scopes import ScopeNames
 from flopwise.report import Report, RunInfo
@@ -137,7 +138,7 @@ def profile_onnx(
         buffer_bytes=weights.buffer_bytes,
         decomposed={},
         formula_errors=counter.formula_errors,
-        extras={"onnx": _onnx_info(inferred, resolved, counter.unsized_values, analysed.folded)},
+        sections=(_onnx_info(inferred, resolved, counter.unsized_values, analysed.folded),),
     )
     if strict and report.unsupported:
         raise UnsupportedOpsError(report.unsupported)
@@ -386,15 +387,15 @@ def _torch_version() -> str:
 
 
 def _onnx_info(model: onnx.ModelProto, inputs: Mapping[str, tuple[int, ...]],
-               unsized: set[str], folded: int) -> dict[str, Any]:
+               unsized: set[str], folded: int) -> OnnxInfo:
     onnx = require_onnx()
-    return {
-        "ir_version": int(model.ir_version),
-        "opsets": {entry.domain or "ai.onnx": int(entry.version) for entry in model.opset_import},
-        "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "inputs": {name: list(shape) for name, shape in inputs.items()},
-        "nodes": len(model.graph.node),
-        "unsized_values": len(unsized),
-        "shape_values_folded": folded,
-        "onnx_version": onnx.__version__,
-    }
+    return OnnxInfo(
+        ir_version=int(model.ir_version),
+        opsets={entry.domain or "ai.onnx": int(entry.version) for entry in model.opset_import},
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        inputs={name: tuple(shape) for name, shape in inputs.items()},
+        nodes=len(model.graph.node),
+        unsized_values=len(unsized),
+        shape_values_folded=folded,
+        onnx_version=onnx.__version__,
+    )

@@ -92,7 +92,7 @@ def _extra(section: str, read: Callable[[Any, Any], Any]) -> Callable[[ModuleRow
     """A getter over one module's entry of an extra section (``roofline``, ``timing``,
     ``memory``); ``None`` (shown as ``-``) when the report has no such section or entry."""
     def get(row: ModuleRow, report: Report) -> Any:
-        whole = report.extras.get(section)
+        whole = report.sections.get(section)
         if whole is None:
             return None
         try:
@@ -186,9 +186,9 @@ def default_columns(report: Report) -> list[Column]:
     if len(phases) > 1:
         at = keys.index("%flops") + 1
         keys[at:at] = [f"{phase}_flops" for phase in phases]
-    if report.extras.get("roofline") is not None:
+    if report.roofline is not None:
         keys += ROOFLINE_COLUMNS
-    timing = report.extras.get("timing")
+    timing = report.timing
     if timing is not None:
         keys += TIMING_COLUMNS
         if timing.peak_percent is not None:

@@ -153,7 +153,7 @@ def notes(report: Report) -> list[str]:
 
 def memory_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the run's memory (empty without ``memory=True``)."""
-    memory = report.extras.get("memory")
+    memory = report.memory
     if memory is None:
         return []
     pairs = [("parameters", format_bytes(memory.params_bytes))]
@@ -188,7 +188,7 @@ def memory_pairs(report: Report) -> list[tuple[str, str]]:
 
 def estimate_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the roofline estimate (empty without ``--hardware``)."""
-    estimate = report.extras.get("roofline")
+    estimate = report.roofline
     if estimate is None:
         return []
     peak = (format_rate(estimate.peak_flops_per_s, "FLOP/s")
@@ -221,7 +221,7 @@ def estimate_pairs(report: Report) -> list[tuple[str, str]]:
 
 def timing_pairs(report: Report) -> list[tuple[str, str]]:
     """Label/value pairs of the measured latency (empty without ``--time``)."""
-    timing = report.extras.get("timing")
+    timing = report.timing
     if timing is None:
         return []
     step = "forward + backward" if timing.backward else "forward"
@@ -245,8 +245,8 @@ def timing_pairs(report: Report) -> list[tuple[str, str]]:
 
 def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, pairs) of the memory, roofline and measured-time sections the report has."""
-    memory = report.extras.get("memory")
-    estimate = report.extras.get("roofline")
+    memory = report.memory
+    estimate = report.roofline
     device = estimate.hardware_id if estimate is not None else ""
     found = [
         ("Memory (training step)" if memory is not None and memory.training else "Memory",
