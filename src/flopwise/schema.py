@@ -74,6 +74,7 @@ SECTIONS: dict[str, str] = {
     "roofline": "flopwise.hardware.estimate:RooflineEstimate",
     "timing": "flopwise.timing:Timing",
     "onnx": "flopwise.onnx.info:OnnxInfo",
+    "serving": "flopwise.serving.section:ServingSection",
 }
 
 

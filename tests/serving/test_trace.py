@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
@@ -15,6 +17,8 @@ from flopwise.llm import (
     spec_from_hf_config,
 )
 from flopwise.llm.presets import preset_config
+from flopwise.schema import read_sections
+from flopwise.serving import ServingSection
 from tests.llm._hf import build_meta
 
 # Full-width presets cut to 2 layers (the planner's formulas hold for any depth; 32 layers
@@ -143,7 +147,9 @@ def test_batch_scales_matmuls_and_kv() -> None:
 
 def test_section_is_attached_and_serialised() -> None:
     result = flopwise.profile_generation(_tiny(), _meta_ids(8), 6)
-    data = result.report.to_dict()
+    assert result.report.section(ServingSection) is result.serving
+    data = json.loads(result.report.to_json())
+    assert read_sections(data)["serving"] == result.serving
     assert data["serving"]["prefill"]["flops"] == result.prefill.flops
     assert data["serving"]["kv_bytes_end"] == _kv_bytes(13)
     assert data["serving"]["decode"][0]["flops"] == [str(c) for c in result.decode[0].flops.coefficients]

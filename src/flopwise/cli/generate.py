@@ -92,11 +92,11 @@ def profile_serving(model: Any, request: GenerateRequest, batches: Sequence[int]
     """The prefill's report with the serving section (timed when ``accelerator`` is given)."""
     import torch
 
-    from flopwise.serving import SECTION_KEY, profile_generation, serving_times
+    from flopwise.serving import profile_generation, serving_times
 
     ids = torch.zeros(1, request.prompt, dtype=torch.long, device=device)
     result = profile_generation(model, ids, request.new, cache=request.cache,
                                 convention=convention, strict=strict, name=name)
-    if accelerator is not None:
-        result.report.extras[SECTION_KEY] = serving_times(result.serving, accelerator, batches)
-    return result.report
+    if accelerator is None:
+        return result.report
+    return result.report.with_section(serving_times(result.serving, accelerator, batches))

@@ -323,8 +323,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                                      extras.accelerator,
                                      f"{model} ({type(loaded.model).__name__})")
         if extras.accelerator is not None:
-            add_estimate(report, extras.accelerator, extras.compute_efficiency,
-                         extras.memory_efficiency)
+            report = add_estimate(report, extras.accelerator, extras.compute_efficiency,
+                                  extras.memory_efficiency)
         return report
     with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
         try:

@@ -254,7 +254,7 @@ def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
         (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(report)),
         ("Measured", timing_pairs(report)),
     ]
-    serving = report.extras.get("serving")
+    serving = report.sections.get("serving")
     if serving is not None:
         from flopwise.serving.render import serving_pairs, serving_title
 

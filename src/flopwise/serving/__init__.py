@@ -18,7 +18,6 @@ from typing import Any
 
 from flopwise.serving.polynomial import Polynomial, fit
 from flopwise.serving.section import (
-    SECTION_KEY,
     DecodePiece,
     Hardware,
     PhaseCost,
@@ -37,7 +36,6 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "SECTION_KEY",
     "DecodePiece",
     "Hardware",
     "PhaseCost",

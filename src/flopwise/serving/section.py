@@ -4,6 +4,8 @@ Everything here is plain data (no torch): the section is built by
 :func:`flopwise.serving.profile_generation`, timed on an accelerator by
 :func:`flopwise.serving.serving_times`, and read back from JSON with :meth:`from_dict`.
 
+Attach it with ``report.with_section(section)``; read it with ``report.section(ServingSection)``.
+
 A decode step at *context* ``c`` is the step whose new token attends to ``c`` keys (its own
 included): after a prompt of ``s`` tokens, the ``k``-th decode step has ``c = s + k``.
 
@@ -26,15 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from flopwise.errors import UsageError
 from flopwise.serving.polynomial import Polynomial
 
-__all__ = ["SECTION_KEY", "PhaseCost", "DecodePiece", "ServingTime", "Hardware", "ServingSection"]
-
-#: The key of the section in ``report.extras`` and in the report's JSON.
-SECTION_KEY = "serving"
+__all__ = ["PhaseCost", "DecodePiece", "ServingTime", "Hardware", "ServingSection"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class PhaseCost:
                 "intensity": self.intensity}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PhaseCost:
+    def from_dict(cls, data: Mapping[str, Any]) -> PhaseCost:
         return cls(int(data["flops"]), int(data["macs"]), int(data["weights_bytes"]),
                    int(data["kv_bytes"]))
 
@@ -96,7 +95,7 @@ class DecodePiece:
                 "sampled": list(self.sampled), "checked": list(self.checked)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DecodePiece:
+    def from_dict(cls, data: Mapping[str, Any]) -> DecodePiece:
         return cls(int(data["first_context"]), int(data["last_context"]),
                    Polynomial.from_list(data["flops"]), Polynomial.from_list(data["macs"]),
                    Polynomial.from_list(data["kv_bytes"]), tuple(data["sampled"]),
@@ -121,7 +120,7 @@ class ServingTime:
         return dict(vars(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServingTime:
+    def from_dict(cls, data: Mapping[str, Any]) -> ServingTime:
         return cls(int(data["batch"]), float(data["ttft_s"]), str(data["prefill_bound"]),
                    float(data["tpot_first_s"]), float(data["tpot_last_s"]),
                    str(data["decode_bound"]), float(data["decode_s"]),
@@ -152,7 +151,7 @@ class Hardware:
                 "times": [time.to_dict() for time in self.times]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Hardware:
+    def from_dict(cls, data: Mapping[str, Any]) -> Hardware:
         return cls(str(data["id"]), float(data["peak_flops_per_s"]),
                    float(data["bandwidth_bytes_per_s"]), data["crossover_batch"],
                    data["weights_only_crossover_batch"],
@@ -170,6 +169,8 @@ class ServingSection:
     ``unsupported`` lists ops of the decode steps without a formula (the prefill's are in its
     report). Costs are for the traced batch; ``hardware`` (optional) scales them per sequence.
     """
+
+    KEY: ClassVar[str] = "serving"
 
     model: str
     cache: str
@@ -232,7 +233,7 @@ class ServingSection:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServingSection:
+    def from_dict(cls, data: Mapping[str, Any]) -> ServingSection:
         hardware = data.get("hardware")
         return cls(
             model=str(data["model"]), cache=str(data["cache"]),

@@ -33,7 +33,7 @@ from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import MissingExtraError, UsageError
 from flopwise.report import Report
 from flopwise.serving.polynomial import fit
-from flopwise.serving.section import SECTION_KEY, DecodePiece, PhaseCost, ServingSection
+from flopwise.serving.section import DecodePiece, PhaseCost, ServingSection
 
 __all__ = ["CACHES", "GenerationProfile", "profile_generation"]
 
@@ -49,7 +49,7 @@ class GenerationProfile:
     """What :func:`profile_generation` found: the serving section and the prefill's report.
 
     ``report`` is the full profile of the prefill (per module, per op), with the section
-    attached under ``report.extras["serving"]``.
+    attached (``report.section(ServingSection)``, ``"serving"`` in its JSON).
     """
 
     serving: ServingSection
@@ -257,5 +257,4 @@ def profile_generation(
         prefill=PhaseCost(report.total.flops, report.total.macs, weights, kv_written),
         decode=pieces, unsupported=dict(sorted(unsupported.items())),
     )
-    report.extras[SECTION_KEY] = section
-    return GenerationProfile(section, report)
+    return GenerationProfile(section, report.with_section(section))
