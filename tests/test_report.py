@@ -13,7 +13,7 @@ import flopwise
 from flopwise.errors import UsageError
 from flopwise.hardware import get_accelerator
 from flopwise.hardware.estimate import RooflineEstimate
-from flopwise.memory import MemoryReport
+from flopwise.memory import MemoryReport, with_largest_batch
 from flopwise.timing import Timing
 
 B, I, O = 4, 8, 2        # Linear(8, 2) on a [4, 8] input
@@ -39,8 +39,8 @@ def test_with_roofline_returns_a_new_report_and_leaves_the_old_one() -> None:
 def test_memory_then_batch_fit_keeps_the_section_in_its_place() -> None:
     report = linear_report(memory=True).with_roofline("h100-sxm")
     assert list(report.sections) == ["memory", "roofline"]
-    fitted = report.with_batch_fit(torch.nn.Linear(I, O), (torch.randn(B, I),),
-                                   hardware="h100-sxm")
+    fitted = with_largest_batch(report, torch.nn.Linear(I, O), (torch.randn(B, I),),
+                                hardware="h100-sxm")
     assert list(fitted.sections) == ["memory", "roofline"]
     assert isinstance(fitted.memory, MemoryReport) and report.memory.fit is None
     fit = fitted.memory.fit
@@ -49,8 +49,8 @@ def test_memory_then_batch_fit_keeps_the_section_in_its_place() -> None:
     usable = get_accelerator("h100-sxm").memory_bytes
     assert fit.batch == (usable - fit.fixed_bytes) // fit.bytes_per_sample
     with pytest.raises(UsageError, match="memory=True"):
-        linear_report().with_batch_fit(torch.nn.Linear(I, O), (torch.randn(B, I),),
-                                       hardware="h100-sxm")
+        with_largest_batch(linear_report(), torch.nn.Linear(I, O), (torch.randn(B, I),),
+                           hardware="h100-sxm")
 
 
 def test_with_timing_measures_the_model_the_report_counted() -> None:

@@ -64,7 +64,10 @@ class UnsupportedOpsError(FlopwiseError):
         listed = ", ".join(f"{name} ×{count}" for name, count in sorted(ops.items()))
         super().__init__(
             f"strict mode: {len(ops)} operator(s) have no cost formula ({listed}); "
-            "register a formula (flopwise.formulas.register) or drop strict=True / --strict"
+            "give each a formula on a copy of the registry (registry = "
+            "flopwise.default_registry(); @registry.register(OP, family=...) def cost(...); "
+            "flopwise.profile(..., registry=registry); see docs/formulas.md, 'Your own ops') "
+            "or drop strict=True / --strict"
         )
         self.ops = dict(ops)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -237,27 +237,6 @@ class Report:
         timing = measure_latency(model, inputs, kwargs, backward=self.run.backward,
                                  warmup=warmup, repeats=repeats, progress=progress)
         return self.with_section(annotate_timing(timing, self, device))
-
-    def with_batch_fit(self, model: Any, inputs: Sequence[Any] = (),
-                       kwargs: Mapping[str, Any] | None = None, *,
-                       hardware: Accelerator | str) -> Report:
-        """This report with the largest batch that fits ``hardware``'s memory in its memory
-        section (:func:`~flopwise.memory.largest_batch`; the model is profiled twice more on
-        ``meta`` or under fake tensors). Needs a report made with ``memory=True``."""
-        from flopwise.errors import UsageError
-        from flopwise.hardware import get_accelerator
-        from flopwise.memory.fit import largest_batch, resized_inputs
-
-        memory = self.memory
-        if memory is None:
-            raise UsageError("the batch fit extends the memory section; profile with "
-                             "memory=True first")
-        device = get_accelerator(hardware) if isinstance(hardware, str) else hardware
-        args, keyword = tuple(inputs), dict(kwargs or {})
-        meta = self.run.device == "meta"
-        fit = largest_batch(model, lambda b: resized_inputs(args, keyword, b, meta), device,
-                            backward=self.run.backward, fake=not meta)
-        return self.with_section(memory.with_fit(fit))
 
     @property
     def trainable_params(self) -> int:

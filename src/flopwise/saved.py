@@ -4,17 +4,16 @@ The HTML report, the plots, ``flopwise diff`` and ``flopwise check`` all work on
 they accept a live report or a file written by ``report.to_json()`` / ``flopwise profile -f json``
 alike, and a CI job can gate on a saved report without importing torch.
 
-Besides the core keys, a report may carry *extra sections* (``memory``, ``roofline``,
-``timing``, ...), each a JSON object. This module is the one place that knows where the figures
-that budgets and summaries need live in them:
+Besides the core keys, a report may carry *sections* (``memory``, ``roofline``, ``timing``,
+...; :mod:`flopwise.schema`), each a JSON object. This module is the one place that knows where
+the figures that budgets and summaries need live in them, one spelling each, as flopwise
+writes them:
 
 - peak memory: ``memory.peak_bytes``;
-- estimated latency: ``roofline.time_s`` (also read as ``latency_s``, ``total_time_s`` or
-  ``total_s``, at the top of the section or under its ``total``);
-- measured latency: ``timing.time_s`` (same spellings);
-- the roofline's device: ``roofline.peak_flops_per_s`` and ``roofline.bandwidth_bytes_per_s``
-  (at the top of the section or under ``roofline.hardware``), its name in ``hardware`` or
-  ``name``.
+- estimated latency: ``roofline.time_s``;
+- measured latency: ``timing.time_s``;
+- the roofline's device: ``roofline.hardware`` with ``id``, ``peak_flops_per_s`` and
+  ``bandwidth_bytes_per_s``.
 
 >>> data = {"schema": 1, "convention": "standard", "total": {"params": 178, "macs": 640,
 ...         "flops": 1344, "bytes_read": 1352, "bytes_written": 544}, "modules": [],
@@ -52,9 +51,6 @@ __all__ = [
     "self_values",
     "module_extras",
 ]
-
-_LATENCY_KEYS = ("time_s", "latency_s", "total_time_s", "total_s")
-
 
 class _HasToDict(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
@@ -141,52 +137,39 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _first_number(section: Any, keys: Sequence[str]) -> float | None:
-    if not isinstance(section, Mapping):
-        return None
-    for place in (section, section.get("total")):
-        if isinstance(place, Mapping):
-            for key in keys:
-                found = _number(place.get(key))
-                if found is not None:
-                    return found
-    return None
+def _field(data: Mapping[str, Any], section: str, key: str) -> float | None:
+    """``data[section][key]`` when it is a finite number, else None."""
+    place = data.get(section)
+    return _number(place.get(key)) if isinstance(place, Mapping) else None
 
 
 def peak_memory_bytes(data: Mapping[str, Any]) -> int | None:
     """``memory.peak_bytes`` when the report has a memory section, else None."""
-    found = _first_number(data.get("memory"), ("peak_bytes",))
+    found = _field(data, "memory", "peak_bytes")
     return None if found is None else int(found)
 
 
 def estimated_latency_s(data: Mapping[str, Any]) -> float | None:
     """The roofline's estimated time of the whole run in seconds, else None."""
-    return _first_number(data.get("roofline"), _LATENCY_KEYS)
+    return _field(data, "roofline", "time_s")
 
 
 def measured_latency_s(data: Mapping[str, Any]) -> float | None:
     """The measured wall time of the whole run in seconds (``--time``), else None."""
-    return _first_number(data.get("timing"), _LATENCY_KEYS)
+    return _field(data, "timing", "time_s")
 
 
 def roofline_device(data: Mapping[str, Any]) -> RooflineDevice | None:
-    """Peak FLOP/s and bandwidth of the report's roofline device, when it has one."""
+    """Peak FLOP/s and bandwidth of the report's roofline device (``roofline.hardware``)."""
     section = data.get("roofline")
-    if not isinstance(section, Mapping):
+    device = section.get("hardware") if isinstance(section, Mapping) else None
+    if not isinstance(device, Mapping):
         return None
-    places = [section] + [section[key] for key in ("hardware", "device", "accelerator")
-                          if isinstance(section.get(key), Mapping)]
-    peak = bandwidth = None
-    name = ""
-    for place in places:
-        peak = peak or _number(place.get("peak_flops_per_s"))
-        bandwidth = bandwidth or _number(place.get("bandwidth_bytes_per_s"))
-        for key in ("hardware", "name", "id", "device"):
-            if not name and isinstance(place.get(key), str):
-                name = place[key]
+    peak = _number(device.get("peak_flops_per_s"))
+    bandwidth = _number(device.get("bandwidth_bytes_per_s"))
     if not peak or not bandwidth or peak <= 0 or bandwidth <= 0:
         return None
-    return RooflineDevice(name or "device", peak, bandwidth)
+    return RooflineDevice(str(device.get("name") or device.get("id") or "device"), peak, bandwidth)
 
 
 def module_parents(modules: Sequence[Mapping[str, Any]]) -> list[int | None]:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flopwise.capture.hooks import HookStack
 from flopwise.errors import UsageError
 
 if TYPE_CHECKING:
@@ -221,42 +222,23 @@ class _CudaClock:
 
 
 # -- the hooked run ------------------------------------------------------------------------------
-class _ModuleClock:
-    """Global forward hooks that mark each call's entry and exit (installed per hooked run)."""
+class _ModuleClock(HookStack):
+    """Marks each module call's entry and exit with the clock (entered per hooked run)."""
 
     def __init__(self, names: Mapping[int, str], clock: Any) -> None:
-        self._names = names
+        super().__init__(names)
         self._clock = clock
         self.calls: list[list[Any]] = []           # [name, start, end, parent index]
-        self._stack: list[int] = []
-        self._handles: list[Any] = []
+        self._open: list[int] = []
 
-    def _pre(self, module: Any, args: Any) -> None:
-        name = self._names.get(id(module))
-        if name is None:
-            return
-        parent = self._stack[-1] if self._stack else -1
+    def entered(self, name: str, module: Any, args: Any) -> None:
+        parent = self._open[-1] if self._open else -1
         self.calls.append([name, self._clock.mark(), None, parent])
-        self._stack.append(len(self.calls) - 1)
+        self._open.append(len(self.calls) - 1)
 
-    def _post(self, module: Any, args: Any, output: Any) -> None:
-        name = self._names.get(id(module))
-        if name is None or not self._stack:
-            return
-        index = self._stack.pop()
-        self.calls[index][2] = self._clock.mark()
-
-    def __enter__(self) -> Self:
-        from torch.nn.modules import module
-
-        self._handles = [module.register_module_forward_pre_hook(self._pre),
-                         module.register_module_forward_hook(self._post, always_call=True)]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+    def left(self, name: str, module: Any, output: Any) -> None:
+        if self._open:
+            self.calls[self._open.pop()][2] = self._clock.mark()
 
     def per_module(self) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
         """Inclusive and self seconds and calls per module for this run (after ``finish``)."""
@@ -312,9 +294,9 @@ def _step(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], backward
     output = model(*args, **kwargs)
     middle = clock.mark()
     if backward:
-        from flopwise.api import _loss_of
+        from flopwise.capture.run import loss_of
 
-        value = loss(output) if loss is not None else _loss_of(output)
+        value = loss(output) if loss is not None else loss_of(output)
         torch.autograd.grad(value, leaves, allow_unused=True)
     end = clock.mark()
     return start, middle, end
@@ -333,10 +315,10 @@ class LatencyMeter:
                  backward: bool = False, loss: Callable[[Any], Any] | None = None) -> None:
         import torch
 
-        from flopwise.api import _as_tuple
+        from flopwise.capture.run import as_tuple
 
         self.model = model
-        self.args = _as_tuple(inputs)
+        self.args = as_tuple(inputs)
         self.kwargs = dict(kwargs or {})
         self.backward = backward
         self.loss = loss
@@ -360,10 +342,10 @@ class LatencyMeter:
     def __enter__(self) -> Self:
         import torch
 
-        from flopwise.api import _preserved_state
+        from flopwise.capture.run import preserved_state
 
         buffers = list(self.model.buffers()) if isinstance(self.model, torch.nn.Module) else []
-        self._stack.enter_context(_preserved_state(buffers))
+        self._stack.enter_context(preserved_state(buffers))
         self._stack.enter_context(torch.set_grad_enabled(self.backward))
         if self.backward:
             self._leaf_params = [t for t in self._tensors if t.requires_grad and t.grad_fn is None]

@@ -384,7 +384,7 @@ def test_tracker_alone() -> None:
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
 def test_memory_tracking_leaves_model_and_torch_as_found(backward: bool) -> None:
-    from tests.core.test_nonintrusion import _assert_same, _world
+    from tests.capture.test_run import _assert_same, _world
 
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=10).train()

@@ -1,12 +1,13 @@
 """Which module is running: global module hooks for forward, autograd sequence numbers for
 backward.
 
-Forward: a global forward pre-hook pushes the module's name, a global forward hook (called even
-when forward raises) pops it. Each push and pop also records the autograd sequence number at that
-moment. Every autograd node created in forward takes the next sequence number, so during backward
-the node being executed (``torch._C._current_autograd_node()``) maps back, through those marks, to
-the innermost module that was running when the node was created. Nothing is attached to the
-user's modules or tensors.
+Forward: the global forward hooks of :class:`~flopwise.capture.hooks.HookStack` push and pop
+the module's name (the pop also when forward raises). Each push and pop also records the
+autograd sequence number at that moment. Every autograd node created in forward takes the next
+sequence number, so during backward the node being executed
+(``torch._C._current_autograd_node()``) maps back, through those marks, to the innermost module
+that was running when the node was created. Nothing is attached to the user's modules or
+tensors.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch.utils._pytree import tree_leaves
 
 from flopwise.capture.events import Phase
+from flopwise.capture.hooks import HookStack
 
 __all__ = ["ModuleScope"]
 
@@ -31,64 +33,40 @@ def _output_bytes(output: Any) -> int:
     return sum(t.numel() * t.element_size() for t in tree_leaves(output) if isinstance(t, torch.Tensor))
 
 
-class ModuleScope:
+class ModuleScope(HookStack):
     """Tracks the innermost running module and the phase, for one profile run."""
 
     def __init__(self, names: dict[int, str]) -> None:
-        self._names = names
-        self._stack: list[str] = [ROOT]
+        super().__init__(names)
         self._mark_seq: list[int] = []
         self._mark_name: list[str] = []
         self.phase = Phase.FORWARD
         self.calls: Counter[str] = Counter()
         self.output_bytes: Counter[str] = Counter()
-        self._handles: list[Any] = []
         self._mark()
 
     # -- hooks -----------------------------------------------------------------------------
     def _mark(self) -> None:
         self._mark_seq.append(torch._C._autograd._get_sequence_nr())
-        self._mark_name.append(self._stack[-1])
+        self._mark_name.append(self.running[-1] if self.running else ROOT)
 
-    def _pre_hook(self, module: torch.nn.Module, args: Any) -> None:
-        name = self._names.get(id(module))
-        if name is None or self.phase is not Phase.FORWARD:
-            return
-        self._stack.append(name)
+    def active(self) -> bool:
+        return self.phase is Phase.FORWARD
+
+    def entered(self, name: str, module: Any, args: Any) -> None:
         self.calls[name] += 1
         self._mark()
 
-    def _post_hook(self, module: torch.nn.Module, args: Any, output: Any) -> None:
-        name = self._names.get(id(module))
-        if name is None or self.phase is not Phase.FORWARD:
-            return
-        # pop the innermost entry for this module (robust to a forward that raised inside)
-        for index in range(len(self._stack) - 1, 0, -1):
-            if self._stack[index] == name:
-                del self._stack[index:]
-                break
+    def left(self, name: str, module: Any, output: Any) -> None:
         if output is not None:
             self.output_bytes[name] += _output_bytes(output)
         self._mark()
-
-    def install(self) -> None:
-        """Register the global hooks (removed by :meth:`remove`, always in a ``finally``)."""
-        hooks = torch.nn.modules.module
-        self._handles = [
-            hooks.register_module_forward_pre_hook(self._pre_hook),
-            hooks.register_module_forward_hook(self._post_hook, always_call=True),
-        ]
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
 
     # -- queries -----------------------------------------------------------------------------
     def current(self) -> str:
         """The module an op running now belongs to."""
         if self.phase is Phase.FORWARD:
-            return self._stack[-1]
+            return self.running[-1] if self.running else ROOT
         if self.phase is Phase.BACKWARD:
             node = torch._C._current_autograd_node()
             if node is not None:

@@ -15,7 +15,6 @@ import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,19 +33,17 @@ from flopwise.cli.options import (
     MemoryEfficiency,
 )
 from flopwise.errors import UsageError
+from flopwise.render.formats import format_choices, format_help, render
 
 if TYPE_CHECKING:
     from flopwise.report import Report
 
-__all__ = ["CompareFormat", "CompareRow", "compare_command", "compare_rows", "machine_line"]
+__all__ = ["CompareFormat", "CompareRow", "compare_command", "compare_json", "compare_markdown",
+           "compare_rows", "compare_text", "machine_line"]
 
 
-class CompareFormat(str, Enum):
-    """Output formats of ``flopwise compare``."""
-
-    TABLE = "table"
-    JSON = "json"
-    MD = "md"
+#: Output formats of ``flopwise compare`` (:data:`flopwise.render.formats.FORMATS`).
+CompareFormat = format_choices("compare")
 
 
 @dataclass(frozen=True)
@@ -185,31 +182,50 @@ def _notes(convention: str, hardware: str | None, timed: bool,
     return notes
 
 
-def render_compare(rows: Sequence[CompareRow], output_format: CompareFormat, *, convention: str,
-                   hardware: str | None, timed: bool, device: str, backward: bool,
-                   timing: tuple[int, int], machine: str | None) -> str:
-    """The comparison as text (table), Markdown or JSON."""
+def compare_json(rows: Sequence[CompareRow], *, convention: str, hardware: str | None,
+                 timed: bool, device: str, backward: bool, timing: tuple[int, int],
+                 machine: str | None) -> str:
+    """``compare -f json``: the settings and one object per model."""
     import json
 
-    from flopwise.render.markdown import markdown_table
+    return json.dumps({
+        "schema": 1, "convention": convention, "hardware": hardware, "device": device,
+        "backward": backward, "machine": machine,
+        "timing": {"warmup": timing[0], "repeats": timing[1]} if timed else None,
+        "models": [row.to_dict() for row in rows],
+    }, indent=2)
 
-    if output_format is CompareFormat.JSON:
-        return json.dumps({
-            "schema": 1, "convention": convention, "hardware": hardware, "device": device,
-            "backward": backward, "machine": machine,
-            "timing": {"warmup": timing[0], "repeats": timing[1]} if timed else None,
-            "models": [row.to_dict() for row in rows],
-        }, indent=2)
+
+def _layout(rows: Sequence[CompareRow], convention: str, hardware: str | None, timed: bool,
+            timing: tuple[int, int], machine: str | None
+            ) -> tuple[list[str], list[list[str]], list[str]]:
+    """Headers, body cells and notes of the comparison table."""
     headers = _headers(rows, convention, hardware, timed)
     body = [_cells(row, hardware, timed) for row in rows]
     notes = _notes(convention, hardware, timed, timing)
     if machine is not None:
         notes.append(f"measured on {machine}")
-    if output_format is CompareFormat.MD:
-        lines = [f"**{_title(rows, device, backward)}**", ""]
-        lines += markdown_table(headers, body, [False] + [True] * (len(headers) - 1))
-        lines += [""] + [f"- {note}" for note in notes]
-        return "\n".join(lines) + "\n"
+    return headers, body, notes
+
+
+def compare_markdown(rows: Sequence[CompareRow], *, convention: str, hardware: str | None,
+                     timed: bool, device: str, backward: bool, timing: tuple[int, int],
+                     machine: str | None) -> str:
+    """``compare -f md``: the title, one Markdown table, the notes as a list."""
+    from flopwise.render.markdown import markdown_table
+
+    headers, body, notes = _layout(rows, convention, hardware, timed, timing, machine)
+    lines = [f"**{_title(rows, device, backward)}**", ""]
+    lines += markdown_table(headers, body, [False] + [True] * (len(headers) - 1))
+    lines += [""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def compare_text(rows: Sequence[CompareRow], *, convention: str, hardware: str | None,
+                 timed: bool, device: str, backward: bool, timing: tuple[int, int],
+                 machine: str | None) -> str:
+    """``compare -f table``: the aligned text table with its title and notes."""
+    headers, body, notes = _layout(rows, convention, hardware, timed, timing, machine)
     return _text_table(headers, body, _title(rows, device, backward), notes)
 
 
@@ -264,8 +280,8 @@ def compare_command(
         "--device cuda): median over --repeats after --warmup runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
-    output_format: CompareFormat = typer.Option(
-        CompareFormat.TABLE, "--format", "-f", help="table, json or md."),
+    output_format: CompareFormat = typer.Option(  # type: ignore[valid-type]
+        CompareFormat.TABLE, "--format", "-f", help=format_help("compare")),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file instead of stdout."),
     plot: Path | None = typer.Option(
@@ -308,8 +324,8 @@ def compare_command(
                                 f"{len(kept)} models in rounds")
             reports = [(spec, report) for (spec, _), report in zip(reports, timed)]
         rows = compare_rows(reports)
-        text = render_compare(
-            rows, output_format, convention=convention,
+        text = render(
+            "compare", output_format, rows, convention=convention,
             hardware=accelerator.id if accelerator is not None else None, timed=time_it,
             device=chosen, backward=backward, timing=(warmup, repeats),
             machine=machine_line(chosen) if time_it else None)

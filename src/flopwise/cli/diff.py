@@ -12,16 +12,13 @@ from pathlib import Path
 import typer
 
 from flopwise.cli.app import app, errors_to_exit, write_output
+from flopwise.render.formats import format_choices, format_help, render
 
 __all__ = ["DiffFormat", "diff_command"]
 
 
-class DiffFormat(str, Enum):
-    """Output formats of ``flopwise diff``."""
-
-    TABLE = "table"
-    JSON = "json"
-    MD = "md"
+#: Output formats of ``flopwise diff`` (:data:`flopwise.render.formats.FORMATS`).
+DiffFormat = format_choices("diff")
 
 
 class SortBy(str, Enum):
@@ -37,8 +34,8 @@ class SortBy(str, Enum):
 def diff_command(
     before: Path = typer.Argument(..., metavar="BEFORE.json", help="The earlier saved report."),
     after: Path = typer.Argument(..., metavar="AFTER.json", help="The later saved report."),
-    output_format: DiffFormat = typer.Option(
-        DiffFormat.TABLE, "--format", "-f", help="table, json or md."
+    output_format: DiffFormat = typer.Option(  # type: ignore[valid-type]
+        DiffFormat.TABLE, "--format", "-f", help=format_help("diff")
     ),
     sort: SortBy = typer.Option(
         SortBy.FLOPS, "--sort", help="Order modules by the absolute change of this metric."
@@ -60,20 +57,9 @@ def diff_command(
     """
     with errors_to_exit():
         from flopwise.diff import diff_reports
-        from flopwise.render.diff import (
-            render_diff_json,
-            render_diff_markdown,
-            render_diff_text,
-        )
         from flopwise.saved import load_report
 
         first, second = load_report(before), load_report(after)
         changes = diff_reports(first, second, sort=sort.value, before_label=str(before),
                                after_label=str(after), include_unchanged=include_unchanged)
-        if output_format is DiffFormat.JSON:
-            text = render_diff_json(changes, top)
-        elif output_format is DiffFormat.MD:
-            text = render_diff_markdown(changes, top)
-        else:
-            text = render_diff_text(changes, top)
-        write_output(text, output)
+        write_output(render("diff", output_format, changes, top=top), output)

@@ -5,9 +5,9 @@
 - ``--time``: the measured latency, per module (``report.timing``), with a progress bar on
   stderr.
 
-Each is one call of the report's own methods (``with_roofline``, ``with_batch_fit``,
-``with_timing`` or, for several models timed in rounds, ``with_section``); this module adds the
-progress display and the best-effort note.
+Each is one library call (``report.with_roofline``, ``flopwise.memory.with_largest_batch``,
+``report.with_timing`` or, for several models timed in rounds, ``report.with_section``); this
+module adds the progress display and the best-effort note.
 
 torch is imported inside the functions: importing this module stays cheap.
 """
@@ -79,10 +79,12 @@ def add_batch_fit(report: Report, model: Any, args: tuple[Any, ...], kwargs: Map
     When that is impossible (no batch dimension, a model that rejects other batch sizes) a
     one-line note on stderr says why, and ``report`` comes back as it was.
     """
+    from flopwise.memory.fit import with_largest_batch
+
     if report.memory is None:
         return report
     try:
-        return report.with_batch_fit(model, args, kwargs, hardware=accelerator)
+        return with_largest_batch(report, model, args, kwargs, hardware=accelerator)
     except Exception as error:  # noqa: BLE001  NB: best effort; the model may reject other batches
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         stderr.print(f"note: largest batch on {accelerator.id} not computed: {first}",

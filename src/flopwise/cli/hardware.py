@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -21,16 +20,14 @@ from flopwise.hardware.catalogue import (
     load_catalogue,
 )
 from flopwise.hardware.roofline import ridge_point
+from flopwise.render.formats import format_choices, format_help, render
 from flopwise.render.units import format_bytes, format_count, format_rate
 
-__all__ = ["hardware_command", "catalogue_table", "entry_table"]
+__all__ = ["hardware_command", "catalogue_table", "entry_table", "hardware_json",
+           "hardware_table"]
 
-
-class HardwareFormat(str, Enum):
-    """Output formats of ``flopwise hardware``."""
-
-    TABLE = "table"
-    JSON = "json"
+#: Output formats of ``flopwise hardware`` (:data:`flopwise.render.formats.FORMATS`).
+HardwareFormat = format_choices("hardware")
 
 
 _MISSING = "—"
@@ -98,6 +95,20 @@ def entry_table(entry: Accelerator) -> Table:
     return table
 
 
+def hardware_json(shown: Accelerator | tuple[Accelerator, ...]) -> str:
+    """``hardware -f json``: the catalogue, or one entry as a ``--hardware`` profile."""
+    if isinstance(shown, tuple):
+        document = {"schema": CATALOGUE_SCHEMA, "accelerators": [e.to_dict() for e in shown]}
+    else:
+        document = {"schema": PROFILE_SCHEMA, **shown.to_dict()}
+    return json.dumps(document, indent=2)
+
+
+def hardware_table(shown: Accelerator | tuple[Accelerator, ...]) -> Table:
+    """``hardware -f table``: the catalogue's table, or one entry's."""
+    return catalogue_table(shown) if isinstance(shown, tuple) else entry_table(shown)
+
+
 @app.command("hardware")
 def hardware_command(
     name: str | None = typer.Argument(
@@ -105,8 +116,8 @@ def hardware_command(
         help="A catalogue id (h100-sxm, a100-80gb, mi300x, tpu-v5p, ...) or a profile .json "
         "from `flopwise bench-device`. Omit to list the whole catalogue.",
     ),
-    output_format: HardwareFormat = typer.Option(
-        HardwareFormat.TABLE, "--format", "-f", help="table (rich) or json."
+    output_format: HardwareFormat = typer.Option(  # type: ignore[valid-type]
+        HardwareFormat.TABLE, "--format", "-f", help=format_help("hardware")
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
@@ -115,19 +126,11 @@ def hardware_command(
     One entry is shown with the source of its figures.
     """
     with errors_to_exit():
-        if name is None:
-            entries = load_catalogue()
-            if output_format is HardwareFormat.JSON:
-                document = {"schema": CATALOGUE_SCHEMA, "accelerators": [e.to_dict() for e in entries]}
-                write_output(json.dumps(document, indent=2), output)
-                return
-            table = catalogue_table(entries)
-        else:
-            entry = get_accelerator(name)
-            if output_format is HardwareFormat.JSON:
-                write_output(json.dumps({"schema": PROFILE_SCHEMA, **entry.to_dict()}, indent=2), output)
-                return
-            table = entry_table(entry)
+        shown = load_catalogue() if name is None else get_accelerator(name)
+        table = render("hardware", output_format, shown)
+        if isinstance(table, str):
+            write_output(table, output)
+            return
         if output is None:
             stdout.print(table)
             return

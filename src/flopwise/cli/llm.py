@@ -6,7 +6,6 @@ Never imports torch: the planner is arithmetic over the architecture.
 from __future__ import annotations
 
 import io
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from rich.table import Table
 from flopwise.cli.app import app, errors_to_exit, stdout, write_output
 from flopwise.errors import UsageError
 from flopwise.llm.config import TransformerSpec, load_spec, override_spec, spec_from_dims
-from flopwise.llm.plan import SCHEMA, SWEEP_KEYS, LLMPlan, plan, sweep
+from flopwise.llm.plan import SWEEP_KEYS, LLMPlan, plan, sweep
 from flopwise.llm.presets import preset_description, preset_names, preset_source
-from flopwise.llm.render import render_markdown, render_table
+from flopwise.render.formats import format_choices, format_help, render
 from flopwise.render.units import parse_count
 
 __all__ = ["llm_command", "parse_sweep"]
@@ -28,12 +27,8 @@ __all__ = ["llm_command", "parse_sweep"]
 _FILE_WIDTH = 160  # characters per line when a table is written to a file
 
 
-class LLMFormat(str, Enum):
-    """Output formats of ``flopwise llm``."""
-
-    TABLE = "table"
-    JSON = "json"
-    MD = "md"
+#: Output formats of ``flopwise llm`` (:data:`flopwise.render.formats.FORMATS`).
+LLMFormat = format_choices("llm")
 
 
 class Dtype(str, Enum):
@@ -160,17 +155,13 @@ def _emit(renderable: Any, output: Path | None) -> None:
     write_output(buffer.getvalue(), output)
 
 
-def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: LLMFormat, output: Path | None) -> None:
-    if output_format is LLMFormat.JSON:
-        if sweep_key is None:
-            document = plans[0].to_dict()
-        else:
-            document = {"schema": SCHEMA, "sweep": sweep_key, "rows": [p.to_dict() for p in plans]}
-        write_output(json.dumps(document, indent=2), output)
-    elif output_format is LLMFormat.MD:
-        write_output(render_markdown(plans, sweep_key), output)
+def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: Enum,
+            output: Path | None) -> None:
+    shown = render("llm", output_format, plans, sweep_key=sweep_key)
+    if isinstance(shown, str):
+        write_output(shown, output)
     else:
-        _emit(render_table(plans, sweep_key), output)
+        _emit(shown, output)
 
 
 @app.command("llm")
@@ -196,7 +187,7 @@ def llm_command(
     mode: Mode = typer.Option(Mode.TRAIN, "--mode", help="Which per-GPU memory total decides 'fits'."),
     attention: Attention = typer.Option(Attention.FULL, "--attention", help="Causal attention square: full (dense kernels) or causal (unmasked pairs only)."),
     sweep_spec: str | None = typer.Option(None, "--sweep", help="One row per value: seq=512,1024,2048 or batch=1,8,32."),
-    output_format: LLMFormat = typer.Option(LLMFormat.TABLE, "--format", "-f", help="table, json or md."),
+    output_format: LLMFormat = typer.Option(LLMFormat.TABLE, "--format", "-f", help=format_help("llm")),  # type: ignore[valid-type]
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     list_presets: bool = typer.Option(False, "--list-presets", help="List the presets with their sources and exit."),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size h.", rich_help_panel="Dimensions"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +16,15 @@ from rich.table import Table
 
 from flopwise.cli.app import app, errors_to_exit, stdout, write_output
 from flopwise.errors import UsageError
+from flopwise.render.formats import format_choices, format_help, render
 
 if TYPE_CHECKING:
     from flopwise.formulas.registry import Entry
 
-__all__ = ["OpsFormat", "ops_command", "registry_table", "entry_dict"]
+__all__ = ["OpsFormat", "ops_command", "registry_json", "registry_table", "entry_dict"]
 
-
-class OpsFormat(str, Enum):
-    """Output formats of ``flopwise ops``."""
-
-    TABLE = "table"
-    JSON = "json"
+#: Output formats of ``flopwise ops`` (:data:`flopwise.render.formats.FORMATS`).
+OpsFormat = format_choices("ops")
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:
@@ -41,6 +37,11 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
         "note": entry.note,
         "moves_data": entry.moves_data,
     }
+
+
+def registry_json(entries: list[Entry]) -> str:
+    """``ops -f json``: ``{"ops": [entry, ...]}``."""
+    return json.dumps({"ops": [entry_dict(e) for e in entries]}, indent=2)
 
 
 def registry_table(entries: list[Entry]) -> Table:
@@ -85,7 +86,7 @@ def ops_command(
         None, "--family", help="Only this family (matmul, convolution, attention, pointwise, "
         "...; a unique prefix such as conv works)."
     ),
-    output_format: OpsFormat = typer.Option(OpsFormat.TABLE, "--format", "-f", help="table or json."),
+    output_format: OpsFormat = typer.Option(OpsFormat.TABLE, "--format", "-f", help=format_help("ops")),  # type: ignore[valid-type]
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """List every operator flopwise has a cost formula for (or declares cost-free)."""
@@ -96,10 +97,10 @@ def ops_command(
         if family is not None:
             chosen = _family(family, sorted({entry.family for entry in entries}))
             entries = [entry for entry in entries if entry.family == chosen]
-        if output_format is OpsFormat.JSON:
-            write_output(json.dumps({"ops": [entry_dict(e) for e in entries]}, indent=2), output)
+        table = render("ops", output_format, entries)
+        if isinstance(table, str):
+            write_output(table, output)
             return
-        table = registry_table(entries)
         if output is None and stdout.is_terminal:
             stdout.print(table)
             return

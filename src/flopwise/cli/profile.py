@@ -43,6 +43,7 @@ from flopwise.cli.options import (
     MemoryEfficiency,
 )
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
+from flopwise.render.formats import format_choices, format_help, render
 
 if TYPE_CHECKING:
     from flopwise.models import TensorRequest
@@ -51,15 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["ProfileFormat", "profile_command", "render_report"]
 
 
-class ProfileFormat(str, Enum):
-    """Output formats of ``flopwise profile``."""
-
-    TABLE = "table"
-    TREE = "tree"
-    JSON = "json"
-    CSV = "csv"
-    MD = "md"
-    HTML = "html"
+#: Output formats of ``flopwise profile`` (:data:`flopwise.render.formats.FORMATS`).
+ProfileFormat = format_choices("profile")
 
 
 @contextlib.contextmanager
@@ -88,33 +82,15 @@ def _requests(shapes: Sequence[str], dtypes: Sequence[str]) -> list[TensorReques
     return [TensorRequest(shape, names[i] if names else None) for i, shape in enumerate(parsed)]
 
 
-def render_report(report: Report, output_format: ProfileFormat, columns: str | None,
+def render_report(report: Report, output_format: Enum, columns: str | None,
                   depth: int | None, ops: bool) -> str:
     """The report as text in ``output_format`` (no colour; tables at their natural width)."""
-    if output_format is ProfileFormat.JSON:
-        return report.to_json()
-    if output_format is ProfileFormat.HTML:
-        from flopwise.render.html import render_html
-
-        return render_html(report)
-    if output_format is ProfileFormat.CSV:
-        from flopwise.render.csv import render_csv
-
-        return render_csv(report, columns, depth)
-    if output_format is ProfileFormat.MD:
-        from flopwise.render.markdown import render_markdown
-
-        return render_markdown(report, columns, depth)
-    if output_format is ProfileFormat.TREE:
-        from flopwise.render.tree import render_tree
-
-        return render_tree(report, columns, depth)
-    from flopwise.render.table import render_text
-
-    return render_text(report, columns, depth, ops=ops)
+    text: str = render("profile", output_format, report, columns=columns, max_depth=depth,
+                       ops=ops)
+    return text
 
 
-def _show(report: Report, output_format: ProfileFormat, columns: str | None, depth: int | None,
+def _show(report: Report, output_format: Enum, columns: str | None, depth: int | None,
           ops: bool, output: Path | None) -> None:
     """Colour tables on a terminal; plain text to files, pipes and machine formats."""
     terminal = output is None and stdout.is_terminal
@@ -183,9 +159,8 @@ def profile_command(
         "bytes_written,output_bytes,saved_bytes,peak_live_bytes; with --hardware est_time,"
         "%est_time,bound,intensity; with --time time,%time,flops_per_s,%peak.",
     ),
-    output_format: ProfileFormat = typer.Option(
-        ProfileFormat.TABLE, "--format", "-f",
-        help="table, tree, json, csv, md or html (one self-contained page; use with -o).",
+    output_format: ProfileFormat = typer.Option(  # type: ignore[valid-type]
+        ProfileFormat.TABLE, "--format", "-f", help=format_help("profile"),
     ),
     ops: bool = typer.Option(False, "--ops", help="Also show the per-operator table (table format)."),
     output: Path | None = typer.Option(

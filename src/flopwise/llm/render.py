@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from flopwise.llm.plan import LLMPlan
+from flopwise.llm.plan import SCHEMA, LLMPlan
 from flopwise.render.units import (
     format_bytes,
     format_count,
@@ -24,7 +25,8 @@ from flopwise.render.units import (
     format_seconds,
 )
 
-__all__ = ["Section", "plan_sections", "sweep_section", "render_table", "render_markdown"]
+__all__ = ["Section", "plan_sections", "sweep_section", "render_json", "render_table",
+           "render_markdown"]
 
 
 @dataclass(frozen=True)
@@ -248,3 +250,12 @@ def render_markdown(plan_or_plans: LLMPlan | Sequence[LLMPlan], sweep_key: str |
         lines += _markdown_table(section)
     lines += [f"- {note}" for note in first.notes]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_json(plans: Sequence[LLMPlan], sweep_key: str | None = None) -> str:
+    """One plan's JSON form, or a sweep's: ``{"schema", "sweep", "rows": [plan, ...]}``."""
+    if sweep_key is None:
+        document = plans[0].to_dict()
+    else:
+        document = {"schema": SCHEMA, "sweep": sweep_key, "rows": [p.to_dict() for p in plans]}
+    return json.dumps(document, indent=2)

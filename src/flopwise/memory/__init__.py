@@ -14,7 +14,7 @@ See ``docs/memory.md`` for what is counted and how lifetimes are simulated.
 
 from __future__ import annotations
 
-from flopwise.memory.fit import BatchFit, fit_batch, largest_batch
+from flopwise.memory.fit import BatchFit, fit_batch, largest_batch, with_largest_batch
 from flopwise.memory.report import MemoryReport, ModuleMemory, build_memory_report
 from flopwise.memory.states import (
     STEP_BYTES,
@@ -40,6 +40,7 @@ __all__ = [
     "build_memory_report",
     "fit_batch",
     "largest_batch",
+    "with_largest_batch",
     "measured_optimizer_state",
     "optimizer_state_bytes",
     "state_memory",

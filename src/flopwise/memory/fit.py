@@ -14,64 +14,18 @@ allocated) gives the line ``peak(b) = fixed + b · per_sample``, and the largest
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import UsageError
+from flopwise.memory.report import BatchFit
 
 if TYPE_CHECKING:
     import torch
 
     from flopwise.hardware.catalogue import Accelerator
+    from flopwise.report import Report
 
-__all__ = ["BatchFit", "fit_batch", "largest_batch", "resized_inputs"]
-
-
-@dataclass(frozen=True)
-class BatchFit:
-    """The affine fit of peak memory against batch size, and the largest batch that fits.
-
-    ``batch`` is 0 when not even one sample fits. ``bytes_per_sample`` is rounded up, so the
-    prediction errs on the safe side.
-    """
-
-    device: str
-    memory_bytes: int
-    usable_bytes: int
-    batches: tuple[int, int]
-    peaks_bytes: tuple[int, int]
-    fixed_bytes: int
-    bytes_per_sample: int
-    batch: int
-    training: bool = False
-
-    def peak_at(self, batch: int) -> int:
-        """The fitted peak at ``batch`` samples, in bytes."""
-        return self.fixed_bytes + batch * self.bytes_per_sample
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "device": self.device,
-            "memory_bytes": self.memory_bytes,
-            "usable_bytes": self.usable_bytes,
-            "batches": list(self.batches),
-            "peaks_bytes": list(self.peaks_bytes),
-            "fixed_bytes": self.fixed_bytes,
-            "bytes_per_sample": self.bytes_per_sample,
-            "batch": self.batch,
-            "training": self.training,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BatchFit:
-        """The inverse of :meth:`to_dict`."""
-        low, high = data["batches"]
-        low_peak, high_peak = data["peaks_bytes"]
-        return cls(device=data["device"], memory_bytes=data["memory_bytes"],
-                   usable_bytes=data["usable_bytes"], batches=(low, high),
-                   peaks_bytes=(low_peak, high_peak), fixed_bytes=data["fixed_bytes"],
-                   bytes_per_sample=data["bytes_per_sample"], batch=data["batch"],
-                   training=bool(data.get("training", False)))
+__all__ = ["BatchFit", "fit_batch", "largest_batch", "with_largest_batch"]
 
 
 def fit_batch(batches: Sequence[int], peaks_bytes: Sequence[int], memory_bytes: int, *,
@@ -97,36 +51,6 @@ def fit_batch(batches: Sequence[int], peaks_bytes: Sequence[int], memory_bytes: 
     batch = max(0, (usable - fixed) // per_sample)
     return BatchFit(device, memory_bytes, usable, (b1, b2), (p1, p2), fixed, per_sample,
                     batch, training)
-
-
-def resized_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any], batch: int,
-                   meta: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The inputs with every tensor of the first tensor's batch size resized to ``batch``
-    (zeros; on ``meta`` when ``meta``, else real, to be run under fake tensors).
-
-    >>> import torch
-    >>> args, _ = resized_inputs((torch.ones(2, 3), torch.ones(5)), {}, 8, meta=True)
-    >>> [tuple(t.shape) for t in args], args[0].device.type
-    ([(8, 3), (5,)], 'meta')
-    """
-    import torch
-    from torch.utils._pytree import tree_leaves, tree_map
-
-    tensors = [t for t in tree_leaves((list(args), dict(kwargs))) if isinstance(t, torch.Tensor)]
-    if not tensors or tensors[0].ndim == 0:
-        raise UsageError("the inputs have no batch dimension")
-    original = tensors[0].shape[0]
-
-    def resize(value: Any) -> Any:
-        if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.shape[0] != original:
-            return value
-        shape = (batch, *value.shape[1:])
-        if meta:
-            return torch.empty(shape, dtype=value.dtype, device="meta")
-        return torch.zeros(shape, dtype=value.dtype, device=value.device)
-
-    new_args, new_kwargs = tree_map(resize, (list(args), dict(kwargs)))
-    return tuple(new_args), new_kwargs
 
 
 def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...], dict[str, Any]]],
@@ -161,3 +85,25 @@ def largest_batch(model: Any, inputs_for: Callable[[int], tuple[tuple[Any, ...],
         peaks.append(memory.peak_bytes)
     return fit_batch(batches, peaks, device.memory_bytes, device=device.id,
                      usable_fraction=usable_fraction, training=backward)
+
+
+def with_largest_batch(report: Report, model: Any, args: tuple[Any, ...] = (),
+                       kwargs: Mapping[str, Any] | None = None, *,
+                       hardware: Accelerator | str) -> Report:
+    """``report`` with the largest batch that fits ``hardware``'s memory in its memory section.
+
+    ``args``/``kwargs`` are the inputs ``report`` was made with; every tensor of their batch
+    size is resized (:func:`~flopwise.capture.run.resized_inputs`) and the model profiled twice
+    more, on ``meta`` or under fake tensors. Needs a report made with ``memory=True``.
+    """
+    from flopwise.capture.run import resized_inputs
+
+    memory = report.memory
+    if memory is None:
+        raise UsageError("the batch fit extends the memory section; profile with "
+                         "memory=True first")
+    keyword = dict(kwargs or {})
+    meta = report.run.device == "meta"
+    fit = largest_batch(model, lambda b: resized_inputs(args, keyword, b, meta), hardware,
+                        backward=report.run.backward, fake=not meta)
+    return report.with_section(memory.with_fit(fit))

@@ -31,9 +31,55 @@ from flopwise.tree import parent_name
 if TYPE_CHECKING:
     import torch
 
-    from flopwise.memory.fit import BatchFit
+__all__ = ["BatchFit", "MemoryReport", "ModuleMemory", "build_memory_report"]
 
-__all__ = ["MemoryReport", "ModuleMemory", "build_memory_report"]
+
+@dataclass(frozen=True)
+class BatchFit:
+    """The affine fit of peak memory against batch size, and the largest batch that fits
+    (:func:`flopwise.memory.fit.largest_batch`).
+
+    ``batch`` is 0 when not even one sample fits. ``bytes_per_sample`` is rounded up, so the
+    prediction errs on the safe side.
+    """
+
+    device: str
+    memory_bytes: int
+    usable_bytes: int
+    batches: tuple[int, int]
+    peaks_bytes: tuple[int, int]
+    fixed_bytes: int
+    bytes_per_sample: int
+    batch: int
+    training: bool = False
+
+    def peak_at(self, batch: int) -> int:
+        """The fitted peak at ``batch`` samples, in bytes."""
+        return self.fixed_bytes + batch * self.bytes_per_sample
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "memory_bytes": self.memory_bytes,
+            "usable_bytes": self.usable_bytes,
+            "batches": list(self.batches),
+            "peaks_bytes": list(self.peaks_bytes),
+            "fixed_bytes": self.fixed_bytes,
+            "bytes_per_sample": self.bytes_per_sample,
+            "batch": self.batch,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchFit:
+        """The inverse of :meth:`to_dict`."""
+        low, high = data["batches"]
+        low_peak, high_peak = data["peaks_bytes"]
+        return cls(device=data["device"], memory_bytes=data["memory_bytes"],
+                   usable_bytes=data["usable_bytes"], batches=(low, high),
+                   peaks_bytes=(low_peak, high_peak), fixed_bytes=data["fixed_bytes"],
+                   bytes_per_sample=data["bytes_per_sample"], batch=data["batch"],
+                   training=bool(data.get("training", False)))
 
 
 @dataclass(frozen=True)
@@ -129,8 +175,6 @@ class MemoryReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MemoryReport:
         """The inverse of :meth:`to_dict` (``peak_bytes`` is derived, not read)."""
-        from flopwise.memory.fit import BatchFit
-
         fit = data.get("largest_batch")
         return cls(
             training=bool(data["training"]), params_bytes=data["params_bytes"],

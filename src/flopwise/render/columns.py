@@ -17,7 +17,7 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import UsageError
 from flopwise.render.units import (
@@ -28,7 +28,9 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-from flopwise.report import ModuleRow, Report
+
+if TYPE_CHECKING:
+    from flopwise.report import ModuleRow, Report
 
 __all__ = [
     "Kind",

@@ -39,6 +39,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from flopwise.render.units import (
@@ -692,239 +693,13 @@ def _run_section(data: Mapping[str, Any]) -> str:
 
 
 # -- the page ----------------------------------------------------------------------------------
-_CSS = """
-:root{--fg:#1d2330;--muted:#5d6677;--bg:#fff;--panel:#f4f6f9;--line:#dde2ea;--accent:#2f6fdb;
---bar:#a9c8f5;--warn:#9a3b00}
-*{box-sizing:border-box}
-body{margin:0;color:var(--fg);background:var(--bg);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1440px;margin:0 auto;padding:18px 24px 48px}
-h1{font-size:22px;margin:0 0 2px}
-h2{font-size:17px;margin:26px 0 8px;padding-bottom:4px;border-bottom:1px solid var(--line)}
-h3{font-size:15px;margin:14px 0 6px}
-details>summary{cursor:pointer;list-style:none}
-details>summary h2{display:inline-block;border:0}
-.muted{color:var(--muted);font-weight:normal}
-.warn{color:var(--warn)}
-.run{color:var(--muted);margin:0 0 14px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(215px,1fr));gap:10px}
-.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
-.card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.card .value{font-size:22px;font-weight:600;margin:2px 0}
-.card .sub{color:var(--muted);font-size:12px}
-.controls{display:flex;gap:10px;align-items:center;flex-wrap:wrap;margin:6px 0 10px}
-.controls input{min-width:280px;padding:5px 8px;border:1px solid var(--line);border-radius:6px}
-button{font:inherit;padding:4px 10px;border:1px solid var(--line);border-radius:6px;
-background:var(--panel);cursor:pointer}
-.tablewrap{overflow:auto;max-height:75vh;border:1px solid var(--line);border-radius:6px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:3px 9px;border-bottom:1px solid var(--line);white-space:nowrap;text-align:left}
-thead th{position:sticky;top:0;background:var(--panel);z-index:2}
-th.num,td.num{text-align:right}
-th[data-key]{cursor:pointer;user-select:none}
-th[aria-sort=ascending]::after{content:" \\25B2"}
-th[aria-sort=descending]::after{content:" \\25BC"}
-table.kv{width:auto}
-table.kv th{color:var(--muted);font-weight:normal;cursor:default}
-tr.uncalled td{color:var(--muted)}
-td.name{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;
-padding-left:calc(6px + var(--depth,0) * 16px)}
-table.flatview td.name{padding-left:8px}
-table.flatview .tog,table.flatview .leaf{display:none}
-.tog{border:0;background:none;padding:0;width:1.5em;color:var(--muted);font-size:12px}
-.leaf{display:inline-block;width:1.5em}
-td.pct{position:relative;min-width:100px}
-td.pct .bar{position:absolute;left:2px;top:4px;bottom:4px;background:var(--bar);border-radius:2px}
-td.pct span{position:relative}
-.tabs{display:flex;gap:6px;margin:6px 0}
-.tabs button[aria-selected=true]{background:var(--accent);color:#fff;border-color:var(--accent)}
-svg.chart{max-width:100%;height:auto;display:block}
-svg .lbl{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:var(--fg)}
-svg .val,svg .tick{font-size:11px;fill:var(--muted)}
-svg .axis{font-size:12px;fill:var(--fg)}
-svg .frame{fill:none;stroke:var(--line)}
-svg .grid{stroke:var(--line);stroke-width:1}
-svg .roof{fill:none;stroke:#1d2330;stroke-width:2}
-svg .pt{fill-opacity:.75;stroke:#fff;stroke-width:.5}
-svg .pt.compute{fill:#e0701b}
-svg .pt.memory{fill:#2f6fdb}
-svg .pt.measured{stroke:#1d2330;stroke-width:1}
-footer{margin-top:30px;color:var(--muted);font-size:12px}
-"""
+_ASSETS = resources.files("flopwise.render") / "assets"
 
-_JS = """
-(function () {
-  "use strict";
-  var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
-  function cellValues(row) {
-    var values = {};
-    each(row.cells, function (cell) {
-      var key = cell.getAttribute("data-key");
-      if (!key) { return; }
-      var raw = cell.getAttribute("data-v"), text = cell.getAttribute("data-s");
-      values[key] = raw !== null ? parseFloat(raw)
-        : (text !== null ? text : cell.textContent.trim()).toLowerCase();
-    });
-    return values;
-  }
-  function comparer(state) {
-    return function (a, b) {
-      var x = a.values[state.key], y = b.values[state.key];
-      var r = (typeof x === "number" && typeof y === "number") ? x - y
-        : String(x).localeCompare(String(y));
-      return state.dir * r || a.index - b.index;
-    };
-  }
-  function bindHeaders(table, state, render) {
-    var heads = table.tHead.rows[0].cells;
-    each(heads, function (th) {
-      var key = th.getAttribute("data-key");
-      if (!key) { return; }
-      th.tabIndex = 0;
-      function cycle() {
-        var first = th.classList.contains("num") ? -1 : 1;
-        if (state.key !== key) { state.key = key; state.dir = first; }
-        else if (state.dir === first) { state.dir = -first; }
-        else { state.key = null; state.dir = 0; }
-        each(heads, function (h) { h.removeAttribute("aria-sort"); });
-        if (state.key) { th.setAttribute("aria-sort", state.dir > 0 ? "ascending" : "descending"); }
-        render();
-      }
-      th.addEventListener("click", cycle);
-      th.addEventListener("keydown", function (e) {
-        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); cycle(); }
-      });
-    });
-  }
-  function moduleTree(table) {
-    var tbody = table.tBodies[0];
-    var items = Array.prototype.map.call(tbody.rows, function (row, index) {
-      return { row: row, index: index, id: row.getAttribute("data-id"),
-               parentId: row.getAttribute("data-parent"),
-               depth: parseInt(row.getAttribute("data-depth"), 10),
-               text: (row.getAttribute("data-name") + " " +
-                      row.getAttribute("data-type")).toLowerCase(),
-               values: cellValues(row), children: [], parent: null,
-               toggle: row.querySelector("button.tog") };
-    });
-    var byId = {}, roots = [];
-    items.forEach(function (it) { byId[it.id] = it; });
-    items.forEach(function (it) {
-      var parent = it.parentId ? byId[it.parentId] : null;
-      if (parent) { it.parent = parent; parent.children.push(it); } else { roots.push(it); }
-    });
-    var openDepth = parseInt(table.getAttribute("data-open-depth"), 10);
-    var expanded = {};
-    items.forEach(function (it) { expanded[it.id] = it.depth < openDepth; });
-    var state = { key: null, dir: 0, view: "tree", filter: "" };
-    var cmp = comparer(state);
-    function order() {
-      if (state.view === "flat") {
-        var all = items.slice();
-        if (state.key) { all.sort(cmp); }
-        return all;
-      }
-      var out = [];
-      (function walk(list) {
-        var sorted = list.slice();
-        if (state.key) { sorted.sort(cmp); }
-        sorted.forEach(function (it) { out.push(it); walk(it.children); });
-      })(roots);
-      return out;
-    }
-    function onOpenPath(it) {
-      for (var p = it.parent; p; p = p.parent) { if (!expanded[p.id]) { return false; } }
-      return true;
-    }
-    function render() {
-      var keep = null;
-      if (state.filter) {
-        keep = {};
-        items.forEach(function (it) {
-          if (it.text.indexOf(state.filter) < 0) { return; }
-          keep[it.id] = true;
-          if (state.view === "tree") {
-            for (var p = it.parent; p; p = p.parent) { keep[p.id] = true; }
-          }
-        });
-      }
-      var fragment = document.createDocumentFragment();
-      order().forEach(function (it) {
-        it.row.hidden = keep ? !keep[it.id] : !(state.view === "flat" || onOpenPath(it));
-        if (it.toggle) {
-          var open = !!expanded[it.id];
-          it.toggle.textContent = open ? "\\u25BE" : "\\u25B8";
-          it.toggle.setAttribute("aria-expanded", open ? "true" : "false");
-        }
-        fragment.appendChild(it.row);
-      });
-      tbody.appendChild(fragment);
-      table.classList.toggle("flatview", state.view === "flat");
-    }
-    items.forEach(function (it) {
-      if (!it.toggle) { return; }
-      it.toggle.addEventListener("click", function (e) {
-        e.stopPropagation();
-        expanded[it.id] = !expanded[it.id];
-        render();
-      });
-    });
-    bindHeaders(table, state, render);
-    var filter = document.getElementById("fw-filter");
-    if (filter) {
-      filter.addEventListener("input", function () {
-        state.filter = filter.value.trim().toLowerCase();
-        render();
-      });
-    }
-    var view = document.getElementById("fw-view");
-    if (view) {
-      view.addEventListener("change", function () { state.view = view.value; render(); });
-    }
-    function setAll(open) {
-      items.forEach(function (it) { if (it.children.length) { expanded[it.id] = open; } });
-      render();
-    }
-    var expand = document.getElementById("fw-expand");
-    var collapse = document.getElementById("fw-collapse");
-    if (expand) { expand.addEventListener("click", function () { setAll(true); }); }
-    if (collapse) { collapse.addEventListener("click", function () { setAll(false); }); }
-    render();
-  }
-  function flatTable(table) {
-    var tbody = table.tBodies[0];
-    var items = Array.prototype.map.call(tbody.rows, function (row, index) {
-      return { row: row, index: index, values: cellValues(row) };
-    });
-    var state = { key: null, dir: 0 };
-    var cmp = comparer(state);
-    bindHeaders(table, state, function () {
-      var sorted = items.slice();
-      if (state.key) { sorted.sort(cmp); }
-      var fragment = document.createDocumentFragment();
-      sorted.forEach(function (it) { fragment.appendChild(it.row); });
-      tbody.appendChild(fragment);
-    });
-  }
-  function tabs(group) {
-    var buttons = group.querySelectorAll("button[data-target]");
-    function select(button) {
-      each(buttons, function (b) {
-        var on = b === button;
-        b.setAttribute("aria-selected", on ? "true" : "false");
-        document.getElementById(b.getAttribute("data-target")).hidden = !on;
-      });
-    }
-    each(buttons, function (b) { b.addEventListener("click", function () { select(b); }); });
-    if (buttons.length) { select(buttons[0]); }
-  }
-  var tree = document.getElementById("fw-modules");
-  if (tree) { moduleTree(tree); }
-  each(document.querySelectorAll("table.sortable-table"), flatTable);
-  each(document.querySelectorAll(".tabs"), tabs);
-  document.documentElement.setAttribute("data-fw-ready", "true");
-})();
-"""
+
+def _asset(name: str) -> str:
+    """A style sheet or script of the page, from the package's ``render/assets`` folder
+    (inlined into the page, which stays one offline file)."""
+    return _ASSETS.joinpath(name).read_text(encoding="utf-8")
 
 
 def render_html(report: ReportLike, *, title: str | None = None, top: int = CHART_TOP) -> str:
@@ -962,22 +737,8 @@ def render_html(report: ReportLike, *, title: str | None = None, top: int = CHAR
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_e(heading)}</title><style>{_CSS}</style></head>"
-            f"<body><main>{body}</main><script>{_JS}</script></body></html>\n")
-
-
-_NOTEBOOK_CSS = (
-    ".flopwise-nb table{border-collapse:collapse;font-variant-numeric:tabular-nums}"
-    ".flopwise-nb th,.flopwise-nb td{padding:2px 8px;white-space:nowrap;text-align:left}"
-    ".flopwise-nb td.num,.flopwise-nb th.num{text-align:right}"
-    ".flopwise-nb td.name{font-family:monospace;padding-left:calc(6px + var(--depth,0) * 14px)}"
-    ".flopwise-nb tr.uncalled td{opacity:.6}"
-    ".flopwise-nb td.pct{position:relative;min-width:90px}"
-    ".flopwise-nb td.pct .bar{position:absolute;left:2px;top:3px;bottom:3px;"
-    "background:rgba(47,111,219,.3);border-radius:2px}"
-    ".flopwise-nb td.pct span{position:relative}"
-    ".flopwise-nb .muted{opacity:.7}"
-)
+            f"<title>{_e(heading)}</title><style>{_asset('report.css')}</style></head>"
+            f"<body><main>{body}</main><script>{_asset('report.js')}</script></body></html>\n")
 
 
 def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) -> str:
@@ -1006,7 +767,8 @@ def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) ->
     warn = (f'<p><b>unsupported ops (not counted):</b> '
             f'{_e(", ".join(f"{op} ×{format_count(n)}" for op, n in unsupported.items()))}</p>'
             if unsupported else "")
-    return (f'<div class="flopwise-nb"><style>{_NOTEBOOK_CSS}</style>'
+    style = _asset("notebook.css").replace("\n", "")       # one line in the notebook's cell
+    return (f'<div class="flopwise-nb"><style>{style}</style>'
             f"<p><b>flopwise</b> · {_e(_run_line(data))}</p><p>{_e(totals)}</p>"
             f"<table>{_thead(columns)}<tbody>{''.join(rows)}</tbody></table>{more}{warn}"
             f'<p class="muted">{_e(_LEGEND)}</p></div>')

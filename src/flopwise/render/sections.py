@@ -14,6 +14,8 @@ Markdown renderers only lay them out, so all of them say the same thing in the s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flopwise.render.columns import modules_that_ran
 from flopwise.render.units import (
     format_bytes,
@@ -24,7 +26,9 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-from flopwise.report import Report
+
+if TYPE_CHECKING:
+    from flopwise.report import Report
 
 __all__ = [
     "PREFIX_LEGEND",

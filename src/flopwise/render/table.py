@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -26,7 +27,9 @@ from rich.text import Text
 
 from flopwise.render import sections
 from flopwise.render.columns import Column, cell_text, modules_that_ran, parse_columns
-from flopwise.report import Report
+
+if TYPE_CHECKING:
+    from flopwise.report import Report
 
 __all__ = [
     "modules_table",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import flopwise
 from flopwise.formulas.spec import Cost
 from flopwise.report import summed
-from tests.core.support import summed as summed_ops
+from tests.formulas.support import summed as summed_ops
 
 
 def _mlp(widths: list[int], bias: bool = True) -> torch.nn.Sequential:

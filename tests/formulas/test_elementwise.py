@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from flopwise.formulas import builtin_registry
-from tests.core.support import Direct, Run, S, check_direct, check_run, covered
+from tests.formulas.support import Direct, Run, S, check_direct, check_run, covered
 
 r = torch.randn
 

@@ -27,8 +27,8 @@ from flopwise.render.plots import (  # after the skip
 )
 
 BLUE, GREEN, ORANGE = (47, 111, 219), (46, 158, 107), (217, 130, 43)
-H100 = {"hardware": "h100-sxm", "peak_flops_per_s": 989.4e12, "bandwidth_bytes_per_s": 3.35e12,
-        "time_s": 1.2e-4}
+H100 = {"hardware": {"id": "h100-sxm", "peak_flops_per_s": 989.4e12,
+                     "bandwidth_bytes_per_s": 3.35e12}, "time_s": 1.2e-4}
 
 
 def colours(path: Path) -> set[tuple[int, int, int]]:

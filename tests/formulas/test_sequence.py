@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.core.support import Direct, Run, S, check_direct, check_run, covered
+from tests.formulas.support import Direct, Run, S, check_direct, check_run, covered
 
 r = torch.randn
 sdpa = F.scaled_dot_product_attention

@@ -187,8 +187,8 @@ def test_budget_parse_and_compare() -> None:
 def test_memory_and_latency_budgets_read_the_extra_sections() -> None:
     data = mlp_report(16).to_dict()
     data["memory"] = {"peak_bytes": 3 * 1024**2}
-    data["roofline"] = {"hardware": "h100-sxm", "peak_flops_per_s": 989.4e12,
-                        "bandwidth_bytes_per_s": 3.35e12, "time_s": 0.004}
+    data["roofline"] = {"hardware": {"id": "h100-sxm", "peak_flops_per_s": 989.4e12,
+                                     "bandwidth_bytes_per_s": 3.35e12}, "time_s": 0.004}
     result = check_budget(data, Budget.parse(max_memory="2MiB", max_latency_ms=5.0))
     assert result.failure_lines() == [
         "budget exceeded: peak memory 3.00 MiB > 2.00 MiB (--max-memory 2MiB)"]

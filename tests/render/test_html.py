@@ -150,8 +150,8 @@ def test_extra_sections_add_cards_columns_and_the_roofline() -> None:
     data["memory"] = {"peak_bytes": 3 * 1024**2, "activation_peak_bytes": 2048,
                       "modules": [{"name": "0", "peak_live_bytes": 1024}],
                       "notes": ["a note"], "source": "https://example.invalid/spec"}
-    data["roofline"] = {"hardware": "h100-sxm", "peak_flops_per_s": 989.4e12,
-                        "bandwidth_bytes_per_s": 3.35e12, "time_s": 4.2e-6}
+    data["roofline"] = {"hardware": {"id": "h100-sxm", "peak_flops_per_s": 989.4e12,
+                                     "bandwidth_bytes_per_s": 3.35e12}, "time_s": 4.2e-6}
     data["timing"] = {"time_s": 0.0015}
     page = render_html(data)
     assert_self_contained(page)                        # the source URL is left out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.core.support import Direct, Run, S, check_direct, check_run, covered
+from tests.formulas.support import Direct, Run, S, check_direct, check_run, covered
 
 r = torch.randn
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import torchvision
 
 import flopwise
-from tests.core.support import Direct, Run, S, check_direct, check_run, covered
+from tests.formulas.support import Direct, Run, S, check_direct, check_run, covered
 
 r = torch.randn
 N = 2 * 3 * 4 * 4  # elements of the [2,3,4,4] input used below

@@ -1,0 +1,315 @@
+"""Running the user's model: the only code that calls it, for counting, timing and fitting.
+
+- :func:`walk_model` reads the model's structure once (module names, tree nodes, unique
+  parameters and buffers); model sources whose layers are not ``named_modules`` describe
+  themselves through an adapter registered in :data:`STRUCTURES` (Keras);
+- :func:`preserved_state` leaves buffers, the RNG and grad mode as found;
+- :func:`run_counted` runs forward (under fake tensors with ``fake``), backward and one optimizer
+  step on shadows, under the counting mode and the module hooks;
+- :func:`loss_of`, :func:`as_tuple`, :func:`resized_inputs`: the inputs and the loss every run
+  shares.
+
+>>> import torch
+>>> walk = walk_model(torch.nn.Sequential(torch.nn.Linear(2, 3)))
+>>> sorted(walk.names.values()), [node.own_params for node in walk.nodes]
+(['', '0'], [0, 9])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils._pytree import tree_leaves
+
+from flopwise.capture.events import Phase
+from flopwise.capture.scope import ModuleScope
+from flopwise.capture.shadow import shadow_optimizer
+from flopwise.errors import UsageError
+from flopwise.tree import ModuleNode
+
+if TYPE_CHECKING:
+    from flopwise.capture.mode import CountingMode
+    from flopwise.memory.tracker import MemoryTracker
+
+__all__ = [
+    "STRUCTURES",
+    "Walk",
+    "all_tensors",
+    "as_tuple",
+    "bytes_by_dtype",
+    "device_of",
+    "loss_of",
+    "mode_of",
+    "model_label",
+    "preserved_state",
+    "resized_inputs",
+    "run_counted",
+    "uncompiled",
+    "walk_model",
+]
+
+#: Model sources whose structure is not torch's module tree: the top-level package a model's
+#: class (or a base class) comes from -> ``"module:function"`` returning ``({id(module): name},
+#: tree nodes)``; imported only when such a model is profiled.
+STRUCTURES: dict[str, str] = {"keras": "flopwise.keras:keras_structure"}
+
+
+# -- inputs and model structure ---------------------------------------------------------------
+def uncompiled(model: Any) -> Any:
+    """The module a ``torch.compile`` wrapper (``OptimizedModule``) holds, else ``model``."""
+    inner = getattr(model, "_orig_mod", None)
+    if type(model).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+        return inner
+    return model
+
+
+def model_label(model: Any) -> str:
+    if isinstance(model, torch.nn.Module):
+        return type(model).__name__
+    return str(getattr(model, "__name__", type(model).__name__))
+
+
+def as_tuple(inputs: Any) -> tuple[Any, ...]:
+    """A tuple is the positional inputs; anything else (a tensor, a list, a dict) is the one
+    input: torchvision's detection models take a list of images as their single argument."""
+    if isinstance(inputs, tuple):
+        return inputs
+    return (inputs,)
+
+
+@dataclass
+class Walk:
+    """The model's structure, read in one walk: module names, tree nodes, unique tensors."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    nodes: list[ModuleNode] = field(default_factory=lambda: [ModuleNode("", "function")])
+    params: list[torch.Tensor] = field(default_factory=list)
+    buffers: list[torch.Tensor] = field(default_factory=list)
+
+
+def _adapter(model: Any) -> Callable[[Any], tuple[dict[int, str], list[ModuleNode]]] | None:
+    """The structure adapter registered for the package ``model``'s class comes from."""
+    packages = {kind.__module__.partition(".")[0] for kind in type(model).__mro__}
+    for package, target in STRUCTURES.items():
+        if package in packages:
+            module, _, function = target.partition(":")
+            found: Callable[[Any], tuple[dict[int, str], list[ModuleNode]]] = getattr(
+                importlib.import_module(module), function)
+            return found
+    return None
+
+
+def walk_model(model: Any) -> Walk:
+    """Names, nodes (each module's own first-owner parameter counts), parameters, buffers.
+
+    Models of a package in :data:`STRUCTURES` are named by its adapter (Keras: by layers).
+    """
+    adapter = _adapter(model)
+    if adapter is not None:
+        names, nodes = adapter(model)
+        return Walk(names, nodes, _unique(model.parameters()), _unique(model.buffers()))
+    if not isinstance(model, torch.nn.Module):
+        return Walk()
+    walk = Walk(nodes=[])
+    params: dict[int, torch.Tensor] = {}
+    buffers: dict[int, torch.Tensor] = {}
+    for name, module in model.named_modules():
+        walk.names[id(module)] = name
+        node = ModuleNode(name, type(module).__name__)
+        for param in module._parameters.values():
+            if param is None or id(param) in params:
+                continue
+            params[id(param)] = param
+            node.own_params += param.numel()
+            node.own_trainable += param.numel() if param.requires_grad else 0
+        for buffer in module._buffers.values():
+            if buffer is not None:
+                buffers.setdefault(id(buffer), buffer)
+        walk.nodes.append(node)
+    walk.params, walk.buffers = list(params.values()), list(buffers.values())
+    return walk
+
+
+def _unique(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    return list({id(tensor): tensor for tensor in tensors}.values())
+
+
+def bytes_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for tensor in tensors:
+        totals[str(tensor.dtype).removeprefix("torch.")] += tensor.numel() * tensor.element_size()
+    return dict(totals)
+
+
+def all_tensors(walk: Walk, positional: tuple, keyword: dict) -> Iterator[torch.Tensor]:
+    yield from walk.params
+    yield from walk.buffers
+    for leaf in tree_leaves((positional, keyword)):
+        if isinstance(leaf, torch.Tensor):
+            yield leaf
+
+
+def mode_of(walk: Walk, positional: tuple, keyword: dict) -> str:
+    if any(t.is_meta for t in all_tensors(walk, positional, keyword)):
+        return "meta"
+    return "real"
+
+
+def device_of(walk: Walk, positional: tuple, keyword: dict) -> str:
+    for tensor in all_tensors(walk, positional, keyword):
+        return str(tensor.device)
+    return "cpu"
+
+
+# -- leaving everything as found ------------------------------------------------------------
+@contextlib.contextmanager
+def preserved_state(buffers: list[torch.Tensor]) -> Iterator[None]:
+    """Restore buffers mutated by forward (BatchNorm statistics), the RNG, and grad mode."""
+    grad_enabled = torch.is_grad_enabled()
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    saved = [(buffer, buffer.detach().clone()) for buffer in buffers if not buffer.is_meta]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                # NB: kernels such as batch norm update running statistics in place without
+                # bumping the version counter, so every buffer is restored
+                buffer.copy_(value)
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        torch.set_grad_enabled(grad_enabled)
+
+
+def enter_fake_mode(stack: contextlib.ExitStack, positional: tuple,
+                     keyword: dict) -> tuple[tuple, dict]:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    stack.enter_context(fake_mode)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            fake_value = fake_mode.from_tensor(value)
+            return fake_value
+        return value
+
+    positional = tuple(torch.utils._pytree.tree_map(convert, list(positional)))
+    keyword = torch.utils._pytree.tree_map(convert, keyword)
+    return positional, keyword
+
+
+# -- backward and optimizer ------------------------------------------------------------------
+def loss_of(output: Any) -> torch.Tensor:
+    """``output.sum()`` over every floating tensor in the output that carries a gradient."""
+    loss_attr = getattr(output, "loss", None)
+    if isinstance(loss_attr, torch.Tensor) and loss_attr.requires_grad:
+        return loss_attr
+    values = list(output.values()) if isinstance(output, Mapping) else output
+    tensors = [t for t in tree_leaves(values)
+               if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()]
+    if not tensors:
+        raise UsageError(
+            "backward=True but no output of the model requires grad; make parameters or inputs "
+            "require grad, or pass loss= returning a differentiable scalar"
+        )
+    total = tensors[0].sum()
+    for tensor in tensors[1:]:
+        total = total + tensor.sum()
+    return total
+
+
+def run_backward(walk: Walk, output: Any, positional: tuple, keyword: dict,
+                  loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope) -> None:
+    value = loss(output) if loss is not None else loss_of(output)
+    leaves = [t for t in all_tensors(walk, positional, keyword)
+              if t.requires_grad and t.grad_fn is None]
+    if not leaves or not value.requires_grad:
+        raise UsageError(
+            "backward=True but nothing requires grad: make parameters or inputs require grad"
+        )
+    scope.phase = Phase.BACKWARD
+    try:
+        torch.autograd.grad(value, leaves, allow_unused=True)
+    finally:
+        scope.phase = Phase.FORWARD
+
+
+def run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> None:
+    """One step of the optimizer's algorithm on meta shadows of its parameters."""
+    shadow = shadow_optimizer(optimizer)
+    scope.phase = Phase.OPTIMIZER
+    try:
+        with torch.no_grad():
+            shadow.step()
+    finally:
+        scope.phase = Phase.FORWARD
+
+
+# -- the counted run ---------------------------------------------------------------------------
+def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: dict[str, Any], *,
+                scope: ModuleScope, mode: CountingMode, tracker: MemoryTracker | None = None,
+                backward: bool = False, loss: Callable[[Any], torch.Tensor] | None = None,
+                optimizer: torch.optim.Optimizer | None = None,
+                fake: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """One call of ``model`` (and its backward and optimizer step) under ``mode`` and the
+    module hooks of ``scope``; the model's state is left as found. Returns the inputs as run
+    (fake tensors with ``fake``)."""
+    with preserved_state(walk.buffers):
+        scope.install()
+        try:
+            with contextlib.ExitStack() as stack:
+                if fake:
+                    positional, keyword = enter_fake_mode(stack, positional, keyword)
+                if backward:
+                    stack.enter_context(torch.enable_grad())
+                if tracker is not None:
+                    stack.enter_context(tracker.tracking((walk.params, walk.buffers),
+                                                         (positional, keyword)))
+                stack.enter_context(mode)
+                output = model(*positional, **keyword)
+                if backward:
+                    run_backward(walk, output, positional, keyword, loss, scope)
+                if optimizer is not None:
+                    if tracker is not None:
+                        tracker.pause()        # the step runs on meta shadows; sized apart
+                    run_optimizer_step(optimizer, scope)
+        finally:
+            scope.remove()
+    return positional, keyword
+
+
+def resized_inputs(args: tuple[Any, ...], kwargs: Mapping[str, Any], batch: int,
+                   meta: bool) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The inputs with every tensor of the first tensor's batch size resized to ``batch``
+    (zeros; on ``meta`` when ``meta``, else real, to be run under fake tensors).
+
+    >>> args, _ = resized_inputs((torch.ones(2, 3), torch.ones(5)), {}, 8, meta=True)
+    >>> [tuple(t.shape) for t in args], args[0].device.type
+    ([(8, 3), (5,)], 'meta')
+    """
+    from torch.utils._pytree import tree_map
+
+    tensors = [t for t in tree_leaves((list(args), dict(kwargs))) if isinstance(t, torch.Tensor)]
+    if not tensors or tensors[0].ndim == 0:
+        raise UsageError("the inputs have no batch dimension")
+    original = tensors[0].shape[0]
+
+    def resize(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.shape[0] != original:
+            return value
+        shape = (batch, *value.shape[1:])
+        if meta:
+            return torch.empty(shape, dtype=value.dtype, device="meta")
+        return torch.zeros(shape, dtype=value.dtype, device=value.device)
+
+    new_args, new_kwargs = tree_map(resize, (list(args), dict(kwargs)))
+    return tuple(new_args), new_kwargs
