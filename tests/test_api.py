@@ -110,7 +110,7 @@ def test_unknown_convention_suggests():
 def test_json_schema():
     report = flopwise.profile(_mlp([4, 3]), torch.randn(2, 4), backward=True)
     data = report.to_dict()
-    assert data["schema"] == 1 and data["convention"] == "standard"
+    assert data["schema"] == 2 and data["convention"] == "standard"
     assert set(data["total"]) >= {"params", "macs", "flops", "bytes_read", "bytes_written"}
     assert set(data["phases"]) == {"forward", "backward"}
     assert data["total"]["macs"] == data["phases"]["forward"]["macs"] + \

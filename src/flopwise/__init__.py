@@ -24,6 +24,7 @@ from flopwise.errors import (
     MissingExtraError,
     ModelLoadError,
     ModelRunError,
+    NotPolynomialError,
     UnsupportedOpsError,
     UsageError,
 )
@@ -42,6 +43,8 @@ _LAZY: dict[str, str] = {
     "profile_keras": "flopwise.keras",
     "profile_generation": "flopwise.serving.trace",
     "profile_generate": "flopwise.serving.generate",
+    "scaling": "flopwise.symbolic",
+    "Scaling": "flopwise.symbolic",
 }
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "UsageError",
     "ModelLoadError",
     "ModelRunError",
+    "NotPolynomialError",
     "MissingExtraError",
     "UnsupportedOpsError",
     "ConfigError",

@@ -27,6 +27,7 @@ from flopwise.capture.run import (
 )
 from flopwise.capture.scope import ModuleScope
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
+from flopwise.distributed.engine import distributed_run
 from flopwise.errors import UnsupportedOpsError, UsageError
 from flopwise.formulas import builtin_registry
 from flopwise.formulas.registry import FormulaRegistry
@@ -108,14 +109,17 @@ def profile(
     tracker = MemoryTracker(scope) if memory else None
     mode = CountingMode(registry or builtin_registry(), scope,
                         (*observers, tracker) if tracker is not None else tuple(observers))
+    distributed = distributed_run(model)
 
     positional, keyword = run_counted(model, walk, positional, keyword, scope=scope, mode=mode,
                                       tracker=tracker, backward=backward, loss=loss,
-                                      optimizer=optimizer, fake=fake)
+                                      optimizer=optimizer, fake=fake, distributed=distributed)
 
     for node in nodes:
         node.calls = scope.calls.get(node.name, 0)
         node.output_bytes = scope.output_bytes.get(node.name, 0)
+    if distributed is not None:
+        mode.events.extend(distributed.bucket_events(backward))
     tree = ModuleTree(nodes, mode.events)
     report = Report(
         tree=tree,
@@ -144,6 +148,8 @@ def profile(
         report = report.with_section(build_memory_report(
             tracker.trace(), model, tree_leaves((positional, keyword)), training=backward,
             optimizer=optimizer, names=[node.name for node in nodes]))
+    if distributed is not None:
+        report = report.with_section(distributed.report(mode.events, walk.params))
     if strict and report.unsupported:
         raise UnsupportedOpsError(report.unsupported)
     return report

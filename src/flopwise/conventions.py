@@ -11,6 +11,14 @@ and applies a named convention when reporting, so switching convention never re-
 [24, 24, 12, 24]
 >>> CONVENTIONS["exact"].flops(Cost(macs=12, dot_outputs=3))   # no bias: (2·4 − 1)·3
 21
+
+Two more conventions reproduce other tools' totals: ``fvcore`` (per aten op, as fvcore's
+``FlopCountAnalysis``) and ``thop`` (per module type, as ``thop.profile``). They need the op
+and the module of each event, not only its cost, so a :class:`~flopwise.Report` applies them
+to its events (:mod:`flopwise.compat`); ``tool`` names the version whose rules they follow.
+
+>>> CONVENTIONS["fvcore"].tool
+'fvcore 0.1.5.post20221221'
 """
 
 from __future__ import annotations
@@ -34,9 +42,18 @@ class Convention:
     flops_per_mac: int          # contractions: FLOPs per multiply-accumulate (0 = not counted)
     exact_adds: bool = False    # contractions counted as k multiplies + (k − 1) adds (+1 with bias)
     elementwise: bool = True    # count pointwise/normalisation/softmax/pooling work
+    tool: str = ""              # "fvcore 0.1.5…": counted per event by that tool's rules
+    not_reproduced: tuple[str, ...] = ()   # where a tool convention may differ from the tool
+
+    @property
+    def per_event(self) -> bool:
+        """Whether FLOPs depend on each event's op and module (the tool conventions), so
+        that a report applies :func:`flopwise.compat.tool_flops` instead of :meth:`flops`."""
+        return bool(self.tool)
 
     def flops(self, cost: Cost) -> int:
-        """FLOPs of ``cost`` under this convention (an int)."""
+        """FLOPs of ``cost`` under this convention (an int). A tool convention, seen without
+        its events, counts the MACs of contractions (its events refine this in a report)."""
         if self.exact_adds:
             contraction = 2 * cost.macs - cost.dot_outputs + cost.bias_adds
         else:
@@ -52,6 +69,8 @@ class Convention:
             "flops_per_mac": self.flops_per_mac,
             "exact_adds": self.exact_adds,
             "elementwise": self.elementwise,
+            **({"tool": self.tool, "not_reproduced": list(self.not_reproduced)}
+               if self.tool else {}),
         }
 
 
@@ -86,6 +105,49 @@ CONVENTIONS: dict[str, Convention] = {
             "the textbook cases 1 (with bias) and 2 (without)",
             flops_per_mac=2,
             exact_adds=True,
+        ),
+        Convention(
+            "fvcore",
+            "fvcore's FlopCountAnalysis: 1 per MAC of convolutions and mm/addmm/bmm/linear/"
+            "matmul/einsum; per element: batch norm 1 (+1 affine; training 4 +1), layer/group/"
+            "instance norm 4 (+1 affine), adaptive average pooling 1 per input, nearest "
+            "upsampling 1 and bilinear 4 per output, grid sampling 4 per output; every other op "
+            "(attention kernels, baddbmm, RNNs, activations, adds) 0; forward pass only",
+            "fvcore.nn.FlopCountAnalysis(model, inputs).total(): detectron2, timm, most vision "
+            "papers",
+            flops_per_mac=1,
+            elementwise=False,
+            tool="fvcore 0.1.5.post20221221",
+            not_reproduced=(
+                "adaptive average pooling to 1×1 is recognised inside nn.AdaptiveAvgPool2d "
+                "only: a functional F.adaptive_avg_pool2d(x, 1) runs as a mean, which fvcore "
+                "counts (1 per input element) and this convention does not",
+                "ops fvcore cannot trace (data-dependent control flow, dict outputs) fail in "
+                "fvcore and are counted here",
+                "ONNX reports record no per-op shapes: their norms, pools and upsampling "
+                "count 0",
+            ),
+        ),
+        Convention(
+            "thop",
+            "thop.profile: per module of a listed type, from its input and output sizes "
+            "(Conv and Linear 1 per MAC, bias not counted; norms 2 per element, ×2 affine; "
+            "Softmax 3·n−1 per row; AvgPool 1 per output; AdaptiveAvgPool (window + 1) per "
+            "output; Upsample 1/5/11/259 per output; RNN/GRU/LSTM its cell formula); modules of "
+            "other types (functional calls, attention matmuls, subclasses such as "
+            "NonDynamicallyQuantizableLinear) 0; forward pass only",
+            "thop.profile(model, inputs): most non-vision papers",
+            flops_per_mac=1,
+            elementwise=False,
+            tool="thop 0.1.1.post2209072238",
+            not_reproduced=(
+                "module types are matched by class name (thop matches the class itself)",
+                "nn.Softmax's dimension is taken as the last one",
+                "a packed sequence's RNN steps are counted as the real steps, where thop takes "
+                "the longest batch × the number of steps",
+                "RNNCell/GRUCell/LSTMCell are counted as their MACs only",
+                "ONNX reports have no PyTorch module types for these rules to match",
+            ),
         ),
     )
 }

@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Any
 
 from flopwise.errors import UsageError
-from flopwise.saved import ReportLike, as_dict, peak_memory_bytes
+from flopwise.saved import ReportLike, as_dict, comm_bytes, peak_memory_bytes
 
 __all__ = ["METRICS", "Status", "Delta", "ModuleDelta", "ReportDiff", "diff_reports"]
 
@@ -160,12 +160,16 @@ def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
         raise UsageError(
             f"{name_a} counts FLOPs under the {first.get('convention')!r} convention and "
             f"{name_b} under {second.get('convention')!r}; FLOPs are not comparable across "
-            "conventions: profile both with the same --convention")
+            "conventions: profile both with the same --convention (flopwise explain A B splits "
+            "the difference of two conventions of one run)")
     totals = {metric: Delta(a, b) for metric, a, b in zip(
         METRICS, _figures(first["total"]).values(), _figures(second["total"]).values())}
     peaks = peak_memory_bytes(first), peak_memory_bytes(second)
     if peaks[0] is not None and peaks[1] is not None:
         totals["peak_memory"] = Delta(peaks[0], peaks[1])
+    sent = comm_bytes(first), comm_bytes(second)
+    if sent[0] is not None or sent[1] is not None:      # a schema-1 report sent nothing
+        totals["comm_bytes"] = Delta(sent[0] or 0, sent[1] or 0)
     rows_a = {row["name"]: row for row in first["modules"]}
     rows_b = {row["name"]: row for row in second["modules"]}
     modules, unchanged = [], 0

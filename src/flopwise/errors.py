@@ -76,3 +76,9 @@ class ConfigError(FlopwiseError):
     """A model config (e.g. a transformers config.json) is malformed or incomplete."""
 
     exit_code = 2
+
+
+class NotPolynomialError(FlopwiseError):
+    """A cost is not a polynomial of the asked dimensions (``flopwise.scaling``)."""
+
+    exit_code = 1

@@ -25,12 +25,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flopwise.capture.events import OpEvent, Phase, Status
+from flopwise.compat.traced import TracedFlops
 from flopwise.conventions import Convention, get_convention
 from flopwise.formulas.spec import Cost
 from flopwise.schema import SCHEMA_VERSION, key_of
 from flopwise.tree import ModuleNode, ModuleTree
 
 if TYPE_CHECKING:
+    from flopwise.explain import Explanation
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.hardware.estimate import RooflineEstimate
     from flopwise.memory.report import MemoryReport
@@ -139,6 +141,7 @@ class Report:
         self.decomposed = dict(decomposed)
         self.formula_errors = dict(formula_errors)
         self._sections = MappingProxyType({key_of(section): section for section in sections})
+        self._traced: TracedFlops | None = None
 
     # -- conventions -------------------------------------------------------------------------
     def using(self, convention: Convention | str) -> Report:
@@ -150,25 +153,48 @@ class Report:
             sections=self._sections.values(),
         )
 
+    def explain(self, other: Convention | str) -> Explanation:
+        """Why ``other``'s total differs from this convention's: the difference split by op
+        family, op and module (:mod:`flopwise.explain`)."""
+        from flopwise.explain import explain
+
+        return explain(self, get_convention(other).name)
+
     def flops_of(self, cost: Cost) -> int:
         return self.convention.flops(cost)
 
+    def traced(self) -> TracedFlops | None:
+        """Per-event FLOPs of a tool convention (``fvcore``, ``thop``); None for the others."""
+        if self.convention.per_event and self._traced is None:
+            self._traced = TracedFlops.of(self.convention, self.events, self.tree)
+        return self._traced if self.convention.per_event else None
+
+    def _flops(self, cost: Cost, node: str, inclusive: bool = True,
+               phase: Phase | None = None) -> int:
+        traced = self.traced()
+        if traced is None:
+            return self.flops_of(cost)
+        return traced.module_flops(node, inclusive, phase)
+
     # -- totals ------------------------------------------------------------------------------
-    def _totals(self, cost: Cost, params: int = 0, trainable: int = 0) -> Totals:
-        return Totals(cost.macs, self.flops_of(cost), cost.bytes_read or 0,
-                      cost.bytes_written or 0, params, trainable)
+    def _totals(self, cost: Cost, params: int = 0, trainable: int = 0,
+                flops: int | None = None) -> Totals:
+        return Totals(cost.macs, self.flops_of(cost) if flops is None else flops,
+                      cost.bytes_read or 0, cost.bytes_written or 0, params, trainable)
 
     @property
     def total(self) -> Totals:
         """Every phase that ran, with the model's parameter counts."""
         root = self.tree.root
-        return self._totals(root.inclusive_total(), root.params, root.trainable_params)
+        cost = root.inclusive_total()
+        return self._totals(cost, root.params, root.trainable_params, self._flops(cost, ""))
 
     @property
     def phases(self) -> dict[str, Totals]:
         """Totals per phase that ran (``forward``, ``backward``, ``optimizer``)."""
         root = self.tree.root
-        return {phase.value: self._totals(cost) for phase, cost in
+        return {phase.value: self._totals(cost, flops=self._flops(cost, "", phase=phase))
+                for phase, cost in
                 sorted(root.inclusive_cost.items(), key=lambda item: list(Phase).index(item[0]))}
 
     @property
@@ -239,6 +265,12 @@ class Report:
         return self.with_section(annotate_timing(timing, self, device))
 
     @property
+    def comm(self) -> Any:
+        """This rank's collectives, a :class:`~flopwise.distributed.CommReport` (``None``
+        unless ``torch.distributed`` was initialised for the run)."""
+        return self._sections.get("comm")
+
+    @property
     def trainable_params(self) -> int:
         return self.tree.root.trainable_params
 
@@ -248,11 +280,11 @@ class Report:
         return ModuleRow(
             name=node.name, type=node.type, depth=node.depth, calls=node.calls,
             params=node.params, trainable_params=node.trainable_params,
-            macs=inclusive.macs, flops=self.flops_of(inclusive),
-            self_macs=own.macs, self_flops=self.flops_of(own),
+            macs=inclusive.macs, flops=self._flops(inclusive, node.name),
+            self_macs=own.macs, self_flops=self._flops(own, node.name, inclusive=False),
             bytes_read=inclusive.bytes_read or 0, bytes_written=inclusive.bytes_written or 0,
             output_bytes=node.output_bytes,
-            phase_flops={phase.value: self.flops_of(cost)
+            phase_flops={phase.value: self._flops(cost, node.name, phase=phase)
                          for phase, cost in node.inclusive_cost.items()},
             ran=node.ran,
         )
@@ -278,7 +310,9 @@ class Report:
             totals[event.op] = cost + event.cost
             calls[event.op] += 1
             status[event.op] = event.status.value
-        rows = [OpRow(op, status[op], calls[op], cost.macs, self.flops_of(cost),
+        traced = self.traced()
+        rows = [OpRow(op, status[op], calls[op], cost.macs,
+                      self.flops_of(cost) if traced is None else traced.op_flops(op, wanted),
                       cost.bytes_read or 0, cost.bytes_written or 0)
                 for op, cost in totals.items()]
         return sorted(rows, key=lambda r: (-r.flops, -r.macs, r.op))
@@ -300,7 +334,7 @@ class Report:
 
     # -- export ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON form (``schema`` 1); every count is an int."""
+        """The versioned JSON form (``schema`` 2); every count is an int."""
         total = self.total
         data: dict[str, Any] = {
             "schema": SCHEMA_VERSION,

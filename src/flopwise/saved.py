@@ -1,4 +1,4 @@
-"""Saved reports: the JSON form of a :class:`~flopwise.Report` (schema 1), read back without torch.
+"""Saved reports: the JSON form of a :class:`~flopwise.Report` (schema 2, or 1), read back without torch.
 
 The HTML report, the plots, ``flopwise diff`` and ``flopwise check`` all work on this form, so
 they accept a live report or a file written by ``report.to_json()`` / ``flopwise profile -f json``
@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flopwise.errors import UsageError
-from flopwise.schema import CORE_KEYS, SCHEMA_VERSION
+from flopwise.schema import CORE_KEYS, READABLE_SCHEMAS, SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "READABLE_SCHEMAS",
     "CORE_KEYS",
     "ReportLike",
     "RooflineDevice",
@@ -44,6 +45,7 @@ __all__ = [
     "load_report",
     "extra_sections",
     "peak_memory_bytes",
+    "comm_bytes",
     "estimated_latency_s",
     "measured_latency_s",
     "roofline_device",
@@ -75,21 +77,21 @@ class RooflineDevice:
 
 
 def check_schema(data: Mapping[str, Any], source: str = "report") -> None:
-    """Raise :class:`~flopwise.UsageError` unless ``data`` is a flopwise report of schema 1.
+    """Raise :class:`~flopwise.UsageError` unless ``data`` is a flopwise report of schema 1 or 2.
 
-    >>> check_schema({"schema": 2, "total": {}, "modules": []}, "old.json")  # doctest: +ELLIPSIS
+    >>> check_schema({"schema": 3, "total": {}, "modules": []}, "new.json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    flopwise.errors.UsageError: old.json is a flopwise report of schema 2, but this flopwise ...
+    flopwise.errors.UsageError: new.json is a flopwise report of schema 3, but this flopwise ...
     """
     if not isinstance(data, Mapping) or "total" not in data or "modules" not in data:
         raise UsageError(f"{source} is not a flopwise report (no 'total' and 'modules'); "
                          "write one with flopwise profile MODEL -f json -o FILE")
     schema = data.get("schema")
-    if schema != SCHEMA_VERSION:
+    if schema not in READABLE_SCHEMAS:
         raise UsageError(f"{source} is a flopwise report of schema {schema}, but this flopwise "
-                         f"reads schema {SCHEMA_VERSION}; re-create it with this version "
-                         "(flopwise profile ... -f json)")
+                         f"reads schemas {' and '.join(map(str, READABLE_SCHEMAS))}; re-create it "
+                         "with this version (flopwise profile ... -f json)")
 
 
 def as_dict(report: ReportLike, source: str = "report") -> dict[str, Any]:
@@ -141,6 +143,12 @@ def _field(data: Mapping[str, Any], section: str, key: str) -> float | None:
     """``data[section][key]`` when it is a finite number, else None."""
     place = data.get(section)
     return _number(place.get(key)) if isinstance(place, Mapping) else None
+
+
+def comm_bytes(data: Mapping[str, Any]) -> int | None:
+    """``comm.comm_bytes`` (bytes this rank sends) when the report has a comm section."""
+    found = _field(data, "comm", "comm_bytes")
+    return None if found is None else int(found)
 
 
 def peak_memory_bytes(data: Mapping[str, Any]) -> int | None:

@@ -1,7 +1,7 @@
 """The JSON form of a report: one version constant and one registry of report sections.
 
 A *section* is an optional, typed part of a :class:`~flopwise.Report` beyond the counts
-(``memory``, ``roofline``, ``timing``, ``onnx``, and the coming ``comm``, ``serving``,
+(``memory``, ``roofline``, ``timing``, ``onnx``, ``comm``, and the coming ``serving``,
 ``scaling``, ``throughput``). Each is a frozen dataclass that
 
 - names its JSON key in a class attribute ``KEY``;
@@ -51,6 +51,7 @@ from flopwise.errors import UsageError
 __all__ = [
     "CORE_KEYS",
     "SCHEMA_VERSION",
+    "READABLE_SCHEMAS",
     "SECTIONS",
     "RawSection",
     "Section",
@@ -59,8 +60,10 @@ __all__ = [
     "section_type",
 ]
 
-#: The version of the JSON form every report is written in (and the one read back).
-SCHEMA_VERSION = 1
+#: The version of the JSON form every report is written in; 2 added the ``comm`` section.
+SCHEMA_VERSION = 2
+#: The versions read back: a schema-1 file is a schema-2 report without ``comm``.
+READABLE_SCHEMAS = (1, 2)
 
 #: Keys of the core report; every other object-valued key is a section.
 CORE_KEYS = frozenset({
@@ -75,6 +78,8 @@ SECTIONS: dict[str, str] = {
     "timing": "flopwise.timing:Timing",
     "onnx": "flopwise.onnx.info:OnnxInfo",
     "serving": "flopwise.serving.section:ServingSection",
+    "comm": "flopwise.distributed.report:CommReport",
+    "scaling": "flopwise.symbolic.scaling:Scaling",
 }
 
 

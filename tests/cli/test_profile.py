@@ -51,7 +51,7 @@ def test_json_has_schema_1_and_the_convention() -> None:
     result = invoke("torchvision:resnet18", "--format", "json", "--convention", "macs")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["schema"] == 1
+    assert data["schema"] == 2
     assert data["convention"] == "macs"
     assert data["total"]["params"] == RESNET18_PARAMS
     assert data["total"]["macs"] == data["total"]["flops"] == RESNET18_MACS

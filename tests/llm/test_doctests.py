@@ -17,6 +17,9 @@ MODULES = [
     "flopwise.llm.timing",
     "flopwise.llm.plan",
     "flopwise.llm.render",
+    "flopwise.llm.parallel",
+    "flopwise.llm.search",
+    "flopwise.llm.render_search",
     "flopwise.cli.llm",
 ]
 

@@ -150,10 +150,10 @@ def test_diff_command_errors_are_one_line(saved: dict[str, Path], tmp_path: Path
     one_error_line(invoke("diff", str(saved["narrow"]), str(saved["macs"])), 2,
                    "error:", "'standard'", "'macs'", "--convention")
     old = json.loads(saved["narrow"].read_text())
-    old["schema"] = 2
-    older = tmp_path / "schema2.json"
-    older.write_text(json.dumps(old))
-    one_error_line(invoke("diff", str(older), str(saved["wide"])), 2, "schema 2", str(older))
+    old["schema"] = 3
+    newer = tmp_path / "schema3.json"
+    newer.write_text(json.dumps(old))
+    one_error_line(invoke("diff", str(newer), str(saved["wide"])), 2, "schema 3", str(newer))
     one_error_line(invoke("diff", str(tmp_path / "missing.json"), str(saved["wide"])), 2,
                    "cannot read", "missing.json")
     (tmp_path / "bad.json").write_text("{not json")

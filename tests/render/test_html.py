@@ -185,10 +185,10 @@ def test_report_methods_and_the_notebook_fragment(gpt2: dict[str, Any]) -> None:
     assert f"{len(gpt2['modules']) - len(shown)} deeper modules not shown" in shallow
 
 
-def test_a_dict_that_is_not_a_schema_1_report_is_refused() -> None:
+def test_a_dict_that_is_not_a_schema_1_or_2_report_is_refused() -> None:
     data = copy.deepcopy(mlp_report(16).to_dict())
-    data["schema"] = 2
-    with pytest.raises(UsageError, match="schema 2"):
+    data["schema"] = 3
+    with pytest.raises(UsageError, match="schema 3"):
         render_html(data)
     with pytest.raises(UsageError, match="not a flopwise report"):
         render_html({"hello": 1})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from flopwise.formulas.comm import Collective
 from flopwise.formulas.spec import Cost
 
 __all__ = ["Phase", "Status", "OpEvent"]
@@ -32,6 +33,10 @@ class OpEvent:
 
     ``cost`` always has its byte fields filled. ``dtype`` is the op's compute dtype (its first
     floating-point tensor). ``via`` names the op whose decomposition produced this one.
+    ``in_shape`` / ``out_shape`` are the shapes of its first tensor input and first tensor output
+    (``()`` for cost-free ops), which the tool-compatible conventions read. ``comm`` is set on
+    collectives (the fourth kind of op, beside compute, data movement and declared zero):
+    payload, group and bytes on the wire (see :mod:`flopwise.formulas.comm`).
     """
 
     op: str
@@ -41,3 +46,6 @@ class OpEvent:
     cost: Cost
     dtype: str
     via: str | None = None
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+    comm: Collective | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from types import FrameType
 from typing import Any, Protocol
 
 import torch
@@ -12,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from flopwise.capture.events import OpEvent, Status
 from flopwise.capture.fast_meta import FAST_META, all_meta
 from flopwise.capture.scope import ModuleScope
+from flopwise.formulas.comm import Collective
 from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
 from flopwise.formulas.spec import Cost, TensorSpec
 
@@ -42,11 +45,12 @@ def to_spec(value: Any) -> Any:
 class _Converter:
     """Turns tensors into specs and adds up their bytes in the same pass (the hot path)."""
 
-    __slots__ = ("nbytes", "dtype")
+    __slots__ = ("nbytes", "dtype", "shape")
 
     def __init__(self) -> None:
         self.nbytes = 0
         self.dtype = "none"   # the first floating-point dtype seen
+        self.shape: tuple[int, ...] | None = None   # the first tensor's shape
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
@@ -54,7 +58,10 @@ class _Converter:
             self.nbytes += value.numel() * itemsize
             if self.dtype == "none" and value.is_floating_point():
                 self.dtype = name
-            return TensorSpec(tuple(value.shape), name, itemsize)
+            shape = tuple(value.shape)
+            if self.shape is None:
+                self.shape = shape
+            return TensorSpec(shape, name, itemsize)
         kind = type(value)
         if kind is tuple or kind is list:
             if not value:
@@ -86,6 +93,28 @@ def _is_view(func: torch._ops.OpOverload) -> bool:
     )
 
 
+def _has_dtensor(types: Any) -> bool:
+    """Whether a DTensor takes part in the op (only once torch.distributed.tensor is loaded)."""
+    module = sys.modules.get("torch.distributed.tensor")
+    dtensor = getattr(module, "DTensor", None)
+    return dtensor is not None and any(issubclass(t, dtensor) for t in types)
+
+
+def _in_sharding_propagation() -> bool:
+    """Whether DTensor is running an op on fake global-shape tensors only to learn its output's
+    shape (its sharding propagation): nothing runs on this rank, so nothing is counted."""
+    # NB: recognises torch's private ShardingPropagator method by its code object on the stack
+    from torch.distributed.tensor._sharding_prop import ShardingPropagator
+
+    code = ShardingPropagator._propagate_tensor_meta_non_cached.__code__
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 _VIEW_ENTRY = Entry("(view)", Kind.ZERO, "view", None, "output aliases an input", False)
 _NO_BYTES = Cost(0, 0, 0, 0, 0, 0)
 
@@ -104,6 +133,7 @@ class CountingMode(TorchDispatchMode):
         self.formula_errors: dict[str, str] = {}
         self._entries: dict[Any, tuple[Entry | None, str]] = {}
         self._via: list[str] = []
+        self._saw_dtensor = False
 
     def _entry(self, func: Any) -> tuple[Entry | None, str]:
         try:
@@ -117,7 +147,14 @@ class CountingMode(TorchDispatchMode):
             return entry, name
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        if _has_dtensor(types):
+            # DTensor desugars the op into what this rank runs (local ops and collectives),
+            # which come back through this mode: count those, not the global op
+            self._saw_dtensor = True
+            return NotImplemented
         kwargs = kwargs or {}
+        if self._saw_dtensor and _in_sharding_propagation():
+            return func(*args, **kwargs)
         entry, name = self._entry(func)
         if entry is None:
             result = self._decompose(func, name, args, kwargs)
@@ -180,8 +217,12 @@ class CountingMode(TorchDispatchMode):
                 outputs.nbytes if cost.bytes_written is None else cost.bytes_written,
             )
         dtype = inputs.dtype if inputs.dtype != "none" else outputs.dtype
-        self._append(op, status, cost, dtype)
+        self._append(op, status, cost, dtype, inputs.shape or (), outputs.shape or (),
+                     getattr(cost, "collective", None))
 
-    def _append(self, op: str, status: Status, cost: Cost, dtype: str) -> None:
+    def _append(self, op: str, status: Status, cost: Cost, dtype: str,
+                in_shape: tuple[int, ...] = (), out_shape: tuple[int, ...] = (),
+                comm: Collective | None = None) -> None:
         self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
-                                   dtype, self._via[-1] if self._via else None))
+                                   dtype, self._via[-1] if self._via else None,
+                                   in_shape, out_shape, comm))

@@ -35,6 +35,7 @@ from flopwise.tree import ModuleNode
 
 if TYPE_CHECKING:
     from flopwise.capture.mode import CountingMode
+    from flopwise.distributed.engine import DistributedRun
     from flopwise.memory.tracker import MemoryTracker
 
 __all__ = [
@@ -228,7 +229,8 @@ def loss_of(output: Any) -> torch.Tensor:
 
 
 def run_backward(walk: Walk, output: Any, positional: tuple, keyword: dict,
-                  loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope) -> None:
+                 loss: Callable[[Any], torch.Tensor] | None, scope: ModuleScope,
+                 accumulate: bool = False) -> None:
     value = loss(output) if loss is not None else loss_of(output)
     leaves = [t for t in all_tensors(walk, positional, keyword)
               if t.requires_grad and t.grad_fn is None]
@@ -238,7 +240,12 @@ def run_backward(walk: Walk, output: Any, positional: tuple, keyword: dict,
         )
     scope.phase = Phase.BACKWARD
     try:
-        torch.autograd.grad(value, leaves, allow_unused=True)
+        if accumulate:   # distributed: FSDP's and DDP's gradient hooks must fire
+            from flopwise.distributed.engine import accumulating_backward
+
+            accumulating_backward(value, leaves)
+        else:
+            torch.autograd.grad(value, leaves, allow_unused=True)
     finally:
         scope.phase = Phase.FORWARD
 
@@ -259,10 +266,12 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
                 scope: ModuleScope, mode: CountingMode, tracker: MemoryTracker | None = None,
                 backward: bool = False, loss: Callable[[Any], torch.Tensor] | None = None,
                 optimizer: torch.optim.Optimizer | None = None,
-                fake: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                fake: bool = False, distributed: DistributedRun | None = None,
+                ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """One call of ``model`` (and its backward and optimizer step) under ``mode`` and the
     module hooks of ``scope``; the model's state is left as found. Returns the inputs as run
-    (fake tensors with ``fake``)."""
+    (fake tensors with ``fake``). With ``distributed`` (a process group is initialised), DDP's
+    gradient sync is off for the run and the backward accumulates (:mod:`flopwise.distributed.engine`)."""
     with preserved_state(walk.buffers):
         scope.install()
         try:
@@ -274,10 +283,13 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
                 if tracker is not None:
                     stack.enter_context(tracker.tracking((walk.params, walk.buffers),
                                                          (positional, keyword)))
+                if distributed is not None:
+                    stack.enter_context(distributed.no_ddp_sync())
                 stack.enter_context(mode)
                 output = model(*positional, **keyword)
                 if backward:
-                    run_backward(walk, output, positional, keyword, loss, scope)
+                    run_backward(walk, output, positional, keyword, loss, scope,
+                                 accumulate=distributed is not None)
                 if optimizer is not None:
                     if tracker is not None:
                         tracker.pause()        # the step runs on meta shadows; sized apart

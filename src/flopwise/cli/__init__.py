@@ -6,6 +6,7 @@ from flopwise.cli import bench_device as _bench_device  # noqa: F401, E402
 from flopwise.cli import check as _check  # noqa: F401, E402
 from flopwise.cli import compare as _compare  # noqa: F401, E402
 from flopwise.cli import diff as _diff  # noqa: F401, E402
+from flopwise.cli import explain as _explain  # noqa: F401, E402
 from flopwise.cli import hardware as _hardware  # noqa: F401, E402
 from flopwise.cli import llm as _llm  # noqa: F401, E402
 from flopwise.cli import ops as _ops  # noqa: F401, E402

@@ -6,6 +6,7 @@ Never imports torch: the planner is arithmetic over the architecture.
 from __future__ import annotations
 
 import io
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,16 @@ from rich.table import Table
 from flopwise.cli.app import app, errors_to_exit, stdout, write_output
 from flopwise.errors import UsageError
 from flopwise.llm.config import TransformerSpec, load_spec, override_spec, spec_from_dims
+from flopwise.llm.parallel import (
+    DEFAULT_COMPUTE_EFFICIENCY,
+    DEFAULT_OVERLAP,
+    OVERLAPS,
+    Layout,
+)
 from flopwise.llm.plan import SWEEP_KEYS, LLMPlan, plan, sweep
 from flopwise.llm.presets import preset_description, preset_names, preset_source
+from flopwise.llm.render_search import render_search_markdown, render_search_table
+from flopwise.llm.search import SearchResult, default_global_batch, search
 from flopwise.render.formats import format_choices, format_help, render
 from flopwise.render.units import parse_count
 
@@ -62,6 +71,10 @@ class Attention(str, Enum):
 
     FULL = "full"
     CAUSAL = "causal"
+
+
+Overlap = Enum("Overlap", {name.upper(): name for name in OVERLAPS}, type=str)  # type: ignore[misc]
+Overlap.__doc__ = "How communication overlaps compute in the step-time model."
 
 
 class Mlp(str, Enum):
@@ -164,6 +177,49 @@ def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: Enum,
         _emit(shown, output)
 
 
+def _render_search(result: SearchResult, top: int, output_format: LLMFormat, output: Path | None) -> None:
+    if output_format is LLMFormat.JSON:
+        write_output(json.dumps(result.to_dict(top), indent=2), output)
+        return
+    result.best  # noqa: B018 - the one-line error when no layout fits
+    if output_format is LLMFormat.MD:
+        write_output(render_search_markdown(result, top), output)
+    else:
+        _emit(render_search_table(result, top), output)
+
+
+def _parallel(spec: TransformerSpec, options: dict[str, Any], parallel: dict[str, Any],
+              output_format: LLMFormat, output: Path | None) -> None:
+    """``--search`` (every layout) or ``--step`` (the layout the sizes give) with step time."""
+    gpus = options["gpus"]
+    if gpus is None and parallel["search"]:
+        raise UsageError("--search needs --gpus N, the number of accelerators to plan for")
+    limit = spec.max_positions
+    seq = options["seq"] or (min(2048, limit) if limit else 2048)
+    tp, pp = options["tp"], options["pp"]
+    dp = options["dp"] or (gpus // (tp * pp) if gpus else 1)
+    gpus = gpus or tp * pp * dp
+    batch = parallel["global_batch"] or default_global_batch(seq, gpus)
+    layouts = None
+    if not parallel["search"]:
+        if tp * pp * dp != gpus:
+            raise UsageError(f"--gpus {gpus} is not tp·pp·dp = {tp}·{pp}·{dp}; give sizes whose "
+                             "product is --gpus")
+        if batch % (dp * options["batch"]):
+            raise UsageError(f"--global-batch {batch} is not a multiple of dp · --batch = "
+                             f"{dp}·{options['batch']}; change either")
+        layouts = [Layout(tp=tp, pp=pp, dp=dp, zero=options["zero"], recompute=options["recompute"],
+                          micro_batch=options["batch"], micro_batches=batch // (dp * options["batch"]),
+                          sequence_parallel=options["sequence_parallel"])]
+    result = search(
+        spec, gpus=gpus, hardware=options["hardware"] or "h100-sxm", cluster=parallel["cluster"],
+        seq=seq, global_batch=batch, dtype=options["dtype"], overlap=parallel["overlap"],
+        compute_efficiency=parallel["compute_efficiency"], attention=options["attention"],
+        layouts=layouts,
+    )
+    _render_search(result, parallel["top"], output_format, output)
+
+
 @app.command("llm")
 def llm_command(
     model: str | None = typer.Argument(
@@ -190,6 +246,13 @@ def llm_command(
     output_format: LLMFormat = typer.Option(LLMFormat.TABLE, "--format", "-f", help=format_help("llm")),  # type: ignore[valid-type]
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     list_presets: bool = typer.Option(False, "--list-presets", help="List the presets with their sources and exit."),
+    search_layouts: bool = typer.Option(False, "--search", help="Try every tp × pp × dp × ZeRO × recompute × micro-batch layout on --gpus, drop those that do not fit, rank the rest by step time with communication.", rich_help_panel="Parallel plans"),
+    step: bool = typer.Option(False, "--step", help="Step time with communication of the layout --tp/--pp/--dp/--zero/--recompute/--batch give.", rich_help_panel="Parallel plans"),
+    top: int = typer.Option(5, "--top", min=1, help="Layouts --search shows.", rich_help_panel="Parallel plans"),
+    global_batch: int | None = typer.Option(None, "--global-batch", min=1, help="Sequences per step over all replicas [default: about 4 Mi tokens, at least one per GPU].", rich_help_panel="Parallel plans"),
+    overlap: Overlap = typer.Option(DEFAULT_OVERLAP, "--overlap", help="none (upper bound), overlap (FSDP prefetch, DDP buckets) or perfect (lower bound).", rich_help_panel="Parallel plans"),  # type: ignore[valid-type]
+    cluster: Path | None = typer.Option(None, "--cluster", help="Cluster file: GPUs per node, scale-up and scale-out links (docs/parallel.md) [default: the catalogue's usual node for --hardware].", rich_help_panel="Parallel plans"),
+    compute_efficiency: float = typer.Option(DEFAULT_COMPUTE_EFFICIENCY, "--compute-efficiency", help="Fraction of the dense peak the matmuls reach.", rich_help_panel="Parallel plans"),
     hidden: int | None = typer.Option(None, "--hidden", help="Hidden size h.", rich_help_panel="Dimensions"),
     layers: int | None = typer.Option(None, "--layers", help="Transformer blocks l.", rich_help_panel="Dimensions"),
     heads: int | None = typer.Option(None, "--heads", help="Attention (query) heads a.", rich_help_panel="Dimensions"),
@@ -226,6 +289,12 @@ def llm_command(
             "recompute": recompute.value, "zero": zero, "tp": tp, "pp": pp, "dp": dp,
             "sequence_parallel": sp, "mode": mode.value, "attention": attention.value,
         }
+        if search_layouts or step:
+            parallel = {"search": search_layouts, "top": top, "global_batch": global_batch,
+                        "overlap": overlap.value, "cluster": cluster,
+                        "compute_efficiency": compute_efficiency}
+            _parallel(spec, options, parallel, output_format, output)
+            return
         if sweep_spec is None:
             _render([plan(spec, **options)], None, output_format, output)
             return

@@ -7,10 +7,10 @@ torch, the model libraries and the renderers are imported inside the command, so
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -147,7 +147,8 @@ def profile_command(
         False, "--backward", help="Also run and count the backward pass of output.sum()."
     ),
     convention: str = typer.Option(
-        "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."
+        "standard", "--convention", "-c",
+        help="FLOPs convention: standard, matmul, macs, exact, fvcore, thop."
     ),
     depth: int | None = typer.Option(
         None, "--depth", "-d", min=0, help="Show modules down to this depth (root = 0)."
@@ -177,6 +178,13 @@ def profile_command(
         help="Also draw per-layer cost bars (and the roofline, with a hardware) to this image "
         "(needs pip install 'flopwise[plot]').",
     ),
+    symbolic: str | None = typer.Option(
+        None, "--symbolic", metavar="DIMS",
+        help="Print MACs and FLOPs as exact polynomials of these input dimensions instead: "
+        "NAME[=START[:STEP]],... with NAME batch, seq, side, height or width (profiled on "
+        "meta at several sizes, verified at more; refused when not polynomial), e.g. "
+        "--symbolic batch,seq or --symbolic side=224:32.",
+    ),
     max_gflops: MaxGflops = None,
     max_flops: MaxFlops = None,
     max_macs: MaxMacs = None,
@@ -192,6 +200,17 @@ def profile_command(
     generate: str | None = typer.Option(None, "--generate", metavar="prompt=N,new=M",
                                         help=GENERATE_HELP),
     batch: str | None = typer.Option(None, "--batch", metavar="B1,B2,...", help=BATCH_HELP),
+    world: int | None = typer.Option(
+        None, "--world", min=1, rich_help_panel="Parallel (docs/parallel.md)",
+        help="Simulate rank 0 of a job of N ranks (torch's fake process group, fake tensors) "
+        "with the --parallel recipes applied; the report gains its collectives."),
+    mesh: str | None = typer.Option(
+        None, "--mesh", metavar="DIM=N,...", rich_help_panel="Parallel (docs/parallel.md)",
+        help="Named mesh dimensions, outermost first, e.g. dp=8,tp=8 (product = --world)."),
+    parallel: str | None = typer.Option(
+        None, "--parallel", rich_help_panel="Parallel (docs/parallel.md)",
+        help="fsdp (fully_shard per block), tp (tensor + sequence parallel; Llama, Mistral, "
+        "Qwen2), or fsdp,tp with --mesh."),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -220,6 +239,8 @@ def profile_command(
             raise UsageError("--batch sets the batch sizes to time with --generate; add "
                              "--generate prompt=N,new=M")
         batches = parse_batches(batch)
+        if serving is not None and (world is not None or parallel is not None):
+            raise UsageError("--generate traces one process; drop --world/--parallel")
         if serving is not None and time_it:
             raise UsageError("--time measures one forward pass; with --generate the times are "
                              "roofline estimates (add --hardware), so drop --time")
@@ -227,6 +248,10 @@ def profile_command(
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
                         repeats)
 
+        if symbolic is not None:
+            _show_symbolic(model, inputs, dtypes, kwargs, device, train, model_dtype, backward,
+                           convention, symbolic, output_format, output)
+            return
         if model.lower().endswith(".onnx"):
             from flopwise.onnx import parse_input_shapes, profile_onnx
 
@@ -241,9 +266,13 @@ def profile_command(
             if accelerator is not None:
                 report = add_estimate(report, accelerator, compute_efficiency,
                                       memory_efficiency)
+        elif world is not None or parallel is not None:
+            report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
+                                       backward, convention, strict, (world, mesh, parallel))
         else:
             report = _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                    backward, convention, strict, extras, serving, batches)
+                                    backward, convention, strict, extras,
+                                    serving=serving, batches=batches)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -255,11 +284,63 @@ def profile_command(
             enforce_budget(report, budget, model, ok_on_stderr=True)
 
 
+def _show_symbolic(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                   kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
+                   backward: bool, convention: str, symbolic: str,
+                   output_format: ProfileFormat, output: Path | None) -> None:
+    """``--symbolic``: the cost as polynomials (:mod:`flopwise.cli.symbolic`)."""
+    from flopwise.cli.symbolic import parse_symbolic, profile_symbolic
+    from flopwise.models import parse_kwarg
+    from flopwise.render.symbolic import (
+        render_scaling_json,
+        render_scaling_markdown,
+        render_scaling_text,
+    )
+
+    parse_symbolic(symbolic)
+    if model.lower().endswith(".onnx"):
+        raise UsageError("--symbolic profiles PyTorch models; an .onnx file's symbolic "
+                         "dimensions are set with --input DIM=N")
+    with _working(f"fitting the cost of {model} in {symbolic}"):
+        fit = profile_symbolic(model, _requests(inputs, dtypes),
+                               dict(parse_kwarg(text) for text in kwargs), device, train,
+                               model_dtype, backward, convention, symbolic)
+    if output_format is ProfileFormat.JSON:
+        text = render_scaling_json(fit)
+    elif output_format is ProfileFormat.MD:
+        text = render_scaling_markdown(fit)
+    elif output_format is ProfileFormat.TABLE:
+        text = render_scaling_text(fit)
+    else:
+        raise UsageError("--symbolic prints text (table), md or json, not "
+                         f"{output_format.value}")
+    write_output(text, output)
+
+def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
+                      kwargs: Sequence[str], train: bool, model_dtype: str | None,
+                      backward: bool, convention: str, strict: bool,
+                      world_mesh_parallel: tuple[int | None, str | None, str | None]) -> Report:
+    """``--world N --parallel ...``: build and count the model as rank 0 of a simulated job."""
+    from flopwise.distributed.recipes import parallel_world, parse_mesh, parse_parallel
+
+    world, mesh_text, parallel = world_mesh_parallel
+    if world is None or parallel is None:
+        raise UsageError("--world N and --parallel RECIPES go together, e.g. --world 64 "
+                         "--parallel fsdp")
+    mesh = parse_mesh(mesh_text) if mesh_text else None
+    stderr.print(f"simulating rank 0 of {world} (fake tensors on cpu, torch's fake process "
+                 "group)", markup=False, highlight=False)
+    with parallel_world(world, mesh, parse_parallel(parallel)) as apply:
+        return _profile_torch(model, inputs, dtypes, kwargs, "cpu", train, model_dtype,
+                              backward, convention, strict, prepare=apply)
+
+
 def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
-                   extras: Extras | None = None, serving: GenerateRequest | None = None,
-                   batches: Sequence[int] = (1,)) -> Report:
+                   extras: Extras | None = None, prepare: Callable[[Any], Any] | None = None,
+                   serving: GenerateRequest | None = None, batches: Sequence[int] = (1,)
+                   ) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for; with ``serving``, count the prefill and decode steps."""
     extras = extras or Extras()
@@ -288,6 +369,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             first = (str(error).strip().splitlines() or [""])[0]
             raise ModelLoadError(
                 f"building {model} failed: {type(error).__name__}: {first}") from error
+        if prepare is not None:
+            prepare(loaded.model)
         args, keyword = make_inputs(loaded, requests, keyword_requests, device)
 
     if serving is not None:

@@ -12,6 +12,7 @@ import torch
 
 from flopwise.formulas import (
     attention,
+    comm,
     conv,
     data,
     fft,
@@ -30,7 +31,7 @@ from flopwise.formulas.spec import Cost, TensorSpec
 __all__ = ["default_registry", "FormulaRegistry", "Entry", "Kind", "Cost", "TensorSpec"]
 
 _FAMILIES = (matmul, conv, attention, rnn, norm, pointwise, reduction, pooling, interpolate,
-             loss, fft, data)
+             loss, fft, data, comm)
 
 
 def _exists(key: str) -> bool:

@@ -1,4 +1,5 @@
-"""Hardware: the accelerator catalogue, the roofline time model and the device benchmark.
+"""Hardware: the accelerator catalogue, interconnects, the roofline and communication time
+models, and the device benchmark.
 
 >>> from flopwise.hardware import get_accelerator, roofline_on
 >>> h100 = get_accelerator("h100-sxm")
@@ -31,6 +32,16 @@ from flopwise.hardware.catalogue import (
     load_profile,
     precision_of,
 )
+from flopwise.hardware.comm import Collective, CommTime, collective_time
+from flopwise.hardware.interconnect import (
+    Cluster,
+    GroupPlacement,
+    Link,
+    cluster_for,
+    get_cluster,
+    load_cluster,
+    place_group,
+)
 from flopwise.hardware.roofline import (
     DEFAULT_COMPUTE_EFFICIENCY,
     DEFAULT_MEMORY_EFFICIENCY,
@@ -57,6 +68,16 @@ __all__ = [
     "ridge_point",
     "roofline_on",
     "roofline_time",
+    "Collective",
+    "CommTime",
+    "collective_time",
+    "Cluster",
+    "GroupPlacement",
+    "Link",
+    "cluster_for",
+    "get_cluster",
+    "load_cluster",
+    "place_group",
     "BandwidthResult",
     "BenchProgress",
     "BenchSettings",

@@ -38,9 +38,11 @@ from flopwise.llm.memory import (
     weights_by_dtype,
     weights_bytes,
 )
+from flopwise.llm.parallel import Layout, StepTime, bubble_fraction, step_time
 from flopwise.llm.params import ParamCounts, count_params
 from flopwise.llm.plan import LLMPlan, plan, sweep
 from flopwise.llm.presets import preset_names, preset_source
+from flopwise.llm.search import SearchResult, search
 from flopwise.llm.timing import megatron_training_s, mfu, training_time
 
 #: ``flopwise.plan_llm`` (the lazy top-level name) is :func:`plan`.
@@ -67,6 +69,12 @@ __all__ = [
     "model_state_bytes",
     "weights_by_dtype",
     "weights_bytes",
+    "Layout",
+    "StepTime",
+    "bubble_fraction",
+    "step_time",
+    "SearchResult",
+    "search",
     "ParamCounts",
     "count_params",
     "LLMPlan",

@@ -160,6 +160,8 @@ _ALL: tuple[Column, ...] = (
            "achieved: forward FLOPs (standard) over the measured time"),
     Column("%peak", "% peak", Kind.SHARE, _extra("timing", lambda m, _: m.peak_percent),
            "achieved FLOP/s as a share of the --hardware peak"),
+    Column("comm_bytes", "comm (B)", Kind.BYTES, _extra("comm", lambda m, _: m.comm_bytes),
+           "bytes this rank sends in collectives issued inside the module (children included)"),
     Column("saved_bytes", "saved (B)", Kind.BYTES,
            _extra("memory", lambda m, _: m.saved_for_backward_bytes),
            "bytes autograd saved for backward while the module ran (its own ops)"),
@@ -182,7 +184,7 @@ TIMING_COLUMNS: tuple[str, ...] = ("time", "%time", "flops_per_s")
 
 def default_columns(report: Report) -> list[Column]:
     """The default columns; with more than one phase, FLOPs per phase follow the total; a
-    roofline estimate or measured times add their columns at the end."""
+    roofline estimate, bytes sent in collectives or measured times add their columns at the end."""
     keys = list(DEFAULT_COLUMNS)
     phases = list(report.phases)
     if len(phases) > 1:
@@ -190,6 +192,9 @@ def default_columns(report: Report) -> list[Column]:
         keys[at:at] = [f"{phase}_flops" for phase in phases]
     if report.roofline is not None:
         keys += ROOFLINE_COLUMNS
+    comm = report.sections.get("comm")
+    if comm is not None and comm.comm_bytes:
+        keys.append("comm_bytes")
     timing = report.timing
     if timing is not None:
         keys += TIMING_COLUMNS
