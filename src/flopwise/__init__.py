@@ -41,6 +41,8 @@ _LAZY: dict[str, str] = {
     "TransformerSpec": "flopwise.llm",
     "profile_onnx": "flopwise.onnx",
     "profile_keras": "flopwise.keras",
+    "profile_generation": "flopwise.serving.trace",
+    "profile_generate": "flopwise.serving.generate",
     "scaling": "flopwise.symbolic",
     "Scaling": "flopwise.symbolic",
     "Throughput": "flopwise.throughput",

@@ -77,6 +77,7 @@ SECTIONS: dict[str, str] = {
     "roofline": "flopwise.hardware.estimate:RooflineEstimate",
     "timing": "flopwise.timing:Timing",
     "onnx": "flopwise.onnx.info:OnnxInfo",
+    "serving": "flopwise.serving.section:ServingSection",
     "comm": "flopwise.distributed.report:CommReport",
     "scaling": "flopwise.symbolic.scaling:Scaling",
 }

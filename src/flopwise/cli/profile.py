@@ -23,6 +23,14 @@ from flopwise.cli.estimates import (
     check_timing_device,
     load_hardware,
 )
+from flopwise.cli.generate import (
+    BATCH_HELP,
+    GENERATE_HELP,
+    GenerateRequest,
+    parse_batches,
+    parse_generate,
+    profile_serving,
+)
 from flopwise.cli.options import (
     ComputeEfficiency,
     HardwareOption,
@@ -197,6 +205,9 @@ def profile_command(
     time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
+    generate: str | None = typer.Option(None, "--generate", metavar="prompt=N,new=M",
+                                        help=GENERATE_HELP),
+    batch: str | None = typer.Option(None, "--batch", metavar="B1,B2,...", help=BATCH_HELP),
     world: int | None = typer.Option(
         None, "--world", min=1, rich_help_panel="Parallel (docs/parallel.md)",
         help="Simulate rank 0 of a job of N ranks (torch's fake process group, fake tensors) "
@@ -235,6 +246,16 @@ def profile_command(
             check_plot_target(plot)
         if time_it:
             check_timing_device(device)
+        serving = parse_generate(generate) if generate is not None else None
+        if batch is not None and serving is None:
+            raise UsageError("--batch sets the batch sizes to time with --generate; add "
+                             "--generate prompt=N,new=M")
+        batches = parse_batches(batch)
+        if serving is not None and (world is not None or parallel is not None):
+            raise UsageError("--generate traces one process; drop --world/--parallel")
+        if serving is not None and time_it:
+            raise UsageError("--time measures one forward pass; with --generate the times are "
+                             "roofline estimates (add --hardware), so drop --time")
         accelerator = load_hardware(hardware)
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
                         repeats)
@@ -243,12 +264,15 @@ def profile_command(
             _show_symbolic(model, inputs, dtypes, kwargs, device, train, model_dtype, backward,
                            convention, symbolic, output_format, output)
             return
+        if serving is not None and model.lower().endswith(".onnx"):
+            raise UsageError("--generate traces a transformers model (hf:...), not an .onnx file")
         if world is not None or parallel is not None:
             report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
                                        backward, convention, strict, (world, mesh, parallel))
         else:
             report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                                  backward, convention, strict, extras, reparameterize)
+                                  backward, convention, strict, extras, reparameterize,
+                                  serving=serving, batches=batches)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -314,7 +338,9 @@ def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
 def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                  kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                  backward: bool, convention: str, strict: bool,
-                 extras: Extras | None = None, reparameterize: bool = False) -> Report:
+                 extras: Extras | None = None, reparameterize: bool = False,
+                 serving: GenerateRequest | None = None, batches: Sequence[int] = (1,)
+                 ) -> Report:
     """Count the model a spec names, through its source: graph sources (``.onnx``) directly,
     PyTorch sources by :func:`_profile_torch`."""
     from flopwise.models import find_source
@@ -322,7 +348,8 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     source = find_source(model)
     if not source.graph:
         return _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
-                              backward, convention, strict, extras, reparameterize)
+                              backward, convention, strict, extras, reparameterize,
+                              serving=serving, batches=batches)
     extras = extras or Extras()
     if extras.time:
         raise UsageError(f"--time measures PyTorch models; for a {source.name} file use "
@@ -357,7 +384,9 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                    backward: bool, convention: str, strict: bool,
                    extras: Extras | None = None, reparameterize: bool = False,
-                   prepare: Callable[[Any], Any] | None = None) -> Report:
+                   prepare: Callable[[Any], Any] | None = None,
+                   serving: GenerateRequest | None = None, batches: Sequence[int] = (1,)
+                   ) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for (``prepare`` runs on the built model first: the simulated
     world's parallel recipes). When the device or dtype cannot run the model (values needed
@@ -393,6 +422,17 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             for line in (*input_notes(loaded, requests, keyword_requests), form):
                 if line:
                     _note(line)
+        if serving is not None:
+            if backward:
+                raise UsageError("--generate counts inference (prefill and decode); drop --backward")
+            with _working(f"tracing prefill and decode of {model}"):
+                report = profile_serving(loaded.model, serving, batches, attempt.device, convention,
+                                         strict, extras.accelerator,
+                                         f"{model} ({type(loaded.model).__name__})")
+            if extras.accelerator is not None:
+                report = add_estimate(report, extras.accelerator, extras.compute_efficiency,
+                                      extras.memory_efficiency)
+            return report
         with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
             try:
                 report = flopwise.profile(loaded.model, args, keyword, backward=backward,

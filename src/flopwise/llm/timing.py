@@ -13,6 +13,7 @@ decode memory-bound (every generated token re-reads the weights and the KV cache
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +31,7 @@ __all__ = [
     "mfu",
     "Roofline",
     "roofline",
+    "decode_crossover_batch",
 ]
 
 #: One petaFLOP/s-day: 10¹⁵ FLOP/s for 86,400 s.
@@ -200,3 +202,45 @@ def roofline(flops: int, bytes_moved: int, peak_flops_per_s: float, bandwidth_by
         compute_s=flops / peak_flops_per_s,
         memory_s=bytes_moved / bandwidth_bytes_per_s,
     )
+
+
+def decode_crossover_batch(
+    flops_per_sequence: float,
+    weights_bytes: int,
+    kv_bytes_per_sequence: int,
+    peak_flops_per_s: float,
+    bandwidth_bytes_per_s: float,
+) -> int | None:
+    """The smallest batch at which a decode step stops being memory-bound, or ``None``.
+
+    A step of ``b`` sequences does ``b·F`` FLOPs and reads the weights once and each
+    sequence's KV cache: ``W + b·K`` bytes. It is compute-bound once ``b·F/P ≥ (W + b·K)/B``,
+    i.e. ``b ≥ W·P / (F·B − K·P)``. When ``F·B ≤ K·P`` (a sequence's own arithmetic intensity
+    ``F/K`` is below the ridge point ``P/B``) no batch gets there: the KV cache keeps decode
+    memory-bound however many sequences share the weights. ``kv_bytes_per_sequence=0`` gives
+    the weights-only crossover, ``W·P/(F·B)``.
+
+    >>> decode_crossover_batch(2e9, 2 * 10**9, 0, 1e15, 1e12)       # W·P/(F·B) = 1000
+    1000
+    >>> decode_crossover_batch(2e9, 2 * 10**9, 10**6, 1e15, 1e12)   # 2e24 / (2e21 − 1e21)
+    2000
+    >>> decode_crossover_batch(2e9, 2 * 10**9, 2 * 10**6, 1e15, 1e12) is None   # F/K = ridge
+    True
+    """
+    if flops_per_sequence <= 0 or peak_flops_per_s <= 0 or bandwidth_bytes_per_s <= 0:
+        raise UsageError("decode FLOPs, peak FLOP/s and bandwidth must be positive")
+    margin = flops_per_sequence * bandwidth_bytes_per_s - kv_bytes_per_sequence * peak_flops_per_s
+    if margin <= 0:
+        return None
+    batch = max(1, math.ceil(weights_bytes * peak_flops_per_s / margin))
+
+    def bound(b: int) -> str:
+        return roofline(int(b * flops_per_sequence), weights_bytes + b * kv_bytes_per_sequence,
+                        peak_flops_per_s, bandwidth_bytes_per_s).bound
+
+    # NB: the division above is in floats; step to the exact integer the roofline agrees with.
+    while bound(batch) != "compute":
+        batch += 1
+    while batch > 1 and bound(batch - 1) == "compute":
+        batch -= 1
+    return batch

@@ -258,4 +258,9 @@ def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
         (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(report)),
         ("Measured", timing_pairs(report)),
     ]
+    serving = report.sections.get("serving")
+    if serving is not None:
+        from flopwise.serving.render import serving_pairs, serving_title
+
+        found.append((serving_title(serving), serving_pairs(serving)))
     return [(title, pairs) for title, pairs in found if pairs]
