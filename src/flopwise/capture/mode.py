@@ -16,7 +16,7 @@ from flopwise.capture.fast_meta import FAST_META, all_meta
 from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.comm import Collective
 from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
-from flopwise.formulas.spec import Cost, TensorSpec
+from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
 __all__ = ["CountingMode", "Observer", "to_spec"]
 
@@ -116,7 +116,6 @@ def _in_sharding_propagation() -> bool:
 
 
 _VIEW_ENTRY = Entry("(view)", EntryKind.ZERO, "view", None, "output aliases an input", False)
-_NO_BYTES = Cost(0, 0, 0, 0, 0, 0)
 
 
 class CountingMode(TorchDispatchMode):
@@ -194,7 +193,7 @@ class CountingMode(TorchDispatchMode):
             if entry.moves_data:
                 cost = Cost(0, 0, 0, 0, _nbytes(args) + _nbytes(kwargs), _nbytes(out))
             else:
-                cost = _NO_BYTES
+                cost = ZERO_COST
             self._append(op, Status.ZERO, cost, "none")
             return
         inputs, outputs = _Converter(), _Converter()
