@@ -4,6 +4,7 @@ copy of the registry (docs/formulas.md)."""
 from __future__ import annotations
 
 import pkgutil
+import sys
 
 import pytest
 import torch
@@ -110,3 +111,25 @@ def test_every_family_module_is_found_by_name_with_its_table() -> None:
     declared = {entry.family for table in found for entry in table.entries()}
     assert registered == declared
     assert "matmul" in {table.family for table in found}
+
+
+def test_a_new_family_module_is_found_without_editing_any_list(tmp_path, monkeypatch) -> None:
+    # a module dropped into the package with a TABLE is a family: nothing else names it
+    (tmp_path / "flopwise_test_family.py").write_text(
+        "from flopwise.formulas.registry import FormulaTable\n"
+        "from flopwise.formulas.spec import Cost\n"
+        "TABLE = FormulaTable('test-family')\n"
+        "@TABLE.formula('mylib.triple')\n"
+        "def triple(result, x):\n"
+        "    return Cost(elementwise=3 * x.numel)\n")
+    monkeypatch.setattr(flopwise.formulas, "__path__", [*flopwise.formulas.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "flopwise.formulas.flopwise_test_family", raising=False)
+    try:
+        tables = {table.family: table for table in family_tables()}
+    finally:
+        sys.modules.pop("flopwise.formulas.flopwise_test_family", None)
+    registry = FormulaRegistry()
+    registry.add_table(tables["test-family"])
+    entry = registry.lookup("mylib.triple.default")
+    assert entry is not None and entry.formula is not None
+    assert entry.formula(None, TensorSpec((2, 5))).elementwise == 3 * 2 * 5
