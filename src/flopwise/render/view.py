@@ -39,6 +39,7 @@ from flopwise.render.units import format_bytes
 from flopwise.saved import (
     RooflineDevice,
     as_dict,
+    comm_bytes,
     estimated_latency_s,
     load_report,
     measured_latency_s,
@@ -112,10 +113,11 @@ class ReportView:
         )
 
     @classmethod
-    def load(cls, source: str | Path | Mapping[str, Any]) -> ReportView:
+    def load(cls, source: str | Path | Mapping[str, Any], name: str = "report") -> ReportView:
         """The view of a saved report: a path to its JSON file, or the loaded dict (schema 1
-        or 2). Raises :class:`~flopwise.UsageError` for anything that is not a report."""
-        data = load_report(source) if isinstance(source, (str, Path)) else as_dict(source)
+        or 2). Raises :class:`~flopwise.UsageError` for anything that is not a report (naming
+        the file, or ``name`` for a dict)."""
+        data = load_report(source) if isinstance(source, (str, Path)) else as_dict(source, name)
         run = data.get("run") or {}
         manifest = data.get("convention_manifest") or {"name": data.get("convention", "")}
         parameters = data.get("parameters") or {}
@@ -246,6 +248,11 @@ class ReportView:
         return found
 
     @property
+    def comm_bytes(self) -> int | None:
+        """``comm.comm_bytes`` (bytes this rank sends) when the report has a comm section."""
+        return comm_bytes(self.section_data)
+
+    @property
     def peak_memory_bytes(self) -> int | None:
         """``memory.peak_bytes`` when the report has a memory section."""
         return peak_memory_bytes(self.section_data)
@@ -266,17 +273,17 @@ class ReportView:
         return roofline_device(self.section_data)
 
 
-def as_view(report: Viewable) -> ReportView:
+def as_view(report: Viewable, name: str = "report") -> ReportView:
     """A view of ``report``: a :class:`ReportView` as it is, a live report, its JSON form, or
-    the path of a saved one."""
+    the path of a saved one (``name`` says which report an error is about)."""
     if isinstance(report, ReportView):
         return report
     if isinstance(report, (Mapping, str, Path)):
-        return ReportView.load(report)
+        return ReportView.load(report, name)
     if hasattr(report, "tree") and hasattr(report, "to_dict"):
         return ReportView.of(report)
-    raise UsageError(f"expected a flopwise Report, its to_dict() form or a saved report's path, "
-                     f"got {type(report).__name__}")
+    raise UsageError(f"{name}: expected a flopwise Report, its to_dict() form or a saved "
+                     f"report's path, got {type(report).__name__}")
 
 
 # -- reading the JSON form ---------------------------------------------------------------------
