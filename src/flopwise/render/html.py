@@ -80,9 +80,6 @@ _SKIPPED_FIELDS = ("source", "url", "link", "reference")
 # per-module fields of extra sections that repeat the core columns (or name the row)
 _CORE_FIELDS = frozenset({"name", "flops", "macs", "params", "bytes_moved", "bytes_read",
                           "bytes_written"})
-# the parts of peak memory the summary card names (all of them are under "More figures")
-_MEMORY_PARTS = ("params_bytes", "activation_peak_bytes", "saved_for_backward_bytes",
-                 "grads_bytes", "optimizer_bytes")
 
 
 def _e(text: object) -> str:
@@ -185,19 +182,15 @@ def _summary(view: ReportView) -> str:
                            "param_bytes"))
     peak = view.peak_memory_bytes
     if peak is not None:
-        memory = view.section_data.get("memory") or {}
-        parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(memory[key])}"
-                 for key in _MEMORY_PARTS
-                 if isinstance(memory.get(key), int) and memory[key] > 0]
+        parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(size)}"
+                 for key, size in view.peak_memory_parts.items()]
         cards.append(_card("peak memory", format_bytes(peak), " · ".join(parts), "memory"))
     estimated = view.estimated_latency_s
     if estimated is not None:
         device = view.roofline_device
         sub = f"roofline on {device.name}" if device else "roofline estimate"
-        roofline = view.section_data.get("roofline") or {}
-        for key in ("samples_per_s", "tokens_per_s"):
-            if isinstance(roofline.get(key), (int, float)):
-                sub += f" · {format_field(key, roofline[key])}"
+        for key, rate in view.estimated_rates.items():
+            sub += f" · {format_field(key, rate)}"
         cards.append(_card("estimated time", format_seconds(estimated), sub, "estimated"))
     measured = view.measured_latency_s
     if measured is not None:

@@ -65,6 +65,10 @@ __all__ = [
 ROOT_LABEL = "(root)"
 NOT_CALLED = "(not called)"
 
+# the parts of peak memory a summary names, in the order it names them
+_MEMORY_PARTS = ("params_bytes", "activation_peak_bytes", "saved_for_backward_bytes",
+                 "grads_bytes", "optimizer_bytes")
+
 #: What every renderer accepts: a :class:`ReportView`, a live :class:`~flopwise.Report`, its
 #: ``to_dict()`` form, or the path of a saved report (see :func:`as_view`).
 Viewable = Any
@@ -256,6 +260,22 @@ class ReportView:
     def peak_memory_bytes(self) -> int | None:
         """``memory.peak_bytes`` when the report has a memory section."""
         return peak_memory_bytes(self.section_data)
+
+    @property
+    def peak_memory_parts(self) -> dict[str, int]:
+        """The named parts of peak memory that are above zero (``params_bytes``,
+        ``activation_peak_bytes``, ``saved_for_backward_bytes``, ``grads_bytes``,
+        ``optimizer_bytes``), from the memory section."""
+        memory = self.section_data.get("memory") or {}
+        return {key: memory[key] for key in _MEMORY_PARTS
+                if isinstance(memory.get(key), int) and memory[key] > 0}
+
+    @property
+    def estimated_rates(self) -> dict[str, float]:
+        """The roofline's ``samples_per_s`` and ``tokens_per_s``, those it has."""
+        roofline = self.section_data.get("roofline") or {}
+        return {key: roofline[key] for key in ("samples_per_s", "tokens_per_s")
+                if isinstance(roofline.get(key), (int, float))}
 
     @property
     def estimated_latency_s(self) -> float | None:
