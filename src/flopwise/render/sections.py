@@ -263,4 +263,9 @@ def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
         from flopwise.serving.render import serving_pairs, serving_title
 
         found.append((serving_title(serving), serving_pairs(serving)))
+    pipeline = report.sections.get("pipeline")
+    if pipeline is not None:
+        from flopwise.distributed.render import pipeline_pairs, pipeline_title
+
+        found.append((pipeline_title(pipeline), pipeline_pairs(pipeline)))
     return [(title, pairs) for title, pairs in found if pairs]
