@@ -87,8 +87,35 @@ def test_recipe_arguments() -> None:
     for bad in ("dp=8,dp=2", "tp", "tp=0"):
         with pytest.raises(UsageError, match="--mesh"):
             parse_mesh(bad)
-    with pytest.raises(UsageError, match="--parallel 'pp'"):
-        parse_parallel("pp")
+    assert parse_parallel("pp,fsdp") == ("pp", "fsdp")
+    with pytest.raises(UsageError, match="--parallel 'zero'"):
+        parse_parallel("zero")
+    with pytest.raises(UsageError, match="pp,tp is not simulated"):
+        parse_parallel("tp,pp")
+    with pytest.raises(UsageError, match="ep,tp is not simulated"):
+        parse_parallel("ep,tp")
+
+
+def test_fsdp_with_tp() -> None:
+    """dp=2 × tp=2 (torchtitan's order: TP, then FSDP2 over dp): FSDP2 gathers each block's
+    tensor-parallel shard over the dp group; TP's collectives run on the tp group."""
+    h, ffn, vocab = 64, 128, 128
+    config = transformers.LlamaConfig(hidden_size=h, intermediate_size=ffn, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=4,
+                                      vocab_size=vocab)
+    with simulate(world_size=4, mesh={"dp": 2, "tp": 2}) as mesh:
+        model = transformers.LlamaForCausalLM(config)
+        apply_recipes(model, mesh, ["fsdp", "tp"])
+        report = flopwise.profile(model, torch.zeros(1, 16, dtype=torch.long), backward=True)
+    dp_group, tp_group = (0, 2), (0, 1)                 # dp is the outer mesh dimension
+    gathers = report.comm.select(kind="all_gather", phase="forward")
+    block = (4 * h * h + 3 * h * ffn) // 2 + 2 * h      # projections split over tp; norms whole
+    root = 2 * (vocab // 2) * h + h                     # embedding and head split over tp, norm
+    assert sorted(row.payload_bytes for row in gathers if row.ranks == dp_group) == sorted(
+        [4 * block, 4 * block, 4 * root])               # fp32
+    assert {row.ranks for row in report.comm.rows} == {dp_group, tp_group}
+    # this rank holds a quarter of every projection, a half of each norm
+    assert report.comm.local_params == (2 * block + root) // 2
 
 
 def test_unsupported_models_and_meshes_are_one_line() -> None:

@@ -131,13 +131,14 @@ def profile_pipeline(
     if micro_batches < 1 or batch % micro_batches:
         raise UsageError(f"--micro-batches {micro_batches} does not divide the batch of {batch} "
                          "sequences; pick a divisor of the first input dimension")
+    modules = build_stages(model, stages)
     micro = tokens[: batch // micro_batches]
     hidden = int(model.config.hidden_size)
     dtype = model.model.embed_tokens.weight.dtype
     boundary = micro.numel() * hidden * torch.empty((), dtype=dtype).element_size()
     split = split_layers(len(model.model.layers), stages)
     costs, first_report = [], None
-    for index, module in enumerate(build_stages(model, stages)):
+    for index, module in enumerate(modules):
         if shard is not None:
             shard(module)
         report = flopwise.profile(module, _stage_input(index, micro, hidden, dtype),
