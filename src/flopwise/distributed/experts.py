@@ -39,11 +39,20 @@ def _is_fused_experts(module: torch.nn.Module) -> bool:
     return all(isinstance(p, torch.nn.Parameter) and p.dim() == 3 for p in params)
 
 
+def _local(param: Any) -> torch.Tensor:
+    """This rank's shard of a DTensor parameter (differentiable)."""
+    from torch.distributed.tensor import DTensor
+
+    return param.to_local() if isinstance(param, DTensor) else param
+
+
 class ShardedExperts(torch.nn.Module):
     """A fused experts module's experts sharded over ``mesh`` (1-D), with all-to-all dispatch
     and combine; a drop-in for HF's ``experts(hidden, top_k_index, top_k_weights)``."""
 
-    def __init__(self, experts: torch.nn.Module, mesh: Any) -> None:
+    act_fn: Any
+
+    def __init__(self, experts: Any, mesh: Any) -> None:
         from torch.distributed.tensor import Shard, distribute_tensor
 
         super().__init__()
@@ -69,7 +78,7 @@ class ShardedExperts(torch.nn.Module):
         k = top_k_index.shape[-1]
         routed = hidden.unsqueeze(1).expand(tokens, k, size).reshape(tokens * k, size)
         received = self._exchange(routed)
-        gate_up, down = self.gate_up_proj.to_local(), self.down_proj.to_local()
+        gate_up, down = _local(self.gate_up_proj), _local(self.down_proj)
         local = gate_up.shape[0]
         rows = -(-(tokens * k) // local)
         padded = torch.nn.functional.pad(received, (0, 0, 0, rows * local - tokens * k))

@@ -79,7 +79,7 @@ class _Stage(torch.nn.Module):
             # is_causal), as the model's own causal mask makes it without padding
             out = layer(hidden, attention_mask=None, **extra)
             hidden = out[0] if isinstance(out, tuple) else out
-        if self.lm_head is not None:
+        if self.lm_head is not None and self.norm is not None:
             hidden = self.lm_head(self.norm(hidden))
         return hidden
 
@@ -137,7 +137,7 @@ def profile_pipeline(
     dtype = model.model.embed_tokens.weight.dtype
     boundary = micro.numel() * hidden * torch.empty((), dtype=dtype).element_size()
     split = split_layers(len(model.model.layers), stages)
-    costs, first_report = [], None
+    costs, reports = [], []
     for index, module in enumerate(modules):
         if shard is not None:
             shard(module)
@@ -147,12 +147,12 @@ def profile_pipeline(
         sends = (index < stages - 1) + (index > 0)
         costs.append(_stage_cost(index, *split[index], report, sends * boundary,
                                  timing.stage_s(report) if timing else None))
-        first_report = first_report or report
+        reports.append(report)
     section = PipelineSection("1F1B", micro_batches, batch // micro_batches, boundary,
-                              first_report.convention.name, tuple(costs),
+                              reports[0].convention.name, tuple(costs),
                               timing.accelerator.id if timing else None,
                               timing.send_s(boundary) if timing else None)
-    return first_report.with_section(section)
+    return reports[0].with_section(section)
 
 
 def shard_stage(mesh: Any) -> Callable[[torch.nn.Module], None]:
@@ -160,6 +160,7 @@ def shard_stage(mesh: Any) -> Callable[[torch.nn.Module], None]:
     from torch.distributed.fsdp import fully_shard
 
     def apply(stage: torch.nn.Module) -> None:
+        assert isinstance(stage, _Stage)
         for layer in stage.layers:
             fully_shard(layer, mesh=mesh)
         fully_shard(stage, mesh=mesh)

@@ -68,11 +68,28 @@ def parse_parallel(text: str) -> tuple[str, ...]:
     return recipes
 
 
+def _blocks(model: Any) -> Any:
+    """The decoder blocks of a Hugging Face causal LM: ``model.layers`` (Llama-style) or
+    ``transformer.h`` (GPT-2-style), or None."""
+    from torch.nn import ModuleList
+
+    for body, blocks in (("model", "layers"), ("transformer", "h")):
+        found = getattr(getattr(model, body, None), blocks, None)
+        if isinstance(found, ModuleList):
+            return found
+    return None
+
+
 def _decoder(model: Any) -> tuple[Any, Any]:
     """(the decoder with ``layers``, the model type) of a Hugging Face causal LM."""
     config = getattr(model, "config", None)
     body = getattr(model, "model", None)
     layers = getattr(body, "layers", None)
+    if config is not None and config.model_type == "gpt2":
+        raise UsageError(
+            "no tensor-parallel plan for GPT-2: its Conv1D projections are not nn.Linear (torch's "
+            "ColwiseParallel/RowwiseParallel shard nn.Linear) and its fused c_attn would give "
+            "each rank a slice across q, k and v; use --parallel fsdp")
     if config is None or layers is None:
         raise UsageError(
             f"the parallel recipes need a Hugging Face decoder with model.layers (Llama, Mistral, "
@@ -136,8 +153,13 @@ def _fully_shard(model: Any, mesh: Any) -> None:
     """FSDP2: every decoder block, then the root (embeddings, final norm, head)."""
     from torch.distributed.fsdp import fully_shard
 
-    body, _ = _decoder(model)
-    for layer in body.layers:
+    blocks = _blocks(model)
+    if blocks is None:
+        raise UsageError(
+            f"fsdp needs a Hugging Face decoder with model.layers (Llama, Mistral, Qwen2, ...) or "
+            f"transformer.h (GPT-2), got {type(model).__name__}; apply your own fully_shard "
+            "inside flopwise.distributed.simulate instead")
+    for layer in blocks:
         fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
 
