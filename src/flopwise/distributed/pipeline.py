@@ -141,6 +141,8 @@ def profile_pipeline(
     for index, module in enumerate(modules):
         if shard is not None:
             shard(module)
+        # NB: the backward starts from output.sum() (flopwise.profile's default), where a real
+        # stage starts from the gradient it receives: the sum's b·s·h additions are counted
         report = flopwise.profile(module, _stage_input(index, micro, hidden, dtype),
                                   backward=True, convention=convention, strict=strict,
                                   name=f"{name or type(model).__name__} stage {index}")
