@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from flopwise.render.units import format_bytes, format_count, format_percent, format_seconds
+
 __all__ = ["StageCost", "PipelineSection"]
 
 
@@ -97,6 +99,46 @@ class PipelineSection:
         sends = max(stage.send_bytes for stage in self.stages) // max(1, self.boundary_bytes)
         return ((self.micro_batches + len(self.stages) - 1) * slowest
                 + sends * self.micro_batches * self.p2p_s)
+
+    def title(self) -> str:
+        """The heading of the section in the text, tree and Markdown reports."""
+        sequences = "sequence" if self.micro_batch == 1 else "sequences"
+        return (f"Pipeline ({self.schedule}, {len(self.stages)} stages × {self.micro_batches} "
+                f"micro-batches of {self.micro_batch} {sequences})")
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Bubble, boundary bytes, one line per stage (per step) and the step time, as text.
+
+        >>> stages = (StageCost(0, 0, 2, 100, 30, 60, 64), StageCost(1, 2, 2, 110, 40, 80, 64))
+        >>> section = PipelineSection("1F1B", 4, 1, 32, "matmul", stages)
+        >>> section.title()
+        'Pipeline (1F1B, 2 stages × 4 micro-batches of 1 sequence)'
+        >>> for label, value in section.pairs(): print(f"{label}: {value}")
+        bubble: (p−1)/m = 1/4 = 25.0% of the ideal time
+        boundary: 32 B per micro-batch each way (activation forward, its gradient back)
+        stage 0: layers 0–1 · 100 params · 360 FLOPs/step (matmul) · sends 256 B/step
+        stage 1: layers 2–3 · 110 params · 480 FLOPs/step (matmul) · sends 256 B/step
+        step time: add --hardware
+        """
+        stages, m = len(self.stages), self.micro_batches
+        pairs = [
+            ("bubble", f"(p−1)/m = {stages - 1}/{m} = {format_percent(stages - 1, m)} of the "
+                       "ideal time"),
+            ("boundary", f"{format_bytes(self.boundary_bytes)} per micro-batch each way "
+                         "(activation forward, its gradient back)"),
+        ]
+        for stage, flops in zip(self.stages, self.step_flops):
+            line = (f"layers {stage.first_layer}–{stage.first_layer + stage.layers - 1} · "
+                    f"{format_count(stage.params)} params · {format_count(flops)} FLOPs/step "
+                    f"({self.convention}) · sends {format_bytes(stage.send_bytes * m)}/step")
+            if stage.time_s is not None:
+                line += f" · {format_seconds(stage.time_s)}/micro-batch"
+            pairs.append((f"stage {stage.stage}", line))
+        step = self.step_s
+        pairs.append(("step time", "add --hardware" if step is None else
+                      f"{format_seconds(step)} on {self.hardware} ((m+p−1) × slowest stage + "
+                      "sends; roofline, α–β)"))
+        return pairs
 
     def to_dict(self) -> dict[str, Any]:
         return {"schedule": self.schedule, "micro_batches": self.micro_batches,
