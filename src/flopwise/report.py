@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.compat.traced import TracedFlops
 from flopwise.conventions import Convention, get_convention
-from flopwise.formulas.spec import Cost
+from flopwise.formulas.spec import ZERO_COST, Cost
 from flopwise.records import ModuleRow, OpRow, RunInfo, Totals
 from flopwise.schema import SCHEMA_VERSION, key_of
 from flopwise.tree import ModuleNode, ModuleTree
@@ -236,7 +236,7 @@ class Report:
         for event in self.events:
             if wanted is not None and event.phase is not wanted:
                 continue
-            cost = totals.get(event.op, Cost(0, 0, 0, 0, 0, 0))
+            cost = totals.get(event.op, ZERO_COST)
             totals[event.op] = cost + event.cost
             calls[event.op] += 1
             status[event.op] = event.status.value
@@ -344,7 +344,7 @@ def _module_dict(row: ModuleRow) -> dict[str, Any]:
 
 def summed(events: Iterable[OpEvent]) -> Cost:
     """The sum of the events' raw costs."""
-    total = Cost(0, 0, 0, 0, 0, 0)
+    total = ZERO_COST
     for event in events:
         total = total + event.cost
     return total

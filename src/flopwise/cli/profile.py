@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +53,10 @@ __all__ = ["ProfileFormat", "profile_command", "profile_spec", "render_report"]
 
 
 #: Output formats of ``flopwise profile`` (:data:`flopwise.render.formats.FORMATS`).
-ProfileFormat = format_choices("profile")
+if TYPE_CHECKING:
+    ProfileFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    ProfileFormat = format_choices("profile")
 
 
 @contextlib.contextmanager
@@ -83,7 +85,7 @@ def _requests(shapes: Sequence[str], dtypes: Sequence[str]) -> list[TensorReques
     return [TensorRequest(shape, names[i] if names else None) for i, shape in enumerate(parsed)]
 
 
-def render_report(report: Report, output_format: Enum, columns: str | None,
+def render_report(report: Report, output_format: str, columns: str | None,
                   depth: int | None, ops: bool) -> str:
     """The report as text in ``output_format`` (no colour; tables at their natural width)."""
     text: str = render("profile", output_format, report, columns=columns, max_depth=depth,
@@ -91,21 +93,21 @@ def render_report(report: Report, output_format: Enum, columns: str | None,
     return text
 
 
-def _show(report: Report, output_format: Enum, columns: str | None, depth: int | None,
+def _show(report: Report, output_format: str, columns: str | None, depth: int | None,
           ops: bool, output: Path | None) -> None:
     """Colour tables on a terminal; plain text to files, pipes and machine formats."""
     terminal = output is None and stdout.is_terminal
-    if terminal and output_format is ProfileFormat.TABLE:
+    if terminal and output_format == "table":
         from flopwise.render.table import rich_table
 
         stdout.print(rich_table(report, columns, depth, ops))
-    elif terminal and output_format is ProfileFormat.TREE:
+    elif terminal and output_format == "tree":
         from flopwise.render.tree import tree_view
 
         stdout.print(tree_view(report, columns, depth))
     else:
         write_output(render_report(report, output_format, columns, depth, ops), output)
-    if report.unsupported and output_format in (ProfileFormat.JSON, ProfileFormat.CSV):
+    if report.unsupported and output_format in ("json", "csv"):
         listed = ", ".join(f"{op} ×{calls}" for op, calls in report.unsupported.items())
         stderr.print(f"warning: {len(report.unsupported)} op(s) without a formula are not "
                      f"counted: {listed}; --strict makes this an error", markup=False,
@@ -162,8 +164,8 @@ def profile_command(
         "bytes_written,output_bytes,saved_bytes,peak_live_bytes; with --hardware est_time,"
         "%est_time,bound,intensity; with --time time,%time,flops_per_s,%peak.",
     ),
-    output_format: ProfileFormat = typer.Option(  # type: ignore[valid-type]
-        ProfileFormat.TABLE, "--format", "-f", help=format_help("profile"),
+    output_format: ProfileFormat = typer.Option(
+        "table", "--format", "-f", help=format_help("profile"),
     ),
     ops: bool = typer.Option(False, "--ops", help="Also show the per-operator table (table format)."),
     output: Path | None = typer.Option(
@@ -311,15 +313,15 @@ def _show_symbolic(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         fit = profile_symbolic(model, _requests(inputs, dtypes),
                                dict(parse_kwarg(text) for text in kwargs), device, train,
                                model_dtype, backward, convention, symbolic)
-    if output_format is ProfileFormat.JSON:
+    if output_format == "json":
         text = render_scaling_json(fit)
-    elif output_format is ProfileFormat.MD:
+    elif output_format == "md":
         text = render_scaling_markdown(fit)
-    elif output_format is ProfileFormat.TABLE:
+    elif output_format == "table":
         text = render_scaling_text(fit)
     else:
         raise UsageError("--symbolic prints text (table), md or json, not "
-                         f"{output_format.value}")
+                         f"{output_format}")
     write_output(text, output)
 
 def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
