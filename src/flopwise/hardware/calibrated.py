@@ -7,11 +7,12 @@ For every recorded op (every phase that ran), with the tables of a
     time = max(FLOPs / achieved FLOP/s(class, size), bytes / achieved bandwidth(kind, size))
            + per-op overhead
 
-- **class** (contractions, ``macs > 0``): ``conv_pointwise`` when a convolution's reduction
-  length (MACs per output) equals its input channels (1×1), ``conv_grouped`` when it is smaller
-  (depthwise and grouped), else ``conv_dense``; ``attention`` for scaled-dot-product attention;
-  ``bmm`` for batched matmuls; ``gemm`` for the rest (mm, addmm, linear, the fused multi-head
-  attention). The achieved rate is looked up by the op's FLOPs and arithmetic intensity.
+- **class** (contractions, ``macs > 0``): for a convolution, from its reduction length (MACs
+  per output, (channels / groups) × kernel taps) and its input channels: ``conv_pointwise`` when
+  they are equal (1×1), ``conv_dense`` when the length is another multiple of the channels (one
+  group), ``conv_grouped`` otherwise (depthwise and grouped); ``attention`` for
+  scaled-dot-product attention; ``bmm`` for batched matmuls; ``gemm`` for the rest (mm, addmm,
+  linear, the fused multi-head attention). The achieved rate is looked up by the op's FLOPs and arithmetic intensity.
   Pooling ops are the class ``pool``, timed by their window work (the elementwise FLOPs).
 - **kind** (everything else that moves bytes): ``norm`` for normalisations, ``copy`` for ops
   declared cost-free that still move data (``clone``, ``cat``, padding), ``reduction`` when the
@@ -139,7 +140,7 @@ def op_class(event: OpEvent) -> str:
     >>> conv = OpEvent("aten.convolution.default", "c", Phase.FORWARD, Status.COUNTED,
     ...                Cost(macs=9 * 32 * 56 * 56, dot_outputs=32 * 56 * 56), "float32",
     ...                in_shape=(1, 32, 56, 56), out_shape=(1, 32, 56, 56))
-    >>> op_class(conv)  # 9 MACs per output < 32 input channels: depthwise 3x3
+    >>> op_class(conv)  # 9 MACs per output, no multiple of 32 input channels: depthwise 3x3
     'conv_grouped'
     """
     cost, name = event.cost, event.op
@@ -153,9 +154,9 @@ def op_class(event: OpEvent) -> str:
         if "conv" in name:
             reduction = cost.macs // max(cost.dot_outputs, 1)
             channels = event.in_shape[1] if len(event.in_shape) >= 2 else reduction
-            if reduction == channels:
-                return "conv_pointwise"
-            return "conv_grouped" if reduction < channels else "conv_dense"
+            if reduction % max(channels, 1):
+                return "conv_grouped"   # (channels / groups) · taps is no multiple of channels
+            return "conv_pointwise" if reduction == channels else "conv_dense"
         if "scaled_dot_product" in name:
             return "attention"
         # NB: the fused multi-head attention is mostly its projections: timed as a GEMM.
