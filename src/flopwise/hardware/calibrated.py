@@ -12,13 +12,16 @@ For every recorded op (every phase that ran), with the tables of a
   they are equal (1×1), ``conv_dense`` when the length is another multiple of the channels (one
   group), ``conv_grouped`` otherwise (depthwise and grouped); ``attention`` for
   scaled-dot-product attention; ``bmm`` for batched matmuls; ``gemm`` for the rest (mm, addmm,
-  linear, the fused multi-head attention). The achieved rate is looked up by the op's FLOPs and arithmetic intensity.
+  linear, the fused multi-head attention). The achieved rate is looked up by the op's FLOPs
+  and arithmetic intensity.
   Pooling ops are the class ``pool``, timed by their window work (the elementwise FLOPs).
 - **kind** (everything else that moves bytes): ``norm`` for normalisations, ``copy`` for ops
   declared cost-free that still move data (``clone``, ``cat``, padding), ``reduction`` when the
   op writes fewer elements than it reads (means, sums), else ``elementwise``; the bandwidth is
   looked up by the op's bytes (small tensors run from cache).
-- **overhead**: ``overhead_s["op"]`` per op that does work or moves bytes;
+- **overhead**: the fixed cost of the op's class or kind (the smallest instance of it,
+  measured), or ``overhead_s["op"]`` when the table has none, per op that does work or moves
+  bytes;
   ``overhead_s["view"]`` per op that only changes metadata (views, ``empty``), which is what such
   an op costs when measured; and ``overhead_s["module"]`` per module call, the Python cost of
   eager ``nn.Module.__call__`` (ops called outside any module pay none).
@@ -178,7 +181,7 @@ def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable) -> tuple[str
     if kind in COMPUTE_CLASSES:
         work = flops if kind != "pool" else event.cost.elementwise
         seconds = max(seconds, work / table.flops_per_s(kind, work, moved))
-    return kind, seconds, table.overhead_s["op"]
+    return kind, seconds, table.fixed_s(kind)
 
 
 def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate:

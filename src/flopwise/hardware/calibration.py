@@ -15,10 +15,12 @@ Three tables:
   (:meth:`CalibrationTable.bytes_per_s`).
 - **overhead_s** — fixed costs: ``op``, one op (a one-element op through the dispatcher,
   allocation included); ``view``, a metadata-only op such as ``view``; ``module`` (optional),
-  the call of an ``nn.Module`` itself (Python's share of eager execution).
+  the call of an ``nn.Module`` itself (Python's share of eager execution); and, optionally, one
+  per class or kind (the smallest instance of it: a depthwise convolution sets up far more than
+  an add), which :meth:`CalibrationTable.fixed_s` prefers to ``op``.
 
-Rates are *net* of the fixed cost: a point's rate is its work over (its time − the ``op``
-overhead), so that ``time = work / rate + overhead`` gives the point's own time back.
+Rates are *net* of the fixed cost: a point's rate is its work over (its time − its class's fixed
+cost), so that ``time = work / rate + fixed cost`` gives the point's own time back.
 
 Pure Python, no torch: the tables load anywhere.
 
@@ -128,8 +130,12 @@ class CalibrationTable:
             raise UsageError("calibration: the memory table is empty; regenerate the profile "
                              "with flopwise bench-device")
 
-    def _net_s(self, median_s: float) -> float:
-        return max(median_s - self.overhead_s["op"], _MIN_NET_SHARE * median_s)
+    def fixed_s(self, kind: str) -> float:
+        """The fixed cost of one op of ``kind`` (its own entry, else ``op``)."""
+        return self.overhead_s.get(kind, self.overhead_s["op"])
+
+    def _net_s(self, median_s: float, kind: str) -> float:
+        return max(median_s - self.fixed_s(kind), _MIN_NET_SHARE * median_s)
 
     def flops_per_s(self, kernel: str, flops: int, bytes_moved: int) -> float:
         """Achieved FLOP/s of ``kernel`` for a call of ``flops`` moving ``bytes_moved``.
@@ -138,7 +144,8 @@ class CalibrationTable:
         intensity), weighted by inverse squared distance; a query on a point gets its rate.
         A class with no points borrows the ``gemm`` table.
         """
-        points = self.compute.get(kernel) or self.compute.get("gemm") or ()
+        kind = kernel if self.compute.get(kernel) else "gemm"
+        points = self.compute.get(kind, ())
         if not points:
             raise UsageError(f"calibration has no points for {kernel!r} nor gemm; regenerate "
                              "the profile with flopwise bench-device")
@@ -146,7 +153,7 @@ class CalibrationTable:
         y = math.log10(max(flops, 1) / max(bytes_moved, 1))
         scored = sorted(
             ((x - math.log10(p.flops)) ** 2 + (y - math.log10(p.intensity)) ** 2,
-             math.log(p.flops / self._net_s(p.median_s))) for p in points)[:_NEIGHBOURS]
+             math.log(p.flops / self._net_s(p.median_s, kind))) for p in points)[:_NEIGHBOURS]
         if scored[0][0] == 0.0:
             return math.exp(scored[0][1])
         weights = [1.0 / d for d, _ in scored]
@@ -158,10 +165,11 @@ class CalibrationTable:
         Interpolated linearly in log size between measured points, flat beyond the ends. A kind
         with no points borrows ``elementwise``.
         """
-        points = sorted(self.memory.get(kind) or self.memory.get("elementwise") or
-                        next(p for p in self.memory.values() if p), key=lambda p: p.bytes_moved)
-        rates = [(math.log(p.bytes_moved), math.log(p.bytes_moved / self._net_s(p.median_s)))
-                 for p in points]
+        chosen = kind if self.memory.get(kind) else "elementwise" if self.memory.get(
+            "elementwise") else next(k for k, p in self.memory.items() if p)
+        points = sorted(self.memory[chosen], key=lambda p: p.bytes_moved)
+        rates = [(math.log(p.bytes_moved),
+                  math.log(p.bytes_moved / self._net_s(p.median_s, chosen))) for p in points]
         size = math.log(max(bytes_moved, 1))
         if size <= rates[0][0]:
             return math.exp(rates[0][1])

@@ -15,8 +15,9 @@ has set, the tables of a :class:`~flopwise.hardware.calibration.CalibrationTable
   friends do) from 1 KiB to tens of MiB — the small sizes run from cache — and batch norm in
   eval mode over NCHW shapes (``norm``: its per-channel work shows at small planes);
 - the fixed cost of one op: a one-element add (dispatch plus allocation, ``op``), a ``view``
-  (``view``), and the call of an empty ``nn.Module`` (``module``: Python's share of eager
-  execution).
+  (``view``), the call of an empty ``nn.Module`` (``module``: Python's share of eager
+  execution), and the smallest instance of every class and kind (a 4×4 depthwise convolution,
+  a one-element batch norm, …): set-up costs that differ by class by two orders of magnitude.
 
 Each case is timed as the median over ``repeats`` samples, each sample a loop of enough calls to
 last about ``sample_s`` (so that microsecond ops are timed as well as 100-ms convolutions); on
@@ -128,7 +129,7 @@ def case_count(settings: MicroSettings) -> int:
     matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
     shaped = 2 if small else len(_POOL) + len(_NORM)
     return (sum(1 for _ in _conv_cases(settings)) + matmul + shaped
-            + 3 * len(_bandwidth_sizes(settings)) + 1)
+            + 3 * len(_bandwidth_sizes(settings)) + 11)
 
 
 def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Callable[[], Any]], float]:
@@ -239,6 +240,9 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         empty.forward = lambda: None  # type: ignore[method-assign]
         overhead = {"op": timer(lambda: torch.add(one, one)), "view": timer(lambda: one.view(-1)),
                     "module": timer(empty)}
+        for kind, call in _smallest(torch, target).items():
+            note(f"fixed cost of {kind}")
+            overhead[kind] = timer(call)
     threads = 0 if target.type == "cuda" else torch.get_num_threads()
     return CalibrationTable(
         compute={k: tuple(v) for k, v in compute.items()},
@@ -260,6 +264,30 @@ def _bandwidth(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], flo
         square = a.view(64, -1)
         memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(lambda q=square: q.t().contiguous())))
     return memory
+
+
+def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
+    """The smallest instance of each class and kind: its time is the class's fixed cost."""
+    functional = torch.nn.functional
+
+    def t(*shape: int) -> Any:
+        return torch.ones(*shape, device=device)
+
+    x, x8, one = t(1, 2, 4, 4), t(1, 8, 4, 4), t(1)
+    dense, point, depthwise = t(2, 2, 3, 3), t(2, 2, 1, 1), t(8, 1, 3, 3)
+    row, q = t(1, 1), t(1, 1, 1, 1)
+    return {
+        "conv_dense": lambda: functional.conv2d(x, dense, None, 1, 1),
+        "conv_pointwise": lambda: functional.conv2d(x, point),
+        "conv_grouped": lambda: functional.conv2d(x8, depthwise, None, 1, 1, 1, 8),
+        "gemm": lambda: functional.linear(row, row, one),
+        "bmm": lambda: torch.bmm(q[0], q[0]),
+        "attention": lambda: functional.scaled_dot_product_attention(q, q, q),
+        "pool": lambda: functional.max_pool2d(x, 3, 2, 1),
+        "norm": lambda: functional.batch_norm(q, one, one, one, one, False),
+        "reduction": lambda: x.mean((-2, -1)),
+        "copy": lambda: x[0].transpose(1, 2).contiguous(),
+    }
 
 
 def _pool_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],

@@ -247,6 +247,22 @@ def timing_pairs(report: Report) -> list[tuple[str, str]]:
     return pairs
 
 
+def latency_pairs(report: Report) -> list[tuple[str, str]]:
+    """Label/value pairs of the calibrated prediction (empty without a calibration)."""
+    latency = report.sections.get("latency")
+    if latency is None:
+        return []
+    pairs = [("estimated latency", format_seconds(latency.estimated_latency_s)),
+             ("calibration", f"{latency.calibration} ({latency.device}, "
+                             f"{latency.threads} threads)")]
+    if latency.roofline_latency_s is not None:
+        pairs.append(("roofline bound", format_seconds(latency.roofline_latency_s)))
+    pairs.append(("by kind", ", ".join(
+        f"{kind} {format_percent(seconds, latency.estimated_latency_s)}"
+        for kind, seconds in sorted(latency.class_time_s.items(), key=lambda kv: -kv[1]))))
+    return pairs
+
+
 def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
     """(title, pairs) of the memory, roofline and measured-time sections the report has."""
     memory = report.memory
@@ -256,6 +272,7 @@ def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
         ("Memory (training step)" if memory is not None and memory.training else "Memory",
          memory_pairs(report)),
         (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(report)),
+        ("Calibrated estimate (FLOPs: standard)", latency_pairs(report)),
         ("Measured", timing_pairs(report)),
     ]
     serving = report.sections.get("serving")
