@@ -124,12 +124,12 @@ def _bandwidth_sizes(settings: MicroSettings) -> tuple[int, ...]:
 
 
 def case_count(settings: MicroSettings) -> int:
-    """How many cases :func:`run_microbenchmarks` times with ``settings``."""
+    """How many steps :func:`run_microbenchmarks` reports to ``progress`` with ``settings``."""
     small = settings.scale < 1
     matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
     shaped = 2 if small else len(_POOL) + len(_NORM)
     return (sum(1 for _ in _conv_cases(settings)) + matmul + shaped
-            + 3 * len(_bandwidth_sizes(settings)) + 11)
+            + len(_bandwidth_sizes(settings)) + 11)
 
 
 def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Callable[[], Any]], float]:
