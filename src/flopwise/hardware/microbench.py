@@ -37,6 +37,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flopwise.hardware.calibration import BandwidthPoint, CalibrationTable, KernelPoint
@@ -226,9 +227,9 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         for shape in (_SDPA[:1] if small else _SDPA):
             note(f"attention {shape}")
             compute.setdefault("attention", []).append(_sdpa_point(torch, target, timer, *shape))
-        for case in (_POOL[:1] if small else _POOL):
-            note(f"pool {case}")
-            compute.setdefault("pool", []).append(_pool_point(torch, target, timer, case))
+        for pool in (_POOL[:1] if small else _POOL):
+            note(f"pool {pool}")
+            compute.setdefault("pool", []).append(_pool_point(torch, target, timer, pool))
         memory = _bandwidth(torch, target, timer, chosen, note)
         memory["norm"] = []
         for channels, size in (_NORM[:1] if small else _NORM):
@@ -257,12 +258,12 @@ def _bandwidth(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], flo
     for n in _bandwidth_sizes(settings):
         note(f"bandwidth {n} fp32 elements")
         a, b = torch.rand(n, device=device), torch.rand(n, device=device)
-        memory["elementwise"].append(BandwidthPoint(3 * _F32 * n, timer(lambda a=a, b=b: torch.add(a, b))))
+        memory["elementwise"].append(BandwidthPoint(3 * _F32 * n, timer(partial(torch.add, a, b))))
         planes = a.view(-1, 64)[:, :49].reshape(-1, 7, 7)
         memory["reduction"].append(BandwidthPoint(_F32 * (planes.numel() + planes.shape[0]),
-                                                  timer(lambda p=planes: p.mean((-2, -1)))))
+                                                  timer(partial(planes.mean, (-2, -1)))))
         square = a.view(64, -1)
-        memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(lambda q=square: q.t().contiguous())))
+        memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(square.t().contiguous)))
     return memory
 
 
