@@ -64,7 +64,7 @@ def test_profile_table_has_the_calibrated_column_and_summary(files: tuple[Path, 
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "calibrated" in result.stdout
-    assert "Calibrated estimate" in result.stdout and "test box, 2 threads" in result.stdout
+    assert "Calibrated estimate" in result.stdout and "measured on test box with 2 threads" in result.stdout
 
 
 def test_compare_shows_roofline_calibrated_and_measured(files: tuple[Path, Path]) -> None:

@@ -169,3 +169,18 @@ def test_profile_file_round_trip_and_old_profiles_say_how_to_fix(tmp_path) -> No
         load_calibration(tmp_path / "missing.json")
     with pytest.raises(UsageError, match="schema"):
         CalibrationTable.from_dict({"schema": "other"})
+
+
+def test_a_class_fixed_cost_replaces_the_generic_op_cost() -> None:
+    table = CalibrationTable(
+        compute={"conv_grouped": (KernelPoint(10**6, 10**6, 1e-4 + 1e-4),)},
+        memory={"elementwise": (BandwidthPoint(10**6, 1e-4),)},
+        overhead_s={"op": 1e-6, "view": 0.0, "conv_grouped": 1e-4})
+    # the point is 1e6 FLOPs in 200 µs, 100 µs of it the class's fixed cost: 1e10 FLOP/s net
+    assert table.fixed_s("conv_grouped") == 1e-4 and table.fixed_s("gemm") == 1e-6
+    assert table.flops_per_s("conv_grouped", 10**6, 10**6) == pytest.approx(1e10)
+    depthwise = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False, device="meta")
+    estimate = estimate_latency(flopwise.profile(depthwise, _meta(1, 8, 4, 4)), table)
+    flops = 2 * 8 * 4 * 4 * 9                  # 2,304 FLOPs: 0.23 µs at 1e10 FLOP/s
+    assert estimate.class_time_s["overhead"] == pytest.approx(1e-4)
+    assert estimate.class_time_s["conv_grouped"] == pytest.approx(flops / 1e10)

@@ -252,9 +252,10 @@ def latency_pairs(report: Report) -> list[tuple[str, str]]:
     latency = report.sections.get("latency")
     if latency is None:
         return []
+    threads = (f" with {latency.threads} threads"
+               if latency.threads and "threads" not in latency.device else "")
     pairs = [("estimated latency", format_seconds(latency.estimated_latency_s)),
-             ("calibration", f"{latency.calibration} ({latency.device}, "
-                             f"{latency.threads} threads)")]
+             ("calibration", f"{latency.calibration}, measured on {latency.device}{threads}")]
     if latency.roofline_latency_s is not None:
         pairs.append(("roofline bound", format_seconds(latency.roofline_latency_s)))
     pairs.append(("by kind", ", ".join(
