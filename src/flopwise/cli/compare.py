@@ -1,7 +1,8 @@
 """``flopwise compare MODEL MODEL ...``: several models side by side in one table.
 
 Parameters, MACs, FLOPs (the convention named), bytes moved and peak memory for each model;
-with ``--hardware`` the roofline's estimated latency and bound; with ``--time`` the measured
+with ``--hardware`` the roofline's estimated latency and bound; with ``--calibration`` (or a
+``--hardware`` profile that has calibration tables) the calibrated prediction; with ``--time`` the measured
 latency, throughput and achieved FLOP/s (real tensors: ``--device`` defaults to ``cpu`` then).
 The measured columns are where "fewer FLOPs" and "faster" part ways.
 
