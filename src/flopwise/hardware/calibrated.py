@@ -176,6 +176,8 @@ def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable) -> tuple[str
     if not moved and not event.cost.macs:
         return "overhead", 0.0, table.overhead_s["view"]
     kind = op_class(event)
+    # NB: rates come from microbenchmark loops, whose operands stay warm in cache; in a network
+    # an op's weights (and, at large sizes, its inputs) may be cold.
     memory_kind = kind if kind in MEMORY_KINDS else "elementwise"
     seconds = moved / table.bytes_per_s(memory_kind, moved) if moved else 0.0
     if kind in COMPUTE_CLASSES:
@@ -198,6 +200,7 @@ def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate
         phases[event.phase.value] += seconds + overhead
         classes[kind] += seconds
         classes["overhead"] += overhead
+    # NB: the call of an empty module; the Python inside a layer's own forward is not modelled.
     module_s = table.overhead_s.get("module", 0.0)
     for node in report.tree.walk():
         if node.calls:
