@@ -112,6 +112,27 @@ class LatencyEstimate:
         total = self.estimated_latency_s
         return 100.0 * seconds / total if total > 0 else 0.0
 
+    # -- what renderers show (flopwise.render.sections finds these two methods) ----------------
+    def title(self) -> str:
+        """The heading of the section in the text, tree and Markdown reports."""
+        return f"Calibrated estimate (FLOPs: {ESTIMATE_CONVENTION})"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The prediction, the calibration it came from, the roofline bound and the share of
+        each op class, as label/value text."""
+        from flopwise.render.units import format_percent, format_seconds
+
+        threads = (f" with {self.threads} threads"
+                   if self.threads and "threads" not in self.device else "")
+        pairs = [("estimated latency", format_seconds(self.estimated_latency_s)),
+                 ("calibration", f"{self.calibration}, measured on {self.device}{threads}")]
+        if self.roofline_latency_s is not None:
+            pairs.append(("roofline bound", format_seconds(self.roofline_latency_s)))
+        pairs.append(("by kind", ", ".join(
+            f"{kind} {format_percent(seconds, self.estimated_latency_s)}"
+            for kind, seconds in sorted(self.class_time_s.items(), key=lambda kv: -kv[1]))))
+        return pairs
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "calibration": self.calibration, "device": self.device, "threads": self.threads,
