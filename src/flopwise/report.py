@@ -32,7 +32,10 @@ from flopwise.schema import SCHEMA_VERSION, key_of
 from flopwise.tree import ModuleNode, ModuleTree
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from flopwise.explain import Explanation
+    from flopwise.hardware.calibration import CalibrationTable
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.hardware.estimate import RooflineEstimate
     from flopwise.memory.report import MemoryReport
@@ -178,6 +181,17 @@ class Report:
         return self.with_section(estimate_roofline(
             self, device, compute_efficiency=compute_efficiency,
             memory_efficiency=memory_efficiency))
+
+    def with_latency(self, calibration: CalibrationTable | str | Path) -> Report:
+        """This report with its calibrated latency prediction (section ``latency``) from a
+        ``bench-device`` profile file or a :class:`~flopwise.hardware.calibration.
+        CalibrationTable`; attach a roofline first to carry its bound alongside."""
+        from flopwise.hardware.calibrated import estimate_latency
+        from flopwise.hardware.calibration import CalibrationTable, load_calibration
+
+        table = calibration if isinstance(calibration, CalibrationTable) else \
+            load_calibration(calibration)
+        return self.with_section(estimate_latency(self, table))
 
     def with_timing(self, model: Any, inputs: Any = (), kwargs: Mapping[str, Any] | None = None,
                     *, warmup: int = 3, repeats: int = 10,

@@ -76,6 +76,7 @@ SECTIONS: dict[str, str] = {
     "memory": "flopwise.memory.report:MemoryReport",
     "roofline": "flopwise.hardware.estimate:RooflineEstimate",
     "timing": "flopwise.timing:Timing",
+    "latency": "flopwise.hardware.calibrated:LatencyEstimate",
     "onnx": "flopwise.onnx.info:OnnxInfo",
     "serving": "flopwise.serving.section:ServingSection",
     "comm": "flopwise.distributed.report:CommReport",

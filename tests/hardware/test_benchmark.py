@@ -13,10 +13,13 @@ from flopwise.errors import UsageError
 from flopwise.hardware import (
     BenchProgress,
     BenchSettings,
+    benchmark,
     get_accelerator,
     run_benchmark,
     settings_for,
 )
+from flopwise.hardware.calibration import load_calibration
+from flopwise.hardware.microbench import MicroSettings
 
 # max_case_s: no size is skipped for time here, however loaded the machine (the budget has its own test)
 TINY = BenchSettings(
@@ -96,18 +99,39 @@ def test_cpu_default_preset_is_sized_for_a_minute() -> None:
     assert "tf32" in settings_for("default", "cuda").precisions
 
 
-def test_cli_quick_writes_a_loadable_profile(tmp_path: Path) -> None:
+@pytest.fixture
+def token_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's presets with the token calibration grid (the full quick grid takes ~20 s)."""
+    monkeypatch.setattr(benchmark, "micro_settings_for", lambda mode: MicroSettings(1, 1e-4, 0))
+
+
+@pytest.mark.usefixtures("token_calibration")
+def test_cli_quick_writes_a_loadable_profile_with_calibration(tmp_path: Path) -> None:
     path = tmp_path / "cpu.json"
     result = CliRunner().invoke(
-        app, ["bench-device", "--quick", "--device", "cpu", "-o", str(path)], env={"COLUMNS": "160"}
+        app, ["bench-device", "--quick", "--device", "cpu", "--threads", "1", "-o", str(path)],
+        env={"COLUMNS": "160"}
     )
     assert result.exit_code == 0, result.output
     assert "GFLOP/s" in result.stdout and "GB/s" in result.stdout
+    assert "calibration conv_grouped" in result.stdout
     measured = get_accelerator(str(path))
     assert measured.id == "measured-cpu"
     assert set(measured.peak_flops) >= {"fp32", "bf16"}
+    table = load_calibration(path)
+    assert table.threads == 1 and "1 threads" in table.device
+    assert json.loads(path.read_text())["calibration"]["schema"] == "flopwise.calibration/1"
 
 
+def test_profiles_without_calibration_still_load_as_accelerators(tmp_path: Path) -> None:
+    profile = run_benchmark("cpu", settings=TINY).to_profile()
+    assert "calibration" not in profile
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(profile))
+    assert get_accelerator(str(path)).peak_flops["fp32"] > 0
+
+
+@pytest.mark.usefixtures("token_calibration")
 def test_cli_without_output_prints_the_json() -> None:
     result = CliRunner().invoke(app, ["bench-device", "--quick", "--device", "cpu"])
     assert result.exit_code == 0, result.output

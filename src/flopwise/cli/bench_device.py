@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -41,7 +42,29 @@ def benchmark_table(bench: DeviceBenchmark) -> Table:
         )
     for case in bench.skipped:
         table.add_row(case.case, "skipped", "-", case.reason)
+    calibration = bench.calibration
+    if calibration is not None:
+        for kind, points in calibration.compute.items():
+            best = max(p.flops / p.median_s for p in points)
+            table.add_row(f"calibration {kind}", f"{len(points)} sizes", "-",
+                          f"up to {format_rate(best, 'FLOP/s')}")
+        for name, seconds in calibration.overhead_s.items():
+            table.add_row(f"calibration overhead ({name})", "one op", format_seconds(seconds), "-")
     return table
+
+
+def _with_threads(threads: int | None, run: Callable[[], DeviceBenchmark]) -> DeviceBenchmark:
+    """``run()`` with torch's intra-op threads set to ``threads`` (restored afterwards)."""
+    if threads is None:
+        return run()
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return run()
+    finally:
+        torch.set_num_threads(previous)
 
 
 @app.command("bench-device")
@@ -49,14 +72,19 @@ def bench_device_command(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the hardware profile here (default: print the JSON)."
     ),
-    quick: bool = typer.Option(False, "--quick", help="Two small sizes, few repeats: seconds."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Two GEMM sizes, few repeats, the calibration tables: < 1 min."),
     full: bool = typer.Option(False, "--full", help="More sizes and repeats, plus fp64: minutes."),
     device: str = typer.Option(
         "auto", "--device", help="auto (the GPU if torch sees one), cpu, cuda or cuda:N."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1,
+        help="torch CPU threads to measure with (default: torch's current setting)."),
 ) -> None:
-    """Measure GEMM FLOP/s per dtype and memory bandwidth; write a --hardware profile.
+    """Measure GEMM FLOP/s per dtype, memory bandwidth and the calibration tables of the
+    time model; write a --hardware / --calibration profile.
 
-    Runs on the GPU when torch sees one, else on the CPU.
+    Runs on the GPU when torch sees one, else on the CPU, with the threads stated in the file.
     """
     with errors_to_exit():
         if quick and full:
@@ -75,7 +103,7 @@ def bench_device_command(
             def on_progress(step: BenchProgress) -> None:
                 bar.update(task, completed=step.completed, total=step.total, description=step.description)
 
-            bench = run_benchmark(device, mode, progress=on_progress)
+            bench = _with_threads(threads, lambda: run_benchmark(device, mode, progress=on_progress))
         profile = bench.to_profile()
         write_output(json.dumps(profile, indent=2), output)
         summary: Console = stdout if output is not None else stderr

@@ -1,7 +1,8 @@
 """``flopwise compare MODEL MODEL ...``: several models side by side in one table.
 
 Parameters, MACs, FLOPs (the convention named), bytes moved and peak memory for each model;
-with ``--hardware`` the roofline's estimated latency and bound; with ``--time`` the measured
+with ``--hardware`` the roofline's estimated latency and bound; with ``--calibration`` (or a
+``--hardware`` profile that has calibration tables) the calibrated prediction; with ``--time`` the measured
 latency, throughput and achieved FLOP/s (real tensors: ``--device`` defaults to ``cpu`` then).
 The measured columns are where "fewer FLOPs" and "faster" part ways.
 
@@ -25,9 +26,11 @@ from flopwise.cli.estimates import (
     Extras,
     add_timings,
     check_timing_device,
+    load_calibration_for,
     load_hardware,
 )
 from flopwise.cli.options import (
+    CalibrationOption,
     ComputeEfficiency,
     HardwareOption,
     MemoryEfficiency,
@@ -63,6 +66,7 @@ class CompareRow:
     peak_bytes: int | None
     estimated_latency_s: float | None = None
     estimated_bound: str | None = None
+    calibrated_latency_s: float | None = None
     measured_latency_s: float | None = None
     measured_samples_per_s: float | None = None
     achieved_flops_per_s: float | None = None
@@ -74,6 +78,7 @@ class CompareRow:
             "bytes_moved": self.bytes_moved, "activation_peak_bytes": self.activation_peak_bytes,
             "peak_bytes": self.peak_bytes, "estimated_latency_s": self.estimated_latency_s,
             "estimated_bound": self.estimated_bound,
+            "calibrated_latency_s": self.calibrated_latency_s,
             "measured_latency_s": self.measured_latency_s,
             "measured_samples_per_s": self.measured_samples_per_s,
             "achieved_flops_per_s": self.achieved_flops_per_s,
@@ -88,6 +93,7 @@ def compare_rows(reports: Sequence[tuple[str, Report]]) -> list[CompareRow]:
         memory = report.memory
         estimate = report.roofline
         timing = report.timing
+        latency = report.sections.get("latency")
         rows.append(CompareRow(
             model=spec,
             inputs=report.run.inputs,
@@ -99,6 +105,7 @@ def compare_rows(reports: Sequence[tuple[str, Report]]) -> list[CompareRow]:
             peak_bytes=memory.peak_bytes if memory is not None else None,
             estimated_latency_s=estimate.time_s if estimate is not None else None,
             estimated_bound=estimate.bound.value if estimate is not None else None,
+            calibrated_latency_s=latency.estimated_latency_s if latency is not None else None,
             measured_latency_s=timing.time_s if timing is not None else None,
             measured_samples_per_s=timing.samples_per_s if timing is not None else None,
             achieved_flops_per_s=timing.flops_per_s if timing is not None else None,
@@ -135,12 +142,14 @@ def _headers(rows: Sequence[CompareRow], convention: str, hardware: str | None,
                "act. peak (B)"]
     if hardware is not None:
         headers += [f"est. latency ({hardware})", "bound"]
+    if any(row.calibrated_latency_s is not None for row in rows):
+        headers.append("est. latency (calibrated)")
     if timed:
         headers += ["latency (measured)", "samples/s", "achieved FLOP/s"]
     return headers
 
 
-def _cells(row: CompareRow, hardware: str | None, timed: bool) -> list[str]:
+def _cells(row: CompareRow, hardware: str | None, timed: bool, calibrated: bool) -> list[str]:
     from flopwise.render.units import (
         format_bytes,
         format_count,
@@ -156,6 +165,8 @@ def _cells(row: CompareRow, hardware: str | None, timed: bool) -> list[str]:
              maybe(row.activation_peak_bytes, format_bytes)]
     if hardware is not None:
         cells += [maybe(row.estimated_latency_s, format_seconds), row.estimated_bound or "-"]
+    if calibrated:
+        cells.append(maybe(row.calibrated_latency_s, format_seconds))
     if timed:
         cells += [maybe(row.measured_latency_s, format_seconds),
                   maybe(row.measured_samples_per_s, lambda v: f"{v:.1f}"),
@@ -204,8 +215,13 @@ def _layout(rows: Sequence[CompareRow], convention: str, hardware: str | None, t
             ) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, body cells and notes of the comparison table."""
     headers = _headers(rows, convention, hardware, timed)
-    body = [_cells(row, hardware, timed) for row in rows]
+    calibrated = any(row.calibrated_latency_s is not None for row in rows)
+    body = [_cells(row, hardware, timed, calibrated) for row in rows]
     notes = _notes(convention, hardware, timed, timing)
+    if calibrated:
+        notes.append("est. latency (calibrated): every op timed with the rates bench-device "
+                     "measured for its kernel class and size, plus the per-op cost "
+                     "(docs/timing.md)")
     if machine is not None:
         notes.append(f"measured on {machine}")
     return headers, body, notes
@@ -276,6 +292,7 @@ def compare_command(
     convention: str = typer.Option(
         "standard", "--convention", "-c", help="FLOPs convention: standard, matmul, macs, exact."),
     hardware: HardwareOption = None,
+    calibration: CalibrationOption = None,
     compute_efficiency: ComputeEfficiency = 1.0,
     memory_efficiency: MemoryEfficiency = 1.0,
     time_it: bool = typer.Option(
@@ -294,7 +311,8 @@ def compare_command(
 ) -> None:
     """Compare models side by side: params, MACs, FLOPs, bytes, memory and latency.
 
-    Latency is estimated with --hardware and measured with --time.
+    Latency is estimated with --hardware (the roofline bound), predicted with --calibration
+    (or a --hardware profile from bench-device) and measured with --time.
     """
     with errors_to_exit():
         from flopwise.cli.profile import profile_spec
@@ -316,7 +334,8 @@ def compare_command(
         accelerator = load_hardware(hardware)
         kept: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]] = []
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
-                        repeats, fit=False, keep=kept if time_it else None)
+                        repeats, fit=False, calibration=load_calibration_for(hardware, calibration),
+                        keep=kept if time_it else None)
         reports = []
         for spec in models:
             reports.append((spec, profile_spec(spec, inputs, dtypes, [], chosen, False,

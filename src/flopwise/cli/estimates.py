@@ -3,7 +3,9 @@
 - ``--hardware NAME|FILE.json``: the roofline estimate (``report.roofline``) and the
   largest batch that fits the device's memory (``report.memory.fit``);
 - ``--time``: the measured latency, per module (``report.timing``), with a progress bar on
-  stderr.
+  stderr;
+- ``--calibration FILE.json`` (or a ``--hardware FILE.json`` that carries calibration tables):
+  the calibrated latency prediction (``report.with_latency``, section ``latency``).
 
 Each is one library call (``report.with_roofline``, ``flopwise.memory.with_largest_batch``,
 ``report.with_timing`` or, for several models timed in rounds, ``report.with_section``); this
@@ -22,6 +24,9 @@ from flopwise.cli.app import stderr
 from flopwise.errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flopwise.hardware.calibration import CalibrationTable
     from flopwise.hardware.catalogue import Accelerator
     from flopwise.report import Report
 
@@ -33,6 +38,7 @@ __all__ = [
     "add_estimate",
     "add_timings",
     "check_timing_device",
+    "load_calibration_for",
     "load_hardware",
 ]
 
@@ -63,6 +69,22 @@ def load_hardware(name: str | None) -> Accelerator | None:
     from flopwise.hardware import get_accelerator
 
     return get_accelerator(name)
+
+
+def load_calibration_for(hardware: str | None, calibration: Path | None
+                         ) -> CalibrationTable | None:
+    """The tables of ``--calibration FILE``, else of a ``--hardware`` profile file that has
+    them (a catalogue id or an older profile has none: the roofline alone is shown)."""
+    from flopwise.hardware.calibration import load_calibration
+
+    if calibration is not None:
+        return load_calibration(calibration)
+    if hardware is None or not hardware.lower().endswith(".json"):
+        return None
+    try:
+        return load_calibration(hardware)
+    except UsageError:
+        return None  # NB: a profile without tables still gives the roofline
 
 
 def add_estimate(report: Report, accelerator: Accelerator, compute_efficiency: float,
@@ -123,6 +145,7 @@ class Extras:
     warmup: int = 3
     repeats: int = 10
     fit: bool = True
+    calibration: CalibrationTable | None = None
     keep: list[tuple[Report, Any, tuple[Any, ...], dict[str, Any]]] | None = None
 
     def apply(self, report: Report, model: Any, args: tuple[Any, ...],
@@ -133,6 +156,8 @@ class Extras:
         if self.accelerator is not None:
             report = add_estimate(report, self.accelerator, self.compute_efficiency,
                                   self.memory_efficiency)
+        if self.calibration is not None:
+            report = report.with_latency(self.calibration)
         if self.keep is not None:
             self.keep.append((report, model, args, dict(kwargs)))
         elif self.time:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from flopwise.cli.estimates import HARDWARE_HELP
 
 __all__ = [
     "MaxGflops", "MaxFlops", "MaxMacs", "MaxParams", "MaxMemory", "MaxLatencyMs",
-    "HardwareOption", "ComputeEfficiency", "MemoryEfficiency",
+    "HardwareOption", "CalibrationOption", "ComputeEfficiency", "MemoryEfficiency",
 ]
 
 # typer reads these at runtime: Optional[...] rather than `X | None` inside Annotated
@@ -30,6 +31,10 @@ MaxLatencyMs = Annotated[float | None, typer.Option(
 
 HardwareOption = Annotated[str | None, typer.Option(
     "--hardware", metavar="NAME|FILE.json", help=HARDWARE_HELP)]
+CalibrationOption = Annotated[Path | None, typer.Option(
+    "--calibration", metavar="FILE.json",
+    help="A bench-device profile with calibration tables: adds the calibrated latency "
+    "prediction (a --hardware FILE.json that has them is used the same way).")]
 ComputeEfficiency = Annotated[float, typer.Option(
     "--compute-efficiency", min=0.0, max=1.0, metavar="F",
     help="Fraction of the peak FLOP/s the roofline assumes achievable (1.0: ideal).")]

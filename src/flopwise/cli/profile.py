@@ -20,6 +20,7 @@ from flopwise.cli.estimates import (
     add_batch_fit,
     add_estimate,
     check_timing_device,
+    load_calibration_for,
     load_hardware,
 )
 from flopwise.cli.generate import (
@@ -31,6 +32,7 @@ from flopwise.cli.generate import (
     profile_serving,
 )
 from flopwise.cli.options import (
+    CalibrationOption,
     ComputeEfficiency,
     HardwareOption,
     MaxFlops,
@@ -204,6 +206,7 @@ def profile_command(
     hardware: HardwareOption = None,
     compute_efficiency: ComputeEfficiency = 1.0,
     memory_efficiency: MemoryEfficiency = 1.0,
+    calibration: CalibrationOption = None,
     time_it: bool = typer.Option(False, "--time", help=TIME_HELP),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
@@ -265,7 +268,7 @@ def profile_command(
                              "roofline estimates (add --hardware), so drop --time")
         accelerator = load_hardware(hardware)
         extras = Extras(accelerator, compute_efficiency, memory_efficiency, time_it, warmup,
-                        repeats)
+                        repeats, calibration=load_calibration_for(hardware, calibration))
 
         if symbolic is not None:
             _show_symbolic(model, inputs, dtypes, kwargs, device, train, model_dtype, backward,

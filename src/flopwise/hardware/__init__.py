@@ -1,5 +1,6 @@
 """Hardware: the accelerator catalogue, interconnects, the roofline and communication time
-models, and the device benchmark.
+models, the device benchmark and its calibration tables (the calibrated time model is
+:mod:`flopwise.hardware.calibrated`).
 
 >>> from flopwise.hardware import get_accelerator, roofline_on
 >>> h100 = get_accelerator("h100-sxm")
@@ -21,6 +22,12 @@ from flopwise.hardware.benchmark import (
     SkippedCase,
     run_benchmark,
     settings_for,
+)
+from flopwise.hardware.calibration import (
+    BandwidthPoint,
+    CalibrationTable,
+    KernelPoint,
+    load_calibration,
 )
 from flopwise.hardware.catalogue import (
     PRECISIONS,
@@ -86,4 +93,8 @@ __all__ = [
     "SkippedCase",
     "run_benchmark",
     "settings_for",
+    "BandwidthPoint",
+    "CalibrationTable",
+    "KernelPoint",
+    "load_calibration",
 ]

@@ -13,6 +13,12 @@ median. On CUDA each call is timed with CUDA events after a synchronisation; on 
 the cube of the size ratio, times warm-up plus repeats) exceeds the budget is skipped and
 recorded as skipped — CPU fp16 matmuls, for instance, can be 100× slower than fp32.
 
+With ``settings.micro`` (every preset sets it) the run also measures the calibration tables of
+the calibrated time model (:mod:`flopwise.hardware.microbench`: achieved FLOP/s by kernel class
+and size, bandwidth by size, the fixed per-op cost), with the torch thread count the caller has
+set; the profile carries them under ``calibration`` (``flopwise.calibration/1``). Profiles
+written before them still load as accelerators; only the calibrated model needs them.
+
 The result converts to a *hardware profile* (:meth:`DeviceBenchmark.to_profile`), a JSON object
 with the fields of a catalogue entry, which ``get_accelerator(path)`` loads: its peaks are the
 best achieved medians, so a roofline estimate against it is an "achievable" roofline.
@@ -34,12 +40,14 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from flopwise.errors import MissingExtraError, UsageError
+from flopwise.hardware.calibration import CalibrationTable
 from flopwise.hardware.catalogue import PRECISIONS, PROFILE_SCHEMA, Accelerator, accelerator_from_dict
+from flopwise.hardware.microbench import MicroSettings, case_count, micro_settings_for, run_microbenchmarks
 
 __all__ = [
     "MODES",
@@ -76,6 +84,7 @@ class BenchSettings:
     ``fp32``, ``tf32`` (CUDA only: fp32 inputs with TF32 tensor cores), ``bf16``, ``fp16``.
     ``bandwidth_elements`` is the fp32 length of each streaming array. ``max_case_s`` is the
     budget of one GEMM case (warm-up plus repeats) used to skip sizes predicted to exceed it.
+    ``micro``: the calibration microbenchmarks to run as well (``None``: none).
     """
 
     gemm_sizes: tuple[int, ...]
@@ -84,6 +93,7 @@ class BenchSettings:
     warmup: int = 2
     repeats: int = 5
     max_case_s: float = 2.0
+    micro: MicroSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.gemm_sizes or any(n <= 0 for n in self.gemm_sizes):
@@ -104,8 +114,8 @@ class BenchSettings:
 def settings_for(mode: str, device_type: str) -> BenchSettings:
     """The preset for ``mode`` ('quick', 'default', 'full') on ``device_type`` ('cpu', 'cuda').
 
-    The CPU presets are sized for a small machine: 'default' finishes in well under a minute on
-    two cores; 'quick' in a few seconds.
+    The CPU presets are sized for a small machine: 'quick' finishes in well under a minute on two
+    idle cores, calibration tables included (about 20 s); 'default' and 'full' sample longer.
 
     >>> settings_for("quick", "cpu").gemm_sizes
     (128, 256)
@@ -115,15 +125,17 @@ def settings_for(mode: str, device_type: str) -> BenchSettings:
     sizes: tuple[int, ...]
     if mode == "quick":
         sizes = (1024, 2048) if cuda else (128, 256)
-        return BenchSettings(sizes, base, 2**24 if cuda else 2**22, warmup=1, repeats=3, max_case_s=0.5)
+        return BenchSettings(sizes, base, 2**24 if cuda else 2**22, warmup=1, repeats=3,
+                             max_case_s=0.5, micro=micro_settings_for(mode))
     if mode == "default":
         sizes = (1024, 2048, 4096, 8192) if cuda else (256, 512, 1024, 2048)
-        return BenchSettings(sizes, base, 2**28 if cuda else 2**25, warmup=2, repeats=5, max_case_s=2.0)
+        return BenchSettings(sizes, base, 2**28 if cuda else 2**25, warmup=2, repeats=5,
+                             max_case_s=2.0, micro=micro_settings_for(mode))
     if mode == "full":
         sizes = (1024, 2048, 4096, 8192, 16384) if cuda else (256, 512, 1024, 2048, 4096)
         return BenchSettings(
-            sizes, ("fp64", *base), 2**29 if cuda else 2**26, warmup=3, repeats=10, max_case_s=10.0
-        )
+            sizes, ("fp64", *base), 2**29 if cuda else 2**26, warmup=3, repeats=10,
+            max_case_s=10.0, micro=micro_settings_for(mode))
     raise UsageError(f"bench-device: unknown mode {mode!r}; use {', '.join(MODES)}")
 
 
@@ -180,6 +192,7 @@ class DeviceBenchmark:
     gemm: tuple[GemmResult, ...]
     bandwidth: tuple[BandwidthResult, ...]
     skipped: tuple[SkippedCase, ...] = field(default=())
+    calibration: CalibrationTable | None = None
 
     @property
     def peak_flops(self) -> dict[str, float]:
@@ -210,7 +223,7 @@ class DeviceBenchmark:
                 "bench-device measured no GEMM precision (all skipped); "
                 "allow more time with --full or choose another --device"
             )
-        return {
+        profile: dict[str, Any] = {
             "schema": PROFILE_SCHEMA,
             "id": f"measured-{self.device_type}",
             "name": f"{self.device_name} (measured)",
@@ -236,12 +249,16 @@ class DeviceBenchmark:
                     "warmup": self.settings.warmup,
                     "repeats": self.settings.repeats,
                     "max_case_s": self.settings.max_case_s,
+                    "micro": asdict(self.settings.micro) if self.settings.micro else None,
                 },
                 "gemm": [asdict(result) for result in self.gemm],
                 "bandwidth": [asdict(result) for result in self.bandwidth],
                 "skipped": [asdict(case) for case in self.skipped],
             },
         }
+        if self.calibration is not None:
+            profile["calibration"] = self.calibration.to_dict()
+        return profile
 
     def to_accelerator(self) -> Accelerator:
         """The measured machine as an :class:`Accelerator` record."""
@@ -400,7 +417,8 @@ def run_benchmark(
     if len(precisions) < len(chosen.precisions):
         skipped.append(SkippedCase("gemm tf32", "TF32 tensor cores exist only on CUDA devices"))
     bandwidth_cases = _bandwidth_cases(torch, target, chosen)
-    total = len(precisions) * len(chosen.gemm_sizes) + len(bandwidth_cases)
+    micro_cases = case_count(chosen.micro) if chosen.micro is not None else 0
+    total = len(precisions) * len(chosen.gemm_sizes) + len(bandwidth_cases) + micro_cases
     done = 0
 
     def report(description: str) -> None:
@@ -437,6 +455,15 @@ def run_benchmark(
         report(f"bandwidth {name}, {chosen.bandwidth_elements} fp32 elements")
         done += 1
         bandwidth.append(measure())
+    calibration = None
+    if chosen.micro is not None:
+
+        def micro_case(description: str) -> None:
+            nonlocal done
+            report(f"calibration: {description}")
+            done = min(done + 1, total)
+
+        calibration = run_microbenchmarks(target, chosen.micro, micro_case)
     report("done")
 
     if target.type == "cuda":
@@ -445,6 +472,8 @@ def run_benchmark(
     else:
         threads = torch.get_num_threads()
         device_name, memory_bytes = f"{_cpu_name()}, {threads} threads", _physical_memory_bytes()
+    if calibration is not None:
+        calibration = replace(calibration, device=device_name)
     return DeviceBenchmark(
         device_type=target.type,
         device_name=device_name,
@@ -456,4 +485,5 @@ def run_benchmark(
         gemm=tuple(gemm),
         bandwidth=tuple(bandwidth),
         skipped=tuple(skipped),
+        calibration=calibration,
     )

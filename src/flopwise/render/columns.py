@@ -146,6 +146,9 @@ _ALL: tuple[Column, ...] = (
     Column("intensity", "FLOP/B", Kind.RATIO,
            _extra("roofline", lambda m, _: m.intensity_flops_per_byte),
            "arithmetic intensity: standard-convention FLOPs per byte moved"),
+    Column("est_latency", "calibrated", Kind.SECONDS,
+           _extra("latency", lambda m, _: m.estimated_latency_s),
+           "calibrated latency prediction (--calibration), children included"),
     Column("time", "time", Kind.SECONDS, _extra("timing", lambda m, _: m.time_s),
            "measured forward wall time per run (--time; median), children included"),
     Column("%time", "% time", Kind.SHARE,
@@ -190,6 +193,8 @@ def default_columns(view: ReportView) -> list[Column]:
     comm = view.sections.get("comm")
     if comm is not None and comm.comm_bytes:
         keys.append("comm_bytes")
+    if view.sections.get("latency") is not None:
+        keys.append("est_latency")
     timing = view.timing
     if timing is not None:
         keys += TIMING_COLUMNS

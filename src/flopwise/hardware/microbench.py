@@ -1,0 +1,314 @@
+"""Microbenchmarks of the kernel classes a model is made of, independent of any model.
+
+:func:`run_microbenchmarks` measures, on the device and with the torch thread count the caller
+has set, the tables of a :class:`~flopwise.hardware.calibration.CalibrationTable`:
+
+- GEMM (``F.linear`` with a bias, as ``addmm``) over square, skinny and tall shapes; batched
+  matmul (``bmm``) and scaled-dot-product attention at attention-like shapes;
+- 2-D convolutions in NCHW at batch 1 and 4: dense 3×3 (and the 7×7 / 3×3 stride-2 stems),
+  pointwise 1×1, depthwise 3×3 and 5×5 and grouped 3×3 (8 and 16 channels per group), over
+  channel counts and spatial sizes from 7² to 112²;
+- pooling (``pool``, a compute class timed by its window comparisons): max 3×3 and 2×2, average
+  2×2, stride 1 and 2, over the same channel and spatial range;
+- bandwidth by size: an out-of-place add (``elementwise``, 12 bytes per element), a mean over
+  7×7 planes (``reduction``), a transposing copy (``copy``: what ``contiguous``, ``cat`` and
+  friends do) from 1 KiB to tens of MiB — the small sizes run from cache — and batch norm in
+  eval mode over NCHW shapes (``norm``: its per-channel work shows at small planes);
+- the fixed cost of one op: a one-element add (dispatch plus allocation, ``op``), a ``view``
+  (``view``), the call of an empty ``nn.Module`` (``module``: Python's share of eager
+  execution), and the smallest instance of every class and kind (a 4×4 depthwise convolution,
+  a one-element batch norm, …): set-up costs that differ by class by two orders of magnitude.
+
+Each case is timed as the median over ``repeats`` samples, each sample a loop of enough calls to
+last about ``sample_s`` (so that microsecond ops are timed as well as 100-ms convolutions); on
+CUDA a sample is synchronised before and after. FLOPs are 2 per multiply-accumulate and bytes
+are inputs read plus outputs written, as the formula table counts them.
+
+>>> table = run_microbenchmarks("cpu", MicroSettings(repeats=1, sample_s=1e-4, scale=0))
+>>> sorted(table.compute)
+['attention', 'bmm', 'conv_dense', 'conv_grouped', 'conv_pointwise', 'gemm', 'pool']
+>>> sorted(table.memory), table.overhead_s["op"] > 0
+(['copy', 'elementwise', 'norm', 'reduction'], True)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from flopwise.hardware.calibration import BandwidthPoint, CalibrationTable, KernelPoint
+
+__all__ = ["MicroSettings", "micro_settings_for", "run_microbenchmarks", "case_count"]
+
+_F32 = 4
+
+#: (in channels, out channels, spatial size, kernel, stride, groups) of the convolution cases.
+_DENSE = ((3, 64, 224, 7, 2, 1), (3, 32, 224, 3, 2, 1), (16, 16, 112, 3, 1, 1),
+          (64, 64, 56, 3, 1, 1), (128, 128, 28, 3, 1, 1), (256, 256, 14, 3, 1, 1),
+          (512, 512, 7, 3, 1, 1), (64, 128, 56, 3, 2, 1), (32, 32, 28, 3, 1, 1))
+_POINTWISE = ((16, 64, 112, 1, 1, 1), (24, 144, 56, 1, 1, 1), (144, 24, 56, 1, 1, 1),
+              (64, 256, 56, 1, 1, 1), (256, 64, 56, 1, 1, 1), (128, 512, 28, 1, 1, 1),
+              (512, 128, 28, 1, 1, 1), (40, 240, 28, 1, 1, 1), (256, 1024, 14, 1, 1, 1),
+              (1024, 256, 14, 1, 1, 1), (96, 576, 14, 1, 1, 1), (512, 2048, 7, 1, 1, 1),
+              (2048, 512, 7, 1, 1, 1), (160, 960, 7, 1, 1, 1), (24, 24, 28, 1, 1, 1),
+              (58, 58, 28, 1, 1, 1), (232, 232, 7, 1, 1, 1), (64, 16, 56, 1, 1, 1),
+              (1024, 128, 7, 1, 1, 1))
+_GROUPED = ((32, 32, 112, 3, 1, 32), (144, 144, 56, 3, 1, 144), (240, 240, 28, 5, 1, 240),
+            (480, 480, 14, 3, 1, 480), (960, 960, 7, 3, 1, 960), (672, 672, 14, 5, 1, 672),
+            (96, 96, 56, 3, 2, 96), (64, 64, 56, 3, 1, 8), (128, 128, 28, 3, 1, 8),
+            (256, 256, 14, 3, 1, 16), (48, 48, 56, 3, 1, 6), (58, 58, 28, 3, 1, 58),
+            (116, 116, 28, 3, 2, 116), (232, 232, 7, 3, 1, 232), (24, 24, 56, 3, 2, 24),
+            (72, 72, 28, 5, 1, 72))
+#: (rows, reduction, columns) of the GEMM cases.
+_GEMM = tuple((m, k, n) for m in (1, 8, 64, 256, 1024)
+              for k, n in ((512, 1000), (1024, 4096), (4096, 1024), (768, 768))) + (
+    (128, 128, 128), (256, 256, 256), (512, 512, 512), (1, 9216, 4096), (8, 9216, 4096))
+#: (batch, rows, reduction, columns) of the batched-matmul cases.
+_BMM = ((12, 197, 64, 197), (12, 197, 197, 64), (192, 49, 32, 49), (192, 49, 49, 32),
+        (96, 197, 64, 197), (96, 197, 197, 64), (12, 50, 64, 50), (1536, 49, 32, 49))
+#: (batch, heads, sequence, head dim) of the attention cases.
+_SDPA = ((1, 12, 197, 64), (8, 12, 197, 64), (1, 12, 50, 64), (64, 3, 49, 32))
+#: (channels, spatial size, window, stride, max or average) of the pooling cases.
+_POOL = ((64, 112, 3, 2, "max"), (24, 112, 3, 2, "max"), (192, 56, 3, 2, "max"),
+         (480, 28, 3, 1, "max"), (832, 14, 3, 1, "max"), (96, 55, 3, 2, "max"),
+         (128, 56, 2, 2, "avg"), (512, 14, 2, 2, "avg"), (256, 13, 3, 2, "max"),
+         (64, 56, 3, 1, "max"))
+#: (channels, spatial size) of the normalisation cases (batch norm in eval, NCHW).
+_NORM = ((16, 112), (64, 112), (64, 56), (256, 56), (128, 28), (512, 28), (256, 14),
+         (1024, 14), (512, 7), (2048, 7), (58, 28), (232, 7))
+
+
+@dataclass(frozen=True)
+class MicroSettings:
+    """How long to sample each case: ``repeats`` samples of about ``sample_s`` each, after one
+    warm-up sample. ``scale`` picks the grid: 0 a token grid (tests), 1 every kernel case and
+    a bandwidth point every 4× in size, 2 the same with a point every 2×. ``cpu_time`` times
+    with the process's CPU time instead of the wall clock (CPU only: on a loaded machine and one
+    thread it approximates the wall time an idle machine would show)."""
+
+    repeats: int = 5
+    sample_s: float = 2e-3
+    scale: int = 1
+    cpu_time: bool = False
+
+
+def micro_settings_for(mode: str) -> MicroSettings:
+    """The microbenchmark settings of a ``bench-device`` mode.
+
+    >>> micro_settings_for("quick")
+    MicroSettings(repeats=5, sample_s=0.002, scale=1, cpu_time=False)
+    """
+    if mode == "quick":
+        return MicroSettings(5, 2e-3, 1)
+    return MicroSettings(7, 5e-3, 2)
+
+
+def _conv_cases(settings: MicroSettings) -> Iterator[tuple[str, tuple[int, ...]]]:
+    batches = (1,) if settings.scale < 1 else (1, 4)
+    groups = {"conv_dense": _DENSE, "conv_pointwise": _POINTWISE, "conv_grouped": _GROUPED}
+    for kind, shapes in groups.items():
+        chosen = shapes[:2] if settings.scale < 1 else shapes
+        for batch in batches:
+            for shape in chosen:
+                yield kind, (batch, *shape)
+
+
+def _bandwidth_sizes(settings: MicroSettings) -> tuple[int, ...]:
+    if settings.scale < 1:
+        return (2**8, 2**12)
+    step = 1 if settings.scale > 1 else 2
+    return tuple(2**k for k in range(8, 24, step))
+
+
+def case_count(settings: MicroSettings) -> int:
+    """How many steps :func:`run_microbenchmarks` reports to ``progress`` with ``settings``."""
+    small = settings.scale < 1
+    matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
+    shaped = 2 if small else len(_POOL) + len(_NORM)
+    return (sum(1 for _ in _conv_cases(settings)) + matmul + shaped
+            + len(_bandwidth_sizes(settings)) + 11)
+
+
+def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Callable[[], Any]], float]:
+    cuda = device.type == "cuda"
+    clock = time.process_time if settings.cpu_time and not cuda else time.perf_counter
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    def loop_s(call: Callable[[], Any], calls: int) -> float:
+        sync()
+        begin = clock()
+        for _ in range(calls):
+            call()
+        sync()
+        return clock() - begin
+
+    def per_call_s(call: Callable[[], Any]) -> float:
+        first = loop_s(call, 1)  # also the warm-up
+        calls = max(1, min(10_000, int(settings.sample_s / max(first, 1e-7))))
+        loop_s(call, calls)
+        return statistics.median(loop_s(call, calls) / calls for _ in range(settings.repeats))
+
+    return per_call_s
+
+
+def _conv_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+                case: tuple[int, ...]) -> KernelPoint:
+    batch, cin, cout, size, kernel, stride, groups = case
+    x = torch.randn(batch, cin, size, size, device=device)
+    w = torch.randn(cout, cin // groups, kernel, kernel, device=device)
+    pad = kernel // 2
+    out = (size + 2 * pad - kernel) // stride + 1
+    macs = batch * cout * out * out * (cin // groups) * kernel * kernel
+    moved = _F32 * (x.numel() + w.numel() + batch * cout * out * out)
+    conv = torch.nn.functional.conv2d
+    return KernelPoint(2 * macs, moved, timer(lambda: conv(x, w, None, stride, pad, 1, groups)))
+
+
+def _gemm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+                m: int, k: int, n: int) -> KernelPoint:
+    x, w, b = (torch.randn(m, k, device=device), torch.randn(n, k, device=device),
+               torch.randn(n, device=device))
+    moved = _F32 * (m * k + n * k + n + m * n)
+    return KernelPoint(2 * m * k * n, moved,
+                       timer(lambda: torch.nn.functional.linear(x, w, b)))
+
+
+def _bmm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+               b: int, m: int, k: int, n: int) -> KernelPoint:
+    x, y = torch.randn(b, m, k, device=device), torch.randn(b, k, n, device=device)
+    moved = _F32 * b * (m * k + k * n + m * n)
+    return KernelPoint(2 * b * m * k * n, moved, timer(lambda: torch.bmm(x, y)))
+
+
+def _sdpa_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+                b: int, h: int, s: int, d: int) -> KernelPoint:
+    q, k, v = (torch.randn(b, h, s, d, device=device) for _ in range(3))
+    attend = torch.nn.functional.scaled_dot_product_attention
+    # two contractions of b·h·s·s·d MACs each; q, k, v read and the output written
+    return KernelPoint(4 * b * h * s * s * d, _F32 * 4 * b * h * s * d,
+                       timer(lambda: attend(q, k, v)))
+
+
+def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
+                        progress: Callable[[str], None] | None = None) -> CalibrationTable:
+    """Measure the calibration tables on ``device`` (a ``torch.device`` or its name).
+
+    ``progress`` is called with each case's description before it runs.
+    """
+    import torch
+
+    chosen = settings or MicroSettings()
+    target = torch.device(device)
+    timer = _sampler(torch, target, chosen)
+
+    def note(text: str) -> None:
+        if progress is not None:
+            progress(text)
+
+    with torch.no_grad():
+        compute: dict[str, list[KernelPoint]] = {}
+        for kind, case in _conv_cases(chosen):
+            note(f"{kind} {case}")
+            compute.setdefault(kind, []).append(_conv_point(torch, target, timer, case))
+        small = chosen.scale < 1
+        for m, k, n in (_GEMM[:1] if small else _GEMM):
+            note(f"gemm {m}x{k}x{n}")
+            compute.setdefault("gemm", []).append(_gemm_point(torch, target, timer, m, k, n))
+        for shape in (_BMM[:1] if small else _BMM):
+            note(f"bmm {shape}")
+            compute.setdefault("bmm", []).append(_bmm_point(torch, target, timer, *shape))
+        for shape in (_SDPA[:1] if small else _SDPA):
+            note(f"attention {shape}")
+            compute.setdefault("attention", []).append(_sdpa_point(torch, target, timer, *shape))
+        for pool in (_POOL[:1] if small else _POOL):
+            note(f"pool {pool}")
+            compute.setdefault("pool", []).append(_pool_point(torch, target, timer, pool))
+        memory = _bandwidth(torch, target, timer, chosen, note)
+        memory["norm"] = []
+        for channels, size in (_NORM[:1] if small else _NORM):
+            note(f"norm {channels}x{size}²")
+            memory["norm"].append(_norm_point(torch, target, timer, channels, size))
+        note("per-op overhead")
+        one = torch.ones(1, device=target)
+        empty = torch.nn.Module()
+        empty.forward = lambda: None  # type: ignore[method-assign]
+        overhead = {"op": timer(lambda: torch.add(one, one)), "view": timer(lambda: one.view(-1)),
+                    "module": timer(empty)}
+        for kind, call in _smallest(torch, target).items():
+            note(f"fixed cost of {kind}")
+            overhead[kind] = timer(call)
+    threads = 0 if target.type == "cuda" else torch.get_num_threads()
+    return CalibrationTable(
+        compute={k: tuple(v) for k, v in compute.items()},
+        memory={k: tuple(v) for k, v in memory.items()},
+        overhead_s=overhead, threads=threads, device=str(target))
+
+
+def _bandwidth(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+               settings: MicroSettings, note: Callable[[str], None]
+               ) -> dict[str, list[BandwidthPoint]]:
+    memory: dict[str, list[BandwidthPoint]] = {"elementwise": [], "reduction": [], "copy": []}
+    for n in _bandwidth_sizes(settings):
+        note(f"bandwidth {n} fp32 elements")
+        a, b = torch.rand(n, device=device), torch.rand(n, device=device)
+        memory["elementwise"].append(BandwidthPoint(3 * _F32 * n, timer(partial(torch.add, a, b))))
+        planes = a.view(-1, 64)[:, :49].reshape(-1, 7, 7)
+        memory["reduction"].append(BandwidthPoint(_F32 * (planes.numel() + planes.shape[0]),
+                                                  timer(partial(planes.mean, (-2, -1)))))
+        square = a.view(64, -1)
+        memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(square.t().contiguous)))
+    return memory
+
+
+def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
+    """The smallest instance of each class and kind: its time is the class's fixed cost."""
+    functional = torch.nn.functional
+
+    def t(*shape: int) -> Any:
+        return torch.ones(*shape, device=device)
+
+    x, x8, one = t(1, 2, 4, 4), t(1, 8, 4, 4), t(1)
+    dense, point, depthwise = t(2, 2, 3, 3), t(2, 2, 1, 1), t(8, 1, 3, 3)
+    row, q = t(1, 1), t(1, 1, 1, 1)
+    return {
+        "conv_dense": lambda: functional.conv2d(x, dense, None, 1, 1),
+        "conv_pointwise": lambda: functional.conv2d(x, point),
+        "conv_grouped": lambda: functional.conv2d(x8, depthwise, None, 1, 1, 1, 8),
+        "gemm": lambda: functional.linear(row, row, one),
+        "bmm": lambda: torch.bmm(q[0], q[0]),
+        "attention": lambda: functional.scaled_dot_product_attention(q, q, q),
+        "pool": lambda: functional.max_pool2d(x, 3, 2, 1),
+        "norm": lambda: functional.batch_norm(q, one, one, one, one, False),
+        "reduction": lambda: x.mean((-2, -1)),
+        "copy": lambda: x[0].transpose(1, 2).contiguous(),
+    }
+
+
+def _pool_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+                case: tuple[Any, ...]) -> KernelPoint:
+    channels, size, window, stride, kind = case
+    x = torch.randn(1, channels, size, size, device=device)
+    pad = window // 2 if stride == 1 or window % 2 else 0
+    out = (size + 2 * pad - window) // stride + 1
+    outputs = channels * out * out
+    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    # the formula table's pooling work: one operation per window element per output
+    return KernelPoint(outputs * window * window, _F32 * (x.numel() + outputs),
+                       timer(lambda: pool(x, window, stride, pad)))
+
+
+def _norm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+                channels: int, size: int) -> BandwidthPoint:
+    x = torch.randn(1, channels, size, size, device=device)
+    mean, var = torch.zeros(channels, device=device), torch.ones(channels, device=device)
+    weight, bias = torch.ones(channels, device=device), torch.zeros(channels, device=device)
+    norm = torch.nn.functional.batch_norm
+    return BandwidthPoint(_F32 * (2 * x.numel() + 4 * channels),
+                          timer(lambda: norm(x, mean, var, weight, bias, False)))
