@@ -9,7 +9,13 @@ from typer.testing import CliRunner
 
 from flopwise.cli import app
 from flopwise.render.html import render_html
-from flopwise.saved import estimated_latency_s, load_report, measured_latency_s, peak_memory_bytes
+from flopwise.saved import (
+    estimated_latency_s,
+    load_report,
+    measured_latency_s,
+    peak_memory_bytes,
+    roofline_latency_s,
+)
 
 V1 = Path(__file__).parent / "fixtures" / "v1"
 PARAMS = (3 * 4 * 3 * 3 + 4) + (4 + 4) + (256 * 10 + 10)      # conv, batch norm, linear
@@ -19,7 +25,8 @@ def test_version_1_file_loads_and_renders() -> None:
     data = load_report(V1 / "convnet_sections.json")
     peak = 4 * PARAMS + (4 * 4 + 4 * 4 + 8) + 4 * 2 * 3 * 8 * 8 + 4096  # params, buffers,
     assert peak_memory_bytes(data) == peak                   # inputs, activation peak (file)
-    assert estimated_latency_s(data) == data["roofline"]["time_s"] > 0
+    assert roofline_latency_s(data) == data["roofline"]["time_s"] > 0
+    assert estimated_latency_s(data) is None                 # v1 files have no calibration
     assert measured_latency_s(data) == data["timing"]["time_s"] > 0
     page = render_html(data)
     assert f'{peak / 1024:.2f} KiB' in page and f"{PARAMS:,}" in page

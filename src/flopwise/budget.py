@@ -8,7 +8,8 @@ limit is within budget. ``flopwise check report.json --max-gflops N ...`` and th
 
 Where the figures come from: FLOPs (under the report's convention, named in every line), MACs
 and parameters from the totals; memory from ``memory.peak_bytes``; latency measured
-(``--time``) when the report has it, else estimated (``--hardware``) — see
+(``--time``) when the report has it, else the calibrated estimate (``--calibration``), else
+the roofline (``--hardware``) — see
 :mod:`flopwise.saved`.
 
 >>> budget = Budget.parse(max_gflops=8.0, max_params="30M")
@@ -42,6 +43,7 @@ from flopwise.saved import (
     measured_latency_s,
     peak_memory_bytes,
     roofline_device,
+    roofline_latency_s,
 )
 
 __all__ = ["BUDGET_HELP", "NO_BUDGET", "Budget", "BudgetCheck", "BudgetResult", "check_budget"]
@@ -54,7 +56,7 @@ BUDGET_HELP = {
     "params": "Fail when parameters exceed COUNT (SI prefixes: 25.5M, 7G).",
     "memory": "Fail when peak memory exceeds SIZE (2GiB, 512MiB, 1.5GB).",
     "latency": "Fail when latency exceeds MS milliseconds (measured with --time, else "
-               "estimated with --hardware).",
+               "the --calibration estimate, else the --hardware roofline).",
 }
 
 NO_BUDGET = ("no budget given: pass at least one of --max-gflops, --max-flops, --max-macs, "
@@ -189,7 +191,10 @@ def _latency(data: dict[str, object]) -> tuple[float, str] | None:
     measured = measured_latency_s(data)
     if measured is not None:
         return measured, "latency (measured)"
-    estimated = estimated_latency_s(data)
+    calibrated = estimated_latency_s(data)
+    if calibrated is not None:
+        return calibrated, "latency (calibrated estimate)"
+    estimated = roofline_latency_s(data)
     if estimated is None:
         return None
     device = roofline_device(data)

@@ -12,7 +12,8 @@ the figures that budgets and summaries need live in them, one spelling each, as 
 writes them:
 
 - peak memory: ``memory.peak_bytes``;
-- estimated latency: ``roofline.time_s``;
+- roofline latency (the ideal bound): ``roofline.time_s``;
+- estimated latency (the calibrated prediction): ``latency.estimated_latency_s``;
 - measured latency: ``timing.time_s``;
 - the roofline's device: ``roofline.hardware`` with ``id``, ``peak_flops_per_s`` and
   ``bandwidth_bytes_per_s``.
@@ -20,8 +21,8 @@ writes them:
 >>> data = {"schema": 1, "convention": "standard", "total": {"params": 178, "macs": 640,
 ...         "flops": 1344, "bytes_read": 1352, "bytes_written": 544}, "modules": [],
 ...         "memory": {"peak_bytes": 4096}}
->>> peak_memory_bytes(as_dict(data)), estimated_latency_s(data)
-(4096, None)
+>>> peak_memory_bytes(as_dict(data)), roofline_latency_s(data), estimated_latency_s(data)
+(4096, None, None)
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "estimated_latency_s",
     "measured_latency_s",
     "roofline_device",
+    "roofline_latency_s",
 ]
 
 class _HasToDict(Protocol):
@@ -149,9 +151,14 @@ def peak_memory_bytes(data: Mapping[str, Any]) -> int | None:
     return None if found is None else int(found)
 
 
-def estimated_latency_s(data: Mapping[str, Any]) -> float | None:
-    """The roofline's estimated time of the whole run in seconds, else None."""
+def roofline_latency_s(data: Mapping[str, Any]) -> float | None:
+    """The roofline's time of the whole run in seconds (the ideal bound), else None."""
     return _field(data, "roofline", "time_s")
+
+
+def estimated_latency_s(data: Mapping[str, Any]) -> float | None:
+    """The calibrated prediction of the whole run in seconds (``--calibration``), else None."""
+    return _field(data, "latency", "estimated_latency_s")
 
 
 def measured_latency_s(data: Mapping[str, Any]) -> float | None:

@@ -100,7 +100,7 @@ def test_compare_table_json_md(factories: Path) -> None:
     wide, narrow = data["models"]
     assert wide["macs"] == 4 * (64 * 256 + 256 * 8) and narrow["macs"] == 4 * (64 * 16 + 16 * 8)
     assert wide["flops"] > narrow["flops"] and data["convention"] == "standard"
-    assert wide["estimated_latency_s"] > 0 and wide["measured_latency_s"] is None
+    assert wide["roofline_latency_s"] > 0 and wide["measured_latency_s"] is None
     md = run("compare", *specs, "-f", "md", "-c", "macs").stdout
     assert "| model | params | MACs | FLOPs (macs) |" in md
     table = run("compare", *specs, "--time", "--warmup", "0", "--repeats", "2").stdout

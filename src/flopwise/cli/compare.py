@@ -64,9 +64,9 @@ class CompareRow:
     bytes_moved: int
     activation_peak_bytes: int | None
     peak_bytes: int | None
+    roofline_latency_s: float | None = None
+    roofline_bound: str | None = None
     estimated_latency_s: float | None = None
-    estimated_bound: str | None = None
-    calibrated_latency_s: float | None = None
     measured_latency_s: float | None = None
     measured_samples_per_s: float | None = None
     achieved_flops_per_s: float | None = None
@@ -76,9 +76,9 @@ class CompareRow:
             "model": self.model, "inputs": [list(shape) for shape in self.inputs],
             "params": self.params, "macs": self.macs, "flops": self.flops,
             "bytes_moved": self.bytes_moved, "activation_peak_bytes": self.activation_peak_bytes,
-            "peak_bytes": self.peak_bytes, "estimated_latency_s": self.estimated_latency_s,
-            "estimated_bound": self.estimated_bound,
-            "calibrated_latency_s": self.calibrated_latency_s,
+            "peak_bytes": self.peak_bytes, "roofline_latency_s": self.roofline_latency_s,
+            "roofline_bound": self.roofline_bound,
+            "estimated_latency_s": self.estimated_latency_s,
             "measured_latency_s": self.measured_latency_s,
             "measured_samples_per_s": self.measured_samples_per_s,
             "achieved_flops_per_s": self.achieved_flops_per_s,
@@ -103,9 +103,9 @@ def compare_rows(reports: Sequence[tuple[str, Report]]) -> list[CompareRow]:
             bytes_moved=total.bytes_moved,
             activation_peak_bytes=memory.activation_peak_bytes if memory is not None else None,
             peak_bytes=memory.peak_bytes if memory is not None else None,
-            estimated_latency_s=estimate.time_s if estimate is not None else None,
-            estimated_bound=estimate.bound.value if estimate is not None else None,
-            calibrated_latency_s=latency.estimated_latency_s if latency is not None else None,
+            roofline_latency_s=estimate.time_s if estimate is not None else None,
+            roofline_bound=estimate.bound.value if estimate is not None else None,
+            estimated_latency_s=latency.estimated_latency_s if latency is not None else None,
             measured_latency_s=timing.time_s if timing is not None else None,
             measured_samples_per_s=timing.samples_per_s if timing is not None else None,
             achieved_flops_per_s=timing.flops_per_s if timing is not None else None,
@@ -142,7 +142,7 @@ def _headers(rows: Sequence[CompareRow], convention: str, hardware: str | None,
                "act. peak (B)"]
     if hardware is not None:
         headers += [f"est. latency ({hardware})", "bound"]
-    if any(row.calibrated_latency_s is not None for row in rows):
+    if any(row.estimated_latency_s is not None for row in rows):
         headers.append("est. latency (calibrated)")
     if timed:
         headers += ["latency (measured)", "samples/s", "achieved FLOP/s"]
@@ -164,9 +164,9 @@ def _cells(row: CompareRow, hardware: str | None, timed: bool, calibrated: bool)
              format_count(row.flops), format_bytes(row.bytes_moved),
              maybe(row.activation_peak_bytes, format_bytes)]
     if hardware is not None:
-        cells += [maybe(row.estimated_latency_s, format_seconds), row.estimated_bound or "-"]
+        cells += [maybe(row.roofline_latency_s, format_seconds), row.roofline_bound or "-"]
     if calibrated:
-        cells.append(maybe(row.calibrated_latency_s, format_seconds))
+        cells.append(maybe(row.estimated_latency_s, format_seconds))
     if timed:
         cells += [maybe(row.measured_latency_s, format_seconds),
                   maybe(row.measured_samples_per_s, lambda v: f"{v:.1f}"),
@@ -215,7 +215,7 @@ def _layout(rows: Sequence[CompareRow], convention: str, hardware: str | None, t
             ) -> tuple[list[str], list[list[str]], list[str]]:
     """Headers, body cells and notes of the comparison table."""
     headers = _headers(rows, convention, hardware, timed)
-    calibrated = any(row.calibrated_latency_s is not None for row in rows)
+    calibrated = any(row.estimated_latency_s is not None for row in rows)
     body = [_cells(row, hardware, timed, calibrated) for row in rows]
     notes = _notes(convention, hardware, timed, timing)
     if calibrated:

@@ -185,7 +185,7 @@ def _summary(view: ReportView) -> str:
         parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(size)}"
                  for key, size in view.peak_memory_parts.items()]
         cards.append(_card("peak memory", format_bytes(peak), " · ".join(parts), "memory"))
-    estimated = view.estimated_latency_s
+    estimated = view.roofline_latency_s
     if estimated is not None:
         device = view.roofline_device
         sub = f"roofline on {device.name}" if device else "roofline estimate"

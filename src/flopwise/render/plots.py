@@ -198,7 +198,8 @@ def compare_points(reports: Sequence[Viewable]) -> list[ComparePoint]:
     for report in reports:
         view = as_view(report)
         measured = view.measured_latency_s
-        latency = measured if measured is not None else view.estimated_latency_s
+        latency = next((t for t in (measured, view.estimated_latency_s, view.roofline_latency_s)
+                        if t is not None), None)
         points.append(ComparePoint(view.run.model, view.total.params, view.total.flops,
                                    view.convention, latency, measured is not None))
     conventions = sorted({p.convention for p in points})

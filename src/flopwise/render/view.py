@@ -45,6 +45,7 @@ from flopwise.saved import (
     measured_latency_s,
     peak_memory_bytes,
     roofline_device,
+    roofline_latency_s,
 )
 from flopwise.schema import CORE_KEYS, SCHEMA_VERSION, read_sections
 
@@ -278,8 +279,13 @@ class ReportView:
                 if isinstance(roofline.get(key), (int, float))}
 
     @property
+    def roofline_latency_s(self) -> float | None:
+        """The roofline's time of the whole run (the ideal bound)."""
+        return roofline_latency_s(self.section_data)
+
+    @property
     def estimated_latency_s(self) -> float | None:
-        """The roofline's estimated time of the whole run."""
+        """The calibrated prediction of the whole run (``--calibration``)."""
         return estimated_latency_s(self.section_data)
 
     @property
