@@ -95,3 +95,15 @@ def test_a_profile_without_tables_is_one_line_and_exit_2(files: tuple[Path, Path
     result = runner.invoke(app, ["profile", f"{models}:single", "--calibration", str(old)])
     assert result.exit_code == 2
     assert "no calibration tables" in result.stderr and "bench-device" in result.stderr
+
+
+def test_html_page_shows_the_calibrated_time(files: tuple[Path, Path], tmp_path: Path) -> None:
+    models, profile = files
+    page = tmp_path / "single.html"
+    result = runner.invoke(app, ["profile", f"{models}:single", "--calibration", str(profile),
+                                 "--format", "html", "--output", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    # the same hand sum as the JSON test: one mm at 20 GFLOP/s, its op, a view, a module call
+    seconds = 2 * 4 * 64 * 256 / GEMM_RATE + OP_S + VIEW_S + MODULE_S    # 19.5536 µs
+    assert 'data-card="calibrated"' in html and "19.55 µs" in html and seconds < 2e-5

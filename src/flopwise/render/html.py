@@ -192,6 +192,10 @@ def _summary(view: ReportView) -> str:
         for key, rate in view.estimated_rates.items():
             sub += f" · {format_field(key, rate)}"
         cards.append(_card("estimated time", format_seconds(estimated), sub, "estimated"))
+    calibrated = view.estimated_latency_s
+    if calibrated is not None:
+        cards.append(_card("calibrated time", format_seconds(calibrated),
+                           "prediction from bench-device's calibration", "calibrated"))
     measured = view.measured_latency_s
     if measured is not None:
         cards.append(_card("measured time", format_seconds(measured),
