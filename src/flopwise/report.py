@@ -100,7 +100,10 @@ class OpRow:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """How the run was made: mode (real/meta/fake), device, inputs, versions."""
+    """How the run was made: mode (real/meta/fake), device, inputs, versions, and how the
+    arithmetic ran: ``executed`` is ``shadow`` (a real model counted on meta shadows, nothing
+    computed), ``real``, ``real (fallback: <why the shadows failed>)``, ``meta`` or ``fake``
+    (see :mod:`flopwise.capture.execute`)."""
 
     model: str
     mode: str
@@ -111,6 +114,7 @@ class RunInfo:
     torch_version: str
     flopwise_version: str
     input_dtypes: tuple[str, ...] = ()
+    executed: str = ""
 
 
 class Report:
@@ -345,6 +349,7 @@ class Report:
                 "inputs": [list(shape) for shape in self.run.inputs],
                 "backward": self.run.backward, "optimizer": self.run.optimizer,
                 "torch": self.run.torch_version, "flopwise": self.run.flopwise_version,
+                **({"executed": self.run.executed} if self.run.executed else {}),
             },
             "total": {
                 "params": total.params, "trainable_params": total.trainable_params,
