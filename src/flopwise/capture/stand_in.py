@@ -7,13 +7,15 @@ shapes, and would make a run on meta shadows count different ops than the real r
   ``_scaled_dot_product_flash_attention_for_cpu``); on meta it always takes the unfused math
   path (matmuls, a softmax, scalings);
 - ``tensor[index] = 3`` fills a CPU or CUDA tensor with a CPU scalar (``lift_fresh``,
-  ``fill_``), but builds a ``scalar_tensor`` on meta and copies it.
+  ``fill_``), but builds a ``scalar_tensor`` on meta and copies it;
+- ``torch.tensor(data, device=...)`` calls ``lift_fresh`` on a real device, nothing on meta.
 
 :class:`StandIn`, a torch-function mode active only while shadows run, asks the device the model
 lives on which attention kernel it would pick (``aten._fused_sdp_choice`` on empty tensors of the
 same shapes, strides, dtypes and ``requires_grad``, with the counting mode switched off), and
 calls that kernel on the shadows; and it assigns Python scalars as the CPU and CUDA front end
-does. Everything else passes straight through.
+does, and builds ``torch.tensor`` on meta after a ``lift_fresh`` of its CPU value. Everything
+else passes straight through.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class StandIn(TorchFunctionMode):
             return self._attention(*args, **kwargs)
         if func is _SETITEM and len(args) == 3 and _is_scalar(args[2]) and args[0].is_meta:
             return self._assign(*args)
+        if func is torch.tensor and _on_meta(kwargs.get("device")):
+            return self._tensor(*args, **kwargs)
         if func in _CALLERS:
             # the mode is off while a call is handled: re-entered for the calls inside
             with self:
@@ -99,6 +103,24 @@ class StandIn(TorchFunctionMode):
         with _disable_current_modes():
             scalar = torch.scalar_tensor(value, dtype=target.dtype)
         target[index] = aten.lift_fresh(scalar)
+
+
+    @staticmethod
+    def _tensor(data: Any, *, device: Any, requires_grad: bool = False,
+                **options: Any) -> torch.Tensor:
+        """``torch.tensor(data, device=<meta>)`` as on a real device: built on the CPU, lifted
+        (the op a real run records), and its shadow returned."""
+        with _disable_current_modes():
+            value = torch.tensor(data, **options)
+        lifted = aten.lift_fresh(value)
+        with _disable_current_modes():
+            shadow = torch.empty_strided(lifted.shape, lifted.stride(), dtype=lifted.dtype,
+                                         device="meta")
+        return shadow.requires_grad_(requires_grad)
+
+
+def _on_meta(device: Any) -> bool:
+    return device is not None and torch.device(device).type == "meta"
 
 
 def _is_scalar(value: Any) -> bool:
