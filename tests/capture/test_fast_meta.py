@@ -156,3 +156,13 @@ def test_real_tensors_are_not_cached():
     out = cache.run(aten.add.Tensor, (x, x), {})
     cache.run(aten.add.Tensor, (x, x), {})
     assert torch.equal(out, torch.full((2, 3), 2.0)) and cache.hits == 0
+
+
+def test_the_cache_is_bounded():
+    cache = MetaCache(limit=2)
+    for n in (2, 3, 4):
+        cache.run(aten.mm.default, (_tensor((n, 5), device="meta"), _tensor((5, 1), device="meta")),
+                  {})
+    out = cache.run(aten.mm.default, (_tensor((2, 5), device="meta"),
+                                      _tensor((5, 1), device="meta")), {})
+    assert out.shape == (2, 1) and cache.hits == 0      # (2, 5) was dropped when the cache filled

@@ -14,7 +14,8 @@ the counting mode takes two short cuts when every tensor argument is a plain met
   schema) and any in-place op returns outputs that depend only on the arguments' metadata (shape,
   strides, dtype) and non-tensor values, so the first call's outputs' metadata is remembered for
   that key and later calls with the same key build empty meta outputs directly. Models repeat
-  their blocks, so most calls hit.
+  their blocks, so most calls hit; the counting mode shares one cache per process
+  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout.
 
 Tests check both against the real kernels (shape, strides, dtype) and counts against real runs.
 
@@ -33,7 +34,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAST_META", "MetaCache", "all_meta"]
+__all__ = ["FAST_META", "SHARED", "MetaCache", "all_meta"]
 
 aten = torch.ops.aten
 _STATS_UPCAST = (torch.float16, torch.bfloat16)
@@ -159,9 +160,10 @@ def _signature(value: Any) -> Any:
 
 class MetaCache:
     """Remembers the outputs' metadata of meta kernels by the arguments' metadata (see the
-    module); one per counting run."""
+    module). Bounded: past ``limit`` keys it starts again empty."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
         self._kinds: dict[Any, str | None] = {}
         self._seen: dict[Any, Any] = {}
         self._pointwise: set[Any] = set()
@@ -195,6 +197,8 @@ class MetaCache:
                 return tuple(_empty(*meta) for meta in found)
             return _empty(*found)
         out = func(*args, **kwargs)
+        if len(self._seen) >= self.limit:
+            self._seen.clear()
         self._seen[key] = self._remember(kind, out, args)
         return out
 
@@ -223,6 +227,8 @@ class MetaCache:
                 return args[0]
             return torch.empty_strided(first.shape, first.stride(), dtype=found, device="meta")
         out = func(*args, **kwargs)
+        if len(self._pointwise_seen) >= self.limit:
+            self._pointwise_seen.clear()
         if kind == _INPLACE:
             self._pointwise_seen[key] = _INPLACE if out is args[0] else None
         elif (isinstance(out, torch.Tensor) and out.is_meta and out.shape == first.shape
@@ -239,6 +245,10 @@ class MetaCache:
             return None
         metadata = [_metadata(item) for item in outputs]
         return metadata[0] if isinstance(out, torch.Tensor) else metadata
+
+
+#: The cache every counting run shares.
+SHARED = MetaCache()
 
 
 def _metadata(tensor: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.dtype]:

@@ -12,7 +12,7 @@ from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopwise.capture.events import OpEvent, Status
-from flopwise.capture.fast_meta import FAST_META, MetaCache, all_meta
+from flopwise.capture.fast_meta import FAST_META, SHARED, all_meta
 from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.comm import Collective
 from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
@@ -134,7 +134,7 @@ class CountingMode(TorchDispatchMode):
         self._entries: dict[Any, tuple[Entry | None, str]] = {}
         self._via: list[str] = []
         self._saw_dtensor = False
-        self._meta = MetaCache()
+        self._meta = SHARED
 
     def _entry(self, func: Any) -> tuple[Entry | None, str]:
         try:
