@@ -109,6 +109,10 @@ CACHED = [
 ]
 
 
+def as_list(out):
+    return [out] if isinstance(out, torch.Tensor) else list(out)
+
+
 def _make(values, device):
     return tuple(v(device) if callable(v) else v for v in values)
 
@@ -119,7 +123,6 @@ def test_cache_hits_build_what_the_cpu_kernel_builds(op, values):
     first = cache.run(op, _make(values, "meta"), {})
     again = cache.run(op, _make(values, "meta"), {})
     expected = op(*_make(values, "cpu"))
-    as_list = (lambda out: [out] if isinstance(out, torch.Tensor) else list(out))
     assert cache.hits == 1
     assert _metadata(as_list(again)) == _metadata(as_list(first)) == _metadata(as_list(expected))
 

@@ -321,7 +321,7 @@ def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dic
             found = twins[id(value)] = _twin(value)
         return found
 
-    swapped: list[tuple[dict[str, Any], str, torch.Tensor]] = []
+    swapped: list[tuple[dict[str, Any], str, Any]] = []
     for module in model.modules():
         for table in (module._parameters, module._buffers):
             swapped.extend((table, key, value) for key, value in table.items()

@@ -31,7 +31,7 @@ __all__ = ["StandIn"]
 aten = torch.ops.aten
 _SDPA = torch._C._nn.scaled_dot_product_attention
 _SETITEM = torch.Tensor.__setitem__
-_FLASH = int(torch.nn.attention.SDPBackend.FLASH_ATTENTION)
+_FLASH: int = torch.nn.attention.SDPBackend.FLASH_ATTENTION.value
 #: Python functions of torch that call attention inside (nn.MultiheadAttention's).
 _CALLERS = frozenset({torch.nn.functional.multi_head_attention_forward})
 

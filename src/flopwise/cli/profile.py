@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from flopwise.capture.execute import EXECUTE_HELP, Execute
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
 from flopwise.cli.estimates import (
     TIME_HELP,
@@ -42,7 +43,6 @@ from flopwise.cli.options import (
     MaxParams,
     MemoryEfficiency,
 )
-from flopwise.capture.execute import EXECUTE_HELP, Execute
 from flopwise.errors import FlopwiseError, ModelLoadError, ModelRunError, UsageError
 from flopwise.render.formats import format_choices, format_help, render
 
