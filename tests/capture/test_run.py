@@ -295,3 +295,12 @@ def test_a_padding_mask_is_read_by_value_so_the_model_runs_for_real():
     report = flopwise.profile(model, (), kwargs)
     assert report.run.executed.startswith("real (fallback: ")
     assert report.events == flopwise.profile(model, (), kwargs, execute="always").events
+
+
+def test_recurrent_layers_run_for_real_since_their_kernel_depends_on_the_device():
+    lstm = torch.nn.LSTM(6, 5, num_layers=2, batch_first=True)
+    x = torch.randn(2, 3, 6)
+    report = flopwise.profile(lstm, x)
+    assert report.run.executed == "real (fallback: nn.LSTM runs a device-specific fused kernel)"
+    assert report.events == flopwise.profile(lstm, x, execute="always").events
+    assert flopwise.profile(lstm, x, execute="never").run.executed == "shadow"

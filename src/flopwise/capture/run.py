@@ -295,6 +295,18 @@ def can_shadow(model: Any, walk: Walk, positional: tuple, keyword: dict) -> bool
     return real
 
 
+def device_kernel(model: torch.nn.Module) -> str | None:
+    """Why shadows would count ``model`` differently from a real run, if they would: its
+    recurrent layers run one fused kernel on the CPU (oneDNN) and on CUDA (cuDNN), which meta
+    replaces by per-step matmuls."""
+    # NB: the recurrent layers are the device-specific kernels known to change the count; other
+    # device-dependent paths are replayed on shadows (flopwise.capture.stand_in)
+    for module in model.modules():
+        if isinstance(module, torch.nn.RNNBase):
+            return f"nn.{type(module).__name__} runs a device-specific fused kernel"
+    return None
+
+
 @contextlib.contextmanager
 def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dict,
              ) -> Iterator[tuple[Walk, tuple, dict]]:
@@ -376,16 +388,18 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
     the model's state is left as found.
 
     A real model is run on shadows (:func:`shadowed`) unless ``execute`` is ``always``, ``fake``
-    is set, or it is distributed (DDP and FSDP need their real tensors). If the shadow run
+    is set, or it is distributed (DDP and FSDP need their real tensors); with ``auto``, a model
+    with a device-specific kernel (:func:`device_kernel`) runs for real. If the shadow run
     raises (the model needs values), ``never`` raises :class:`~flopwise.UsageError` and
     ``auto`` runs the model for real under a second, fresh capture (observers of the first saw
     the abandoned run's ops too). A :class:`~flopwise.FlopwiseError` is never retried. With
     ``distributed`` (a process group is initialised), DDP's gradient sync is off for the run
     and the backward accumulates (:mod:`flopwise.distributed.engine`)."""
     execute = Execute(execute)
-    reason = None
-    if (execute is not Execute.ALWAYS and not fake and distributed is None
-            and can_shadow(model, walk, positional, keyword)):
+    shadow = (execute is not Execute.ALWAYS and not fake and distributed is None
+              and can_shadow(model, walk, positional, keyword))
+    reason = device_kernel(model) if shadow and execute is Execute.AUTO else None
+    if shadow and reason is None:
         try:
             device = next(t.device for t in all_tensors(walk, positional, keyword)
                           if not t.is_meta)
