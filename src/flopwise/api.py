@@ -87,6 +87,8 @@ def profile(
         strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
         registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
         observers: extra watchers of every op (see :class:`flopwise.capture.mode.Observer`).
+            When a shadow run falls back to a real one, they have also seen the ops of the
+            abandoned shadow run: pass ``execute="always"`` (or ``"never"``) to see one run.
         memory: also simulate tensor lifetimes and record what autograd saves for backward
             (saved-tensor hooks installed for the run only), giving ``report.memory`` (see
             :mod:`flopwise.memory`). Costs are the same either way; the hooks change which
