@@ -14,8 +14,10 @@ import torch
 from torch.utils._pytree import tree_leaves
 
 from flopwise._version import __version__
+from flopwise.capture.execute import Execute, parse_execute
 from flopwise.capture.mode import CountingMode, Observer
 from flopwise.capture.run import (
+    Capture,
     as_tuple,
     bytes_by_dtype,
     device_of,
@@ -48,6 +50,7 @@ def profile(
     loss: Callable[[Any], torch.Tensor] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     convention: str | Convention = DEFAULT_CONVENTION,
+    execute: Execute | str = Execute.AUTO,
     fake: bool = False,
     strict: bool = False,
     registry: FormulaRegistry | None = None,
@@ -72,10 +75,20 @@ def profile(
             and hyper-parameters, run on shadow copies (the model's parameters never change).
         convention: how FLOPs are counted (``standard``, ``matmul``, ``macs``, ``exact``);
             change it later with ``report.using(...)``.
-        fake: run a real model under fake tensors: shapes flow, nothing is computed.
+        execute: how a real (cpu/cuda) model is counted: ``"auto"`` (default) on shape-only
+            meta shadows of its parameters, buffers and inputs, swapped in for the call, so
+            nothing is computed, and for real, once, only if its code needs values (then
+            ``report.run.executed`` says ``real (fallback: <why>)``); ``"always"`` runs it for
+            real (counts what depends on values, e.g. MoE routing of the real batch);
+            ``"never"`` raises :class:`~flopwise.UsageError` instead of running it. See
+            ``docs/counting.md``.
+        fake: run a real model under fake tensors (torch's ``FakeTensorMode``) instead: shapes
+            flow, nothing is computed; slower than the default shadows.
         strict: raise :class:`~flopwise.UnsupportedOpsError` if any op has no formula.
         registry: formulas to use (``flopwise.default_registry()`` copies the built-in one).
         observers: extra watchers of every op (see :class:`flopwise.capture.mode.Observer`).
+            When a shadow run falls back to a real one, they have also seen the ops of the
+            abandoned shadow run: pass ``execute="always"`` (or ``"never"``) to see one run.
         memory: also simulate tensor lifetimes and record what autograd saves for backward
             (saved-tensor hooks installed for the run only), giving ``report.memory`` (see
             :mod:`flopwise.memory`). Costs are the same either way; the hooks change which
@@ -83,8 +96,10 @@ def profile(
         name: the label reports show for the model (default: its class or function name).
 
     Returns:
-        A :class:`~flopwise.Report`. Exceptions raised by the model propagate unchanged, and the
-        model (parameters, buffers, hooks, flags), grad mode and torch's RNG are left as found.
+        A :class:`~flopwise.Report`. Exceptions raised by the model propagate unchanged (with
+        ``"auto"``, from its real run), and the model (parameters and buffers with their
+        identity, values and ``requires_grad``, hooks, flags), grad mode and torch's RNG are left
+        as found.
 
     Example:
         >>> import torch, flopwise
@@ -96,8 +111,11 @@ def profile(
         512
         >>> report.using("macs").total.flops
         640
+        >>> report.run.mode, report.run.executed   # a real model, counted on meta shadows
+        ('real', 'shadow')
     """
     chosen = get_convention(convention)
+    how = parse_execute(execute)
     if optimizer is not None and not backward:
         raise UsageError("optimizer= needs backward=True: a step needs gradients")
     positional = as_tuple(inputs)
@@ -105,15 +123,20 @@ def profile(
     model = uncompiled(model)
     walk = walk_model(model)
     nodes = walk.nodes
-    scope = ModuleScope(walk.names)
-    tracker = MemoryTracker(scope) if memory else None
-    mode = CountingMode(registry or builtin_registry(), scope,
-                        (*observers, tracker) if tracker is not None else tuple(observers))
-    distributed = distributed_run(model)
+    formulas = registry or builtin_registry()
 
-    positional, keyword = run_counted(model, walk, positional, keyword, scope=scope, mode=mode,
-                                      tracker=tracker, backward=backward, loss=loss,
-                                      optimizer=optimizer, fake=fake, distributed=distributed)
+    def capture() -> Capture:
+        scope = ModuleScope(walk.names)
+        tracker = MemoryTracker(scope) if memory else None
+        watchers = (*observers, tracker) if tracker is not None else tuple(observers)
+        return Capture(scope, CountingMode(formulas, scope, watchers), tracker)
+
+    distributed = distributed_run(model)
+    counted = run_counted(model, walk, positional, keyword, capture=capture, backward=backward,
+                          loss=loss, optimizer=optimizer, execute=how, fake=fake,
+                          distributed=distributed)
+    scope, mode, tracker = counted.capture.scope, counted.capture.mode, counted.capture.tracker
+    positional, keyword = counted.positional, counted.keyword
 
     for node in nodes:
         node.calls = scope.calls.get(node.name, 0)
@@ -138,6 +161,7 @@ def profile(
             optimizer=type(optimizer).__name__ if optimizer is not None else None,
             torch_version=torch.__version__,
             flopwise_version=__version__,
+            executed=counted.executed,
         ),
         param_bytes=bytes_by_dtype(walk.params),
         buffer_bytes=bytes_by_dtype(walk.buffers),

@@ -73,7 +73,10 @@ class OpRow:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """How the run was made: mode (real/meta/fake), device, inputs, versions."""
+    """How the run was made: mode (real/meta/fake), device, inputs, versions, and how the
+    arithmetic ran: ``executed`` is ``shadow`` (a real model counted on meta shadows, nothing
+    computed), ``real``, ``real (fallback: <why the shadows failed>)``, ``meta`` or ``fake``
+    (see :mod:`flopwise.capture.execute`)."""
 
     model: str
     mode: str
@@ -84,10 +87,12 @@ class RunInfo:
     torch_version: str
     flopwise_version: str
     input_dtypes: tuple[str, ...] = ()
+    executed: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``run`` object of the JSON form."""
         return {"model": self.model, "mode": self.mode, "device": self.device,
                 "inputs": [list(shape) for shape in self.inputs], "backward": self.backward,
                 "optimizer": self.optimizer, "torch": self.torch_version,
-                "flopwise": self.flopwise_version}
+                "flopwise": self.flopwise_version,
+                **({"executed": self.executed} if self.executed else {})}

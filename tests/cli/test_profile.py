@@ -295,3 +295,43 @@ def test_usage_errors(llama_config: Path, args: list[str], fragment: str) -> Non
 def test_help_lists_generate_and_batch() -> None:
     result = runner.invoke(app, ["profile", "--help"], env={"COLUMNS": "200"})
     assert "--generate" in result.stdout and "--batch" in result.stdout
+
+
+VALUE_DEPENDENT = textwrap.dedent('''
+    import torch
+
+    class Gate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            y = self.linear(x)
+            return self.linear(y) if y.abs().sum() >= 0 else y   # always true, read by value
+
+    def build():
+        return Gate()
+''')
+
+
+def test_a_cpu_model_is_counted_on_shadows_and_the_cli_says_so() -> None:
+    result = invoke("torchvision:resnet18", "--device", "cpu", "-i", "1,3,32,32", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["run"]["mode"] == "real" and data["run"]["executed"] == "shadow"
+    assert "note: counted on shape-only shadows of the cpu model" in result.stderr
+
+
+def test_execute_picks_how_a_value_dependent_model_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "gate.py"
+    path.write_text(VALUE_DEPENDENT)
+    auto = invoke(f"{path}:build", "--device", "cpu", "-i", "2,8", "-f", "json")
+    assert auto.exit_code == 0, auto.output
+    assert json.loads(auto.stdout)["run"]["executed"].startswith("real (fallback: RuntimeError")
+    assert "note: counted by running the model on cpu: its code needs tensor values" in auto.stderr
+    assert json.loads(auto.stdout)["total"]["macs"] == 2 * (2 * 8 * 8)   # both Linear calls
+    always = invoke(f"{path}:build", "--device", "cpu", "-i", "2,8", "-f", "json",
+                    "--execute", "always")
+    assert json.loads(always.stdout)["run"]["executed"] == "real"
+    assert_one_line_error(invoke(f"{path}:build", "--device", "cpu", "-i", "2,8",
+                                 "--execute", "never"), 2, "execute='never'")

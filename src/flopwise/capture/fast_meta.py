@@ -1,12 +1,30 @@
-"""Shape-only stand-ins for a few meta kernels that torch implements slowly in Python.
+"""Shape-only stand-ins for meta kernels that torch implements slowly in Python.
 
-On the ``meta`` device an op computes only its outputs' metadata. torch's meta kernel for batch
-normalisation runs a whole Python decomposition (about ten elementwise shape checks) although
-its outputs are simply the input's shape and strides plus two per-channel statistics. Counting a
-ResNet-50 on meta spends half its time there. For these ops, when every tensor argument is on
-the meta device, the counting mode builds the same outputs directly; a test checks them against
-torch's own meta kernel (shape, strides, dtype) for training and eval, 1-3 d, channels-last,
-with and without affine parameters and running statistics.
+On the ``meta`` device an op computes only its outputs' metadata, but torch 2.x computes it for
+most ops in Python (``torch._refs``, ``torch._meta_registrations``): an elementwise ``add`` or
+``hardswish`` on meta costs tens to hundreds of microseconds, often more than the real kernel on
+a small tensor. Counting on meta (and on the shadows of a real model) pays that for every op, so
+the counting mode takes two short cuts when every tensor argument is a plain meta tensor:
+
+- :data:`FAST_META`: batch normalisation builds its outputs directly: the input's shape and
+  strides plus two per-channel statistics, or two empty ones in eval (what the CPU and CUDA
+  kernels return; torch's meta kernel returns per-channel ones there, which would count bytes a
+  real run never writes);
+- :class:`MetaCache`: any other functional op (no argument or output aliased or written, per its
+  schema) and any in-place op returns outputs that depend only on the arguments' metadata (shape,
+  strides, dtype) and non-tensor values, so the first call's outputs' metadata is remembered for
+  that key and later calls with the same key build empty meta outputs directly. Models repeat
+  their blocks, so most calls hit; the counting mode shares one cache per process
+  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout.
+
+Tests check both against the real kernels (shape, strides, dtype) and counts against real runs.
+
+>>> cache = MetaCache()
+>>> x = torch.empty(2, 3, device="meta")
+>>> first = cache.run(torch.ops.aten.add.Tensor, (x, x), {})
+>>> again = cache.run(torch.ops.aten.add.Tensor, (x, x), {})
+>>> again.shape, again.stride(), cache.hits
+(torch.Size([2, 3]), (3, 1), 1)
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAST_META", "all_meta"]
+__all__ = ["FAST_META", "SHARED", "MetaCache", "all_meta"]
 
 aten = torch.ops.aten
 _STATS_UPCAST = (torch.float16, torch.bfloat16)
@@ -27,19 +45,24 @@ def _like(x: torch.Tensor) -> torch.Tensor:
     return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
 
 
-def _stats(x: torch.Tensor) -> torch.Tensor:
+def _stats(x: torch.Tensor, training: bool) -> torch.Tensor:
     dtype = torch.float32 if x.dtype in _STATS_UPCAST else x.dtype
-    return torch.empty((x.shape[1],), dtype=dtype, device="meta")
+    return torch.empty((x.shape[1] if training else 0,), dtype=dtype, device="meta")
 
 
-def _batch_norm(x: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, ...]:
-    """(output like the input, save_mean [C], save_invstd [C])."""
-    return _like(x), _stats(x), _stats(x)
+def _batch_norm(x: torch.Tensor, weight: Any, bias: Any, mean: Any, var: Any, training: bool,
+                *args: Any) -> tuple[torch.Tensor, ...]:
+    """(output like the input, save_mean, save_invstd): [C] in training, [0] in eval."""
+    return _like(x), _stats(x, training), _stats(x, training)
+
+
+def _batch_norm_eval(x: torch.Tensor, *args: Any) -> tuple[torch.Tensor, ...]:
+    return _like(x), _stats(x, False), _stats(x, False)
 
 
 FAST_META: dict[Any, Callable[..., Any]] = {
     aten.native_batch_norm.default: _batch_norm,
-    aten._native_batch_norm_legit_no_training.default: _batch_norm,
+    aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
 }
 
 
@@ -52,3 +75,185 @@ def all_meta(args: tuple, kwargs: dict) -> bool:
                 return False
             found = True
     return found
+
+
+# -- the metadata cache ----------------------------------------------------------------------
+_INPLACE = "inplace"
+#: Elementwise ops torch does not tag ``pointwise`` (torch 2.14).
+_UNTAGGED_POINTWISE = frozenset({aten.hardswish.default, aten.hardswish_.default,
+                                 aten.mish_.default, aten.gelu_.default, aten.fill_.Scalar,
+                                 aten.zero_.default, aten.masked_fill_.Scalar})
+_SCALARS = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
+            torch.memory_format)
+
+
+def _kind(func: Any) -> str | None:
+    """``"functional"``, ``"inplace"`` (a pointwise op that writes and returns its first
+    argument) or ``None`` (a view, an out= variant, anything returning non-tensors: not
+    cached)."""
+    schema = func._schema
+    returns = schema.returns
+    if not returns or any(str(r.type) != "Tensor" for r in returns):
+        return None
+    aliased = [a for a in schema.arguments if a.alias_info is not None]
+    if not aliased and all(r.alias_info is None for r in returns):
+        return "functional"
+    first = schema.arguments[0] if schema.arguments else None
+    # NB: only pointwise in-place ops: others (resize_, set_, transpose_) change self's metadata
+    if (_pointwise(func) and len(returns) == 1 and aliased == [first]
+            and first is not None and first.alias_info.is_write
+            and returns[0].alias_info is not None and returns[0].alias_info.is_write):
+        return _INPLACE
+    return None
+
+
+def _pointwise(func: Any) -> bool:
+    return torch.Tag.pointwise in func.tags or func in _UNTAGGED_POINTWISE
+
+
+def _dense_strides(shape: tuple[int, ...], order: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of a dense tensor of ``shape`` whose dims run innermost-first in ``order``."""
+    strides = [0] * len(shape)
+    step = 1
+    for dim in order:
+        strides[dim] = step
+        step *= max(shape[dim], 1)
+    return tuple(strides)
+
+
+def _layout(tensors: list[torch.Tensor]) -> Any:
+    """For pointwise ops whose tensors all share one shape, one dtype and a dense contiguous or
+    channels-last layout, a key of that layout without the sizes (``None`` otherwise): the output
+    is then a tensor of the same shape and strides, whatever the sizes."""
+    first = tensors[0]
+    shape, stride, dtype = tuple(first.shape), first.stride(), first.dtype
+    for tensor in tensors[1:]:
+        if type(tensor) not in _PLAIN or not tensor.is_meta or tensor.dtype != dtype:
+            return None
+        if tuple(tensor.shape) != shape or tensor.stride() != stride:
+            return None
+    if type(first) not in _PLAIN or not first.is_meta:
+        return None
+    rank = len(shape)
+    if stride == _dense_strides(shape, tuple(range(rank - 1, -1, -1))):
+        layout = "contiguous"
+    elif rank == 4 and stride == _dense_strides(shape, (1, 3, 2, 0)):
+        layout = "channels_last"
+    else:
+        return None
+    # NB: which dims have size 1 is part of the key: there the layout of the output is a tie
+    return (layout, dtype, tuple(size == 1 for size in shape))
+
+
+def _signature(value: Any) -> Any:
+    """A hashable stand-in for an argument's metadata; raises ``TypeError`` if it has none."""
+    if isinstance(value, torch.Tensor):
+        if type(value) not in _PLAIN or not value.is_meta:
+            raise TypeError("not a plain meta tensor")
+        return (tuple(value.shape), value.stride(), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_signature(item) for item in value))
+    if isinstance(value, _SCALARS):
+        return (type(value), value)
+    raise TypeError(f"unhashable argument {type(value).__name__}")
+
+
+class MetaCache:
+    """Remembers the outputs' metadata of meta kernels by the arguments' metadata (see the
+    module). Bounded: past ``limit`` keys it starts again empty."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._kinds: dict[Any, str | None] = {}
+        self._seen: dict[Any, Any] = {}
+        self._pointwise: set[Any] = set()
+        self._pointwise_seen: dict[Any, Any] = {}
+        self.hits = 0
+
+    def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        """``func(*args, **kwargs)``, or its remembered outputs' metadata as new meta tensors."""
+        kind = self._kinds.get(func, "")
+        if kind == "":
+            kind = self._kinds[func] = _kind(func)
+            if kind is not None and _pointwise(func):
+                self._pointwise.add(func)
+        if kind is None:
+            return func(*args, **kwargs)
+        if func in self._pointwise:
+            out = self._run_pointwise(func, kind, args, kwargs)
+            if out is not None:
+                return out
+        try:
+            key = (func, torch.get_default_dtype(), _signature(args),
+                   _signature(tuple(kwargs.items())) if kwargs else ())
+        except TypeError:
+            return func(*args, **kwargs)
+        found = self._seen.get(key)
+        if found is not None:
+            self.hits += 1
+            if found == _INPLACE:
+                return args[0]
+            if isinstance(found, list):
+                return tuple(_empty(*meta) for meta in found)
+            return _empty(*found)
+        out = func(*args, **kwargs)
+        if len(self._seen) >= self.limit:
+            self._seen.clear()
+        self._seen[key] = self._remember(kind, out, args)
+        return out
+
+    def _run_pointwise(self, func: Any, kind: str, args: tuple, kwargs: dict) -> Any:
+        """A pointwise op over tensors of one shape and dense layout: its output keyed by the
+        layout, not the sizes (see :func:`_layout`); ``None`` when that does not apply."""
+        tensors = [value for value in (*args, *kwargs.values())
+                   if isinstance(value, torch.Tensor)]
+        if not tensors or any(isinstance(value, (list, tuple)) for value in args):
+            return None
+        layout = _layout(tensors)
+        if layout is None:
+            return None
+        try:
+            rest = tuple(None if isinstance(v, torch.Tensor) else _signature(v) for v in args)
+            named = tuple((k, None if isinstance(v, torch.Tensor) else _signature(v))
+                          for k, v in kwargs.items())
+        except TypeError:
+            return None
+        key = (func, torch.get_default_dtype(), layout, rest, named)
+        found = self._pointwise_seen.get(key)
+        first = tensors[0]
+        if found is not None:
+            self.hits += 1
+            if found == _INPLACE:
+                return args[0]
+            return torch.empty_strided(first.shape, first.stride(), dtype=found, device="meta")
+        out = func(*args, **kwargs)
+        if len(self._pointwise_seen) >= self.limit:
+            self._pointwise_seen.clear()
+        if kind == _INPLACE:
+            self._pointwise_seen[key] = _INPLACE if out is args[0] else None
+        elif (isinstance(out, torch.Tensor) and out.is_meta and out.shape == first.shape
+              and out.stride() == first.stride()):
+            self._pointwise_seen[key] = out.dtype
+        return out
+
+    @staticmethod
+    def _remember(kind: str, out: Any, args: tuple) -> Any:
+        if kind == _INPLACE:
+            return _INPLACE if out is args[0] else None
+        outputs = [out] if isinstance(out, torch.Tensor) else list(out)
+        if not all(isinstance(item, torch.Tensor) and item.is_meta for item in outputs):
+            return None
+        metadata = [_metadata(item) for item in outputs]
+        return metadata[0] if isinstance(out, torch.Tensor) else metadata
+
+
+#: The cache every counting run shares.
+SHARED = MetaCache()
+
+
+def _metadata(tensor: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.dtype]:
+    return tuple(tensor.shape), tensor.stride(), tensor.dtype
+
+
+def _empty(shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    return torch.empty_strided(shape, stride, dtype=dtype, device="meta")

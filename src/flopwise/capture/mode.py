@@ -12,7 +12,7 @@ from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from flopwise.capture.events import OpEvent, Status
-from flopwise.capture.fast_meta import FAST_META, all_meta
+from flopwise.capture.fast_meta import FAST_META, SHARED, all_meta
 from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.comm import Collective
 from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
@@ -133,6 +133,7 @@ class CountingMode(TorchDispatchMode):
         self._entries: dict[Any, tuple[Entry | None, str]] = {}
         self._via: list[str] = []
         self._saw_dtensor = False
+        self._meta = SHARED
 
     def _entry(self, func: Any) -> tuple[Entry | None, str]:
         try:
@@ -163,7 +164,7 @@ class CountingMode(TorchDispatchMode):
         if fast is not None and all_meta(args, kwargs):
             out = fast(*args, **kwargs)
         else:
-            out = func(*args, **kwargs)
+            out = self._meta.run(func, args, kwargs)
         self._record(name, entry, args, kwargs, out)
         for observer in self.observers:
             observer.on_op(name, args, kwargs, out, self.events[-1])

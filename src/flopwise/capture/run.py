@@ -4,8 +4,11 @@
   parameters and buffers); model sources whose layers are not ``named_modules`` describe
   themselves through an adapter registered in :data:`STRUCTURES` (Keras);
 - :func:`preserved_state` leaves buffers, the RNG and grad mode as found;
-- :func:`run_counted` runs forward (under fake tensors with ``fake``), backward and one optimizer
-  step on shadows, under the counting mode and the module hooks;
+- :func:`shadowed` swaps meta stand-ins (*shadows*) in for a real model's parameters, buffers
+  and tensor inputs for one call, and the originals back after (:mod:`flopwise.capture.execute`);
+- :func:`run_counted` runs forward (on shadows by default, for real when the model needs values
+  or ``execute="always"``, under fake tensors with ``fake``), backward and one optimizer step on
+  shadows, under the counting mode and the module hooks;
 - :func:`loss_of`, :func:`as_tuple`, :func:`resized_inputs`: the inputs and the loss every run
   shares.
 
@@ -28,9 +31,11 @@ import torch
 from torch.utils._pytree import tree_leaves
 
 from flopwise.capture.events import Phase
+from flopwise.capture.execute import SHADOW, Execute, executed_label
 from flopwise.capture.scope import ModuleScope
 from flopwise.capture.shadow import shadow_optimizer
-from flopwise.errors import UsageError
+from flopwise.capture.stand_in import StandIn
+from flopwise.errors import FlopwiseError, UsageError
 from flopwise.tree import ModuleNode
 
 if TYPE_CHECKING:
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STRUCTURES",
+    "Capture",
+    "Counted",
     "Walk",
     "all_tensors",
     "as_tuple",
@@ -51,6 +58,7 @@ __all__ = [
     "preserved_state",
     "resized_inputs",
     "run_counted",
+    "shadowed",
     "uncompiled",
     "walk_model",
 ]
@@ -261,17 +269,173 @@ def run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> 
         scope.phase = Phase.FORWARD
 
 
+# -- shadows ---------------------------------------------------------------------------------
+_PLAIN = (torch.Tensor, torch.nn.Parameter)   # not fake, DTensor, lazy or quantised subclasses
+
+
+def _twin(tensor: torch.Tensor) -> torch.Tensor:
+    """A meta tensor of ``tensor``'s shape, strides, dtype, type and ``requires_grad``."""
+    shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
+                                 device="meta")
+    if isinstance(tensor, torch.nn.Parameter):
+        return torch.nn.Parameter(shadow, requires_grad=tensor.requires_grad)
+    return shadow.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else shadow
+
+
+def can_shadow(model: Any, walk: Walk, positional: tuple, keyword: dict) -> bool:
+    """Whether ``model`` can be counted on shadows: a torch module (no structure adapter) whose
+    tensors are all plain and at least one of them real (a meta model needs none)."""
+    if not isinstance(model, torch.nn.Module) or _adapter(model) is not None:
+        return False
+    real = False
+    for tensor in all_tensors(walk, positional, keyword):
+        if type(tensor) not in _PLAIN:
+            return False
+        real = real or not tensor.is_meta
+    return real
+
+
+def device_kernel(model: torch.nn.Module) -> str | None:
+    """Why shadows would count ``model`` differently from a real run, if they would: its
+    recurrent layers run one fused kernel on the CPU (oneDNN) and on CUDA (cuDNN), which meta
+    replaces by per-step matmuls."""
+    # NB: the recurrent layers are the device-specific kernels known to change the count; other
+    # device-dependent paths are replayed on shadows (flopwise.capture.stand_in)
+    for module in model.modules():
+        if isinstance(module, torch.nn.RNNBase):
+            return f"nn.{type(module).__name__} runs a device-specific fused kernel"
+    return None
+
+
+@contextlib.contextmanager
+def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dict,
+             ) -> Iterator[tuple[Walk, tuple, dict]]:
+    """Swap meta shadows in for every parameter and buffer entry of ``model``'s modules (one
+    shadow per tensor, so tied weights stay tied) and yield the walk and inputs to run with;
+    the original entries are put back on exit, also when the call raised. The model object,
+    its modules, hooks and tensors (identity, ``requires_grad``, values) are not touched.
+
+    >>> model = torch.nn.Linear(2, 3)
+    >>> weight = model.weight
+    >>> with shadowed(model, walk_model(model), (torch.ones(1, 2),), {}) as (walk, args, _):
+    ...     model.weight.device.type, args[0].device.type, model(*args).shape
+    ('meta', 'meta', torch.Size([1, 3]))
+    >>> model.weight is weight
+    True
+    """
+    twins: dict[int, torch.Tensor] = {}
+
+    def twin(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor) or value.is_meta:
+            return value
+        found = twins.get(id(value))
+        if found is None:
+            found = twins[id(value)] = _twin(value)
+        return found
+
+    swapped: list[tuple[dict[str, Any], str, Any]] = []
+    for module in model.modules():
+        for table in (module._parameters, module._buffers):
+            swapped.extend((table, key, value) for key, value in table.items()
+                           if value is not None)
+    try:
+        for table, key, value in swapped:
+            table[key] = twin(value)
+        shadow_walk = Walk(walk.names, walk.nodes, [twin(p) for p in walk.params],
+                           [twin(b) for b in walk.buffers])
+        args, kwargs = torch.utils._pytree.tree_map(twin, (list(positional), keyword))
+        yield shadow_walk, tuple(args), kwargs
+    finally:
+        for table, key, value in swapped:
+            table[key] = value
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of ``error``, for ``real (fallback: ...)``."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 # -- the counted run ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Capture:
+    """What watches one run: the module scope, the counting mode, the memory tracker."""
+
+    scope: ModuleScope
+    mode: CountingMode
+    tracker: MemoryTracker | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A counted run: what watched it, the inputs as the caller sees them (fake tensors with
+    ``fake``; the real ones after a shadow run) and how it ran (``RunInfo.executed``)."""
+
+    capture: Capture
+    positional: tuple[Any, ...]
+    keyword: dict[str, Any]
+    executed: str
+
+
 def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: dict[str, Any], *,
-                scope: ModuleScope, mode: CountingMode, tracker: MemoryTracker | None = None,
-                backward: bool = False, loss: Callable[[Any], torch.Tensor] | None = None,
+                capture: Callable[[], Capture], backward: bool = False,
+                loss: Callable[[Any], torch.Tensor] | None = None,
                 optimizer: torch.optim.Optimizer | None = None,
-                fake: bool = False, distributed: DistributedRun | None = None,
-                ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """One call of ``model`` (and its backward and optimizer step) under ``mode`` and the
-    module hooks of ``scope``; the model's state is left as found. Returns the inputs as run
-    (fake tensors with ``fake``). With ``distributed`` (a process group is initialised), DDP's
-    gradient sync is off for the run and the backward accumulates (:mod:`flopwise.distributed.engine`)."""
+                execute: Execute = Execute.AUTO, fake: bool = False,
+                distributed: DistributedRun | None = None) -> Counted:
+    """One call of ``model`` (and its backward and optimizer step) under a fresh ``capture()``;
+    the model's state is left as found.
+
+    A real model is run on shadows (:func:`shadowed`) unless ``execute`` is ``always``, ``fake``
+    is set, or it is distributed (DDP and FSDP need their real tensors); with ``auto``, a model
+    with a device-specific kernel (:func:`device_kernel`) runs for real. If the shadow run
+    raises (the model needs values), ``never`` raises :class:`~flopwise.UsageError` and
+    ``auto`` runs the model for real under a second, fresh capture (observers of the first saw
+    the abandoned run's ops too). A :class:`~flopwise.FlopwiseError` is never retried. With
+    ``distributed`` (a process group is initialised), DDP's gradient sync is off for the run
+    and the backward accumulates (:mod:`flopwise.distributed.engine`)."""
+    execute = Execute(execute)
+    shadow = (execute is not Execute.ALWAYS and not fake and distributed is None
+              and can_shadow(model, walk, positional, keyword))
+    reason = device_kernel(model) if shadow and execute is Execute.AUTO else None
+    if shadow and reason is None:
+        try:
+            device = next(t.device for t in all_tensors(walk, positional, keyword)
+                          if not t.is_meta)
+            with shadowed(model, walk, positional, keyword) as (shadow_walk, args, kwargs):
+                watched = capture()
+                _run(model, shadow_walk, args, kwargs, watched, backward, loss, optimizer,
+                     False, None, StandIn(device))
+            return Counted(watched, positional, keyword, SHADOW)
+        except FlopwiseError:
+            raise
+        except Exception as error:
+            if execute is Execute.NEVER:
+                raise UsageError(
+                    f"execute='never' but the model needs tensor values to run, which its "
+                    f"shape-only shadows do not have ({_reason(error)}); pass execute='auto' "
+                    "(--execute auto) to run it for real") from error
+            reason = _reason(error)
+    watched = capture()
+    positional, keyword = _run(model, walk, positional, keyword, watched, backward, loss,
+                               optimizer, fake, distributed, None)
+    if fake:
+        executed = "fake"
+    elif mode_of(walk, positional, keyword) == "meta":
+        executed = "meta"
+    else:
+        executed = executed_label(reason)
+    return Counted(watched, positional, keyword, executed)
+
+
+def _run(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: dict[str, Any],
+         watched: Capture, backward: bool, loss: Callable[[Any], torch.Tensor] | None,
+         optimizer: torch.optim.Optimizer | None, fake: bool, distributed: DistributedRun | None,
+         stand_in: StandIn | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call itself, on whatever tensors it is given (shadows take ``stand_in``'s device
+    paths); returns the inputs as run."""
+    scope, mode, tracker = watched.scope, watched.mode, watched.tracker
     with preserved_state(walk.buffers):
         scope.install()
         try:
@@ -285,6 +449,8 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
                                                          (positional, keyword)))
                 if distributed is not None:
                     stack.enter_context(distributed.no_ddp_sync())
+                if stand_in is not None:
+                    stack.enter_context(stand_in)
                 stack.enter_context(mode)
                 output = model(*positional, **keyword)
                 if backward:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from flopwise.capture.execute import EXECUTE_HELP, Execute
 from flopwise.cli.app import app, errors_to_exit, stderr, stdout, write_output
 from flopwise.cli.estimates import (
     TIME_HELP,
@@ -213,6 +214,9 @@ def profile_command(
     generate: str | None = typer.Option(None, "--generate", metavar="prompt=N,new=M",
                                         help=GENERATE_HELP),
     batch: str | None = typer.Option(None, "--batch", metavar="B1,B2,...", help=BATCH_HELP),
+    execute: Execute = typer.Option(
+        Execute.AUTO, "--execute", help=EXECUTE_HELP + " --device still picks where the "
+        "model is built."),
     world: int | None = typer.Option(
         None, "--world", min=1, rich_help_panel="Parallel (docs/parallel.md)",
         help="Simulate rank 0 of a job of N ranks (torch's fake process group, fake tensors) "
@@ -283,7 +287,7 @@ def profile_command(
         else:
             report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
                                   backward, convention, strict, extras, reparameterize,
-                                  serving=serving, batches=batches)
+                                  serving=serving, batches=batches, execute=execute.value)
         _show(report, output_format, columns, depth, ops, output)
         if plot is not None:
             from flopwise.render.plots import plot_report
@@ -361,8 +365,8 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                  kwargs: Sequence[str], device: str, train: bool, model_dtype: str | None,
                  backward: bool, convention: str, strict: bool,
                  extras: Extras | None = None, reparameterize: bool = False,
-                 serving: GenerateRequest | None = None, batches: Sequence[int] = (1,)
-                 ) -> Report:
+                 serving: GenerateRequest | None = None, batches: Sequence[int] = (1,),
+                 execute: str = "auto") -> Report:
     """Count the model a spec names, through its source: graph sources (``.onnx``) directly,
     PyTorch sources by :func:`_profile_torch`."""
     from flopwise.models import find_source
@@ -371,7 +375,7 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     if not source.graph:
         return _profile_torch(model, inputs, dtypes, kwargs, device, train, model_dtype,
                               backward, convention, strict, extras, reparameterize,
-                              serving=serving, batches=batches)
+                              serving=serving, batches=batches, execute=execute)
     extras = extras or Extras()
     if extras.time:
         raise UsageError(f"--time measures PyTorch models; for a {source.name} file use "
@@ -386,6 +390,18 @@ def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
 
 def _note(text: str) -> None:
     stderr.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _execution_note(report: Report) -> None:
+    """One line on how a model built on a real device was counted (RunInfo.executed)."""
+    executed, device = report.run.executed, report.run.device
+    if executed == "shadow":
+        _note(f"counted on shape-only shadows of the {device} model (meta stand-ins of its "
+              "weights and inputs; nothing computed); --execute always runs it")
+    elif executed.startswith("real (fallback: "):
+        reason = executed.removeprefix("real (fallback: ").removesuffix(")")
+        _note(f"counted by running the model on {device}: its code needs tensor values, "
+              f"which shape-only shadows lack ({reason})")
 
 
 def _build(model: str, attempt: Attempt, train: bool) -> LoadedModel:
@@ -408,7 +424,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    extras: Extras | None = None, reparameterize: bool = False,
                    prepare: Callable[[Any], Any] | None = None,
                    serving: GenerateRequest | None = None, batches: Sequence[int] = (1,),
-                   count: Callable[..., Report] | None = None) -> Report:
+                   count: Callable[..., Report] | None = None,
+                   execute: str = "auto") -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for (``prepare`` runs on the built model first: the simulated
     world's parallel recipes). When the device or dtype cannot run the model (values needed
@@ -459,7 +476,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             try:
                 report = (count or flopwise.profile)(
                     loaded.model, args, keyword, backward=backward, convention=convention,
-                    strict=strict, memory=True, name=f"{model} ({type(loaded.model).__name__})")
+                    strict=strict, memory=True, execute=execute,
+                    name=f"{model} ({type(loaded.model).__name__})")
                 break
             except FlopwiseError:
                 raise
@@ -469,6 +487,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                     raise ModelRunError(describe_failure(error, trace, attempt.device)) from error
         _note(retry.reason)
         attempt = retry
+    _execution_note(report)
     if extras.accelerator is not None and extras.fit:
         with _working(f"fitting the largest batch on {extras.accelerator.id}"):
             report = add_batch_fit(report, loaded.model, args, keyword, extras.accelerator)

@@ -329,7 +329,8 @@ def _run(data: Mapping[str, Any]) -> RunInfo:
         device=str(data.get("device", "")),
         inputs=tuple(tuple(int(d) for d in shape) for shape in data.get("inputs") or ()),
         backward=bool(data.get("backward")), optimizer=data.get("optimizer"),
-        torch_version=str(data.get("torch", "")), flopwise_version=str(data.get("flopwise", "")))
+        torch_version=str(data.get("torch", "")), flopwise_version=str(data.get("flopwise", "")),
+        executed=str(data.get("executed", "")))
 
 
 def _module_row(data: Mapping[str, Any]) -> ModuleRow:

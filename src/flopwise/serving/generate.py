@@ -139,8 +139,9 @@ def profile_generate(model: torch.nn.Module, input_ids: torch.Tensor, *,
     marks = _StepMarks(model)
     handle = torch.nn.modules.module.register_module_forward_pre_hook(marks.pre_hook)
     try:
+        # generation picks each token by value: a real run (shadows would fall back anyway)
         report = flopwise.profile(_Generating(model, input_ids, generate_options),
-                                  convention=convention, observers=(marks,),
+                                  convention=convention, observers=(marks,), execute="always",
                                   name=name or f"{type(model).__name__}.generate")
     finally:
         handle.remove()

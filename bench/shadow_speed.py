@@ -1,0 +1,182 @@
+"""Counting on shadows vs one plain forward pass (issue 18, must-show 2), measured in one run.
+
+    python bench/shadow_speed.py [--repeats 7] [--skip-llama-forward] [--write-docs]
+
+1. real ResNet-50, MobileNetV3-Large and ViT-B/16 (random weights, batch 1, 224 px) on the CPU,
+   one thread: ``flopwise.profile(model, x)`` (the default: meta shadows, nothing computed) ÷
+   one forward under ``torch.no_grad()`` (targets ≤ 0.3×, ≤ 1.0×, ≤ 0.3×); beside it, the same
+   ratio for ``execute="always"`` (a real run, the old default) and ``fake=True``. Medians of
+   interleaved runs after a warm-up, so load changes hit every side alike; and the first count
+   in the process, before the metadata cache knows the model's kernels (cold);
+2. a real, randomly initialised 1.1B-parameter Llama-style model (TinyLlama-1.1B's shape: 22
+   layers, hidden 2048) at 2,048 tokens: the counting call once (target < 10 s) and its forward
+   once (skip it with ``--skip-llama-forward``; minutes on one thread). Built cheaply: on meta,
+   ``to_empty`` on the CPU, parameters filled uniform, buffers with 1 (values do not change the
+   count). Needs about 6 GB;
+3. where that leaves flopwise against the fastest peer of ``bench/peers`` on these models (every
+   peer runs at least one forward; their ratios are read from docs/benchmarks.md).
+
+The machine is shared: only the ratios within one run mean something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchvision
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
+
+import flopwise  # noqa: E402
+
+MODELS = {"resnet50": 0.3, "mobilenet_v3_large": 1.0, "vit_b_16": 0.3}   # name -> target ratio
+DOCS = REPO / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- shadow-speed:begin -->", "<!-- shadow-speed:end -->"
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function; ``<name>:first`` is its first (warm-up) call."""
+    first: dict[str, float] = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        fn()
+        first[f"{name}:first"] = time.perf_counter() - start
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {**first, **{name: statistics.median(values) for name, values in times.items()}}
+
+
+def vision_ratios(name: str, repeats: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    x = torch.randn(1, 3, 224, 224)
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(x)
+
+    t = interleaved_medians({
+        "forward": forward,
+        "shadow": lambda: flopwise.profile(model, x),
+        "always": lambda: flopwise.profile(model, x, execute="always"),
+        "fake": lambda: flopwise.profile(model, x, fake=True),
+    }, repeats)
+    assert flopwise.profile(model, x).run.executed == "shadow"
+    return t
+
+
+def tiny_llama() -> torch.nn.Module:
+    import transformers
+
+    config = transformers.LlamaConfig(
+        hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+        num_key_value_heads=4, vocab_size=32000, max_position_embeddings=2048)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(config)
+    model = model.to_empty(device="cpu").eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.uniform_(-0.02, 0.02, generator=generator)
+        for buffer in model.buffers():
+            buffer.fill_(1)
+    return model
+
+
+def llama(skip_forward: bool) -> list[str]:
+    start = time.perf_counter()
+    model = tiny_llama()
+    built = time.perf_counter() - start
+    ids = torch.randint(0, 32000, (1, 2048))
+    start = time.perf_counter()
+    report = flopwise.profile(model, (), {"input_ids": ids})
+    count_s = time.perf_counter() - start
+    lines = [f"Llama-style {report.total.params / 1e9:.2f}B params (built in {built:.0f} s), "
+             f"2,048 tokens: counted in {count_s:.2f} s ({report.run.executed}; "
+             f"{report.total.flops / 1e12:.2f} TFLOPs, target < 10 s)"]
+    if skip_forward:
+        return [*lines, "  its forward: skipped (--skip-llama-forward)"]
+    start = time.perf_counter()
+    with torch.no_grad():
+        model(input_ids=ids)
+    forward_s = time.perf_counter() - start
+    return [*lines, f"  its forward: {forward_s:.1f} s, {forward_s / count_s:.0f}× the count"]
+
+
+def fastest_peers() -> dict[str, tuple[str, float]]:
+    """model -> (fastest peer, its ratio to one forward) from the peers' speed table."""
+    found: dict[str, tuple[str, float]] = {}
+    text = DOCS.read_text()
+    header = next(line for line in text.splitlines()
+                  if line.startswith("| model | forward ms |"))
+    column = [cell.strip() for cell in header.split("|")].index("fastest peer")
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > column and cells[1] in MODELS:
+            match = re.fullmatch(r"(\S+) ([\d.]+)×", cells[column])
+            if match:
+                found[cells[1]] = (match.group(1), float(match.group(2)))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip-llama-forward", action="store_true")
+    parser.add_argument("--skip-llama", action="store_true")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="also write the results into docs/benchmarks.md")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load "
+             f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}, median of "
+             f"{args.repeats} interleaved runs; ratios to one forward under no_grad"]
+    peers = fastest_peers()
+    for name, target in MODELS.items():
+        t = vision_ratios(name, args.repeats)
+        ratio = t["shadow"] / t["forward"]
+        lines.append(
+            f"{name}: forward {t['forward'] * 1e3:.0f} ms; count on shadows "
+            f"{t['shadow'] * 1e3:.0f} ms = {ratio:.2f}× ({'≤' if ratio <= target else '>'} "
+            f"{target}× target); always {t['always'] / t['forward']:.2f}×, fake "
+            f"{t['fake'] / t['forward']:.2f}×; the first count in the process (torch's Python "
+            f"meta kernels, before the metadata cache has them) {t['shadow:first'] * 1e3:.0f} ms "
+            f"= {t['shadow:first'] / t['forward']:.2f}×")
+        if name in peers:
+            peer, peer_ratio = peers[name]
+            lines.append(f"  fastest peer ({DOCS.name}, all need a forward): {peer} "
+                         f"{peer_ratio:.2f}×; flopwise takes {ratio / peer_ratio:.2f}× its time")
+        print(lines[-2] if name in peers else lines[-1], flush=True)
+        if name in peers:
+            print(lines[-1], flush=True)
+    if not args.skip_llama:
+        for line in llama(args.skip_llama_forward):
+            lines.append(line)
+            print(line, flush=True)
+    if args.write_docs:
+        write_docs(lines)
+
+
+def write_docs(lines: list[str]) -> None:
+    text = DOCS.read_text()
+    body = "\n".join([BEGIN, "```", *lines, "```", END])
+    head, rest = text.split(BEGIN, 1)
+    DOCS.write_text(head + body + rest.split(END, 1)[1])
+
+
+if __name__ == "__main__":
+    main()
