@@ -50,6 +50,15 @@ def test_a_model_too_large_for_memory_is_refused_in_one_line(
     assert "\n" not in message and "4 MiB" in message and "--device" in message
 
 
+def test_a_sweep_can_cap_the_cpu_retry_below_half_the_free_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
+    monkeypatch.setenv("FLOPWISE_FALLBACK_MAX_BYTES", str(2 * 2**20))   # 2 MiB < the 4 MiB model
+    with pytest.raises(ModelRunError) as raised:
+        next_attempt(META_ITEM, _loaded(), Attempt("meta"))
+    assert "\n" not in str(raised.value) and "2 MiB the CPU retry may use" in str(raised.value)
+
+
 @pytest.mark.parametrize(("declared", "chosen"), [(None, "bfloat16"), ("float32", "bfloat16"),
                                                    ("float16", "float16")],
                          ids=["none", "float32", "float16"])

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from flopwise.models.loaded import LoadedModel
 
 __all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes",
-           "available_bytes", "model_bytes_text"]
+           "available_bytes", "fallback_budget_bytes", "model_bytes_text"]
 
 _VALUE_ERRORS = re.compile(
     r"meta tensor|on meta|device type meta|'meta'|data-dependent|data dependent|"
@@ -38,6 +38,8 @@ _HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|
                           re.IGNORECASE)
 # the model must leave this share of the free memory for activations and the run itself
 _MEMORY_SHARE = 0.5
+# an optional lower cap on the weights' bytes (set by batch sweeps that share a machine)
+_CAP_ENV = "FLOPWISE_FALLBACK_MAX_BYTES"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,16 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def fallback_budget_bytes() -> int:
+    """Bytes the CPU retry's weights may take: half the available memory, or less if capped.
+
+    ``FLOPWISE_FALLBACK_MAX_BYTES`` lowers the cap (a sweep sharing a machine sets it).
+    """
+    budget = int(_MEMORY_SHARE * available_bytes())
+    cap = os.environ.get(_CAP_ENV, "").strip()
+    return min(budget, int(cap)) if cap.isdigit() else budget
+
+
 def model_bytes_text(size: int) -> str:
     """A byte count in GiB or MiB, for messages."""
     return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
@@ -98,12 +110,13 @@ def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) ->
     user chose no ``--model-dtype``.
     """
     if attempt.device == "meta" and needs_values(error):
-        size, free = model_bytes(loaded.model), available_bytes()
-        if size > _MEMORY_SHARE * free:
+        size, budget = model_bytes(loaded.model), fallback_budget_bytes()
+        if size > budget:
             raise ModelRunError(
                 f"{loaded.spec} needs real values ({_first_line(error)}), but its weights "
-                f"({model_bytes_text(size)}) do not fit in the {model_bytes_text(free)} of free "
-                "memory; run it on a larger machine with --device cuda (or cpu)")
+                f"({model_bytes_text(size)}) do not fit in the {model_bytes_text(budget)} the "
+                "CPU retry may use; run it on a larger machine with "
+                "--device cuda (or cpu)")
         return Attempt("cpu", attempt.model_dtype,
                        f"the model's code needs real values on the meta device "
                        f"({_first_line(error)}); rebuilt on the CPU with cheap real weights "
