@@ -110,6 +110,29 @@ def _waveform(model: Any, config: Any) -> tuple[tuple[int, ...], str]:
     return (1, rate), f"1 s of {rate} Hz audio"
 
 
+def _packed(config: Any) -> tuple[tuple[int, ...], tuple[int, int, int], int, str]:
+    """Packed patches of one image (Qwen-VL-style vision towers): the patch rows, the grid
+    ``(t, h, w)`` in patches, and the spatial merge size.
+
+    The image is 224 px (or the config's ``image_size``) rounded up to whole merged patches;
+    each row holds ``channels × temporal_patch_size × patch²`` pixels (a still image fills the
+    temporal patch with copies, as the processors do).
+    """
+    vision = _sub_config(config, "vision_config")
+    patch = int(getattr(vision, "patch_size", None) or 14)
+    temporal = int(getattr(vision, "temporal_patch_size", None) or 1)
+    merge = int(getattr(vision, "spatial_merge_size", None) or getattr(vision, "merge_size", None)
+                or 1)
+    channels = int(getattr(vision, "in_channels", None) or getattr(vision, "in_chans", None)
+                   or getattr(vision, "num_channels", None) or 3)
+    size = getattr(vision, "image_size", None)
+    size = size if isinstance(size, int) and size > 0 else DEFAULT_IMAGE
+    side = -(-size // (patch * merge)) * merge                 # patches, whole merged blocks
+    rows = (side * side, channels * temporal * patch * patch)
+    return rows, (1, side, side), merge, (f"a {side * patch}×{side * patch} image as {rows[0]} "
+                                          f"packed {patch}×{patch} patches (grid 1×{side}×{side})")
+
+
 def _splices(config: Any, *kinds: str) -> bool:
     """Whether features of ``kinds`` replace placeholder tokens (text must hold those tokens)."""
     return any(kind in key and "token" in key for key in config.to_dict() for kind in kinds)
@@ -125,7 +148,32 @@ def _main_input(model: Any, config: Any, main: str) -> tuple[tuple[int, ...] | N
         return _features(config)
     if main in ("input_values", "audio_values"):
         return _waveform(model, config)
+    if main == "hidden_states":                      # a vision tower fed packed patches
+        rows, _, _, note = _packed(config)
+        return rows, note
     return None, ""
+
+
+def _grids(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
+    """The patch grid (and merge size) of a packed-patch vision tower; its patches replace an
+    image input."""
+    names = [name for name in parameters if name.endswith("grid_thw")]
+    if not names:
+        return []
+    rows, grid, merge, note = _packed(config)
+    if made.main in ("pixel_values", "hidden_states"):
+        made.shapes, made.note = (rows,), note
+    elif "pixel_values" in parameters:
+        made.kwargs["pixel_values"] = TensorRequest(rows)
+    for name in names:
+        made.kwargs[name] = TensorRequest((1, 3), "int64", values=grid)
+    notes = [f"{', '.join(names)}: one image, grid {grid[0]}×{grid[1]}×{grid[2]} patches"]
+    if "merge_sizes" in parameters:
+        made.kwargs["merge_sizes"] = TensorRequest((1,), "int64", values=(merge,))
+        notes.append(f"merge_sizes: {merge} (the config's spatial merge size)")
+    if made.main not in ("pixel_values", "hidden_states") and "pixel_values" in parameters:
+        notes.append(f"pixel_values: {note}")
+    return notes
 
 
 def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
@@ -141,6 +189,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
     required = {name for name, parameter in parameters.items()
                 if parameter.default is inspect.Parameter.empty
                 and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
+    notes.extend(_grids(parameters, made, config))
     if text and "bbox" in parameters:
         made.follow["bbox"] = (4,)
         notes.append("bbox: one box per token, all zero (a layout model)")
@@ -158,7 +207,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
                          _token_count(decoder))
             made.kwargs["decoder_input_ids"] = TensorRequest((1, tokens))
             notes.append(f"decoder_input_ids: {tokens} decoder tokens")
-    if text and "pixel_values" in parameters:
+    if text and "pixel_values" in parameters and "pixel_values" not in made.kwargs:
         if _splices(config, "image", "video"):
             notes.append("text only: this model splices image features into image tokens; "
                          "pass --kwarg pixel_values=... with matching tokens to count its vision")
