@@ -37,7 +37,8 @@ __all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes
 _VALUE_ERRORS = re.compile(
     r"meta tensor|on meta|device type meta|'meta'|data-dependent|data dependent|"
     r"unbacked symint|cannot copy out of meta|item\(\)|register_meta|nonzero|"
-    r"device (meta|cpu) is not on the expected device|meta and cpu|cpu and meta", re.IGNORECASE)
+    r"device (meta|cpu) is not on the expected device|meta and cpu|cpu and meta|"
+    r"to be on same device as", re.IGNORECASE)
 _HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|float16)",
                           re.IGNORECASE)
 # the model must leave this share of the free memory for activations and the run itself
@@ -124,9 +125,9 @@ def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) ->
     """What to try after ``attempt`` failed with ``error`` on ``loaded``; ``None``: nothing.
 
     Meta → CPU when the model needs values, if its weights (:func:`retry_bytes`) fit in half
-    the available memory (else :class:`~flopwise.ModelRunError` names the size and ``--device``). A float32 model
-    whose kernel wants half precision → the config's declared dtype, or bfloat16, when the
-    user chose no ``--model-dtype``.
+    the available memory (else :class:`~flopwise.ModelRunError` names the size and
+    ``--device``). A float32 model whose kernel wants half precision → the config's declared
+    dtype, or bfloat16, when the user chose no ``--model-dtype``.
     """
     if attempt.device == "meta" and needs_values(error):
         size, budget = retry_bytes(loaded), fallback_budget_bytes()

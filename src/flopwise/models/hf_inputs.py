@@ -13,7 +13,11 @@ Rules (each made input carries its reason, which the CLI prints as a note):
 - beside text: ``bbox`` ``[1, T, 4]`` (layout models), ``decoder_input_ids`` (encoder-decoder
   models), ``pixel_values`` (text-image models such as CLIP, unless the model splices image
   features into placeholder tokens, which needs real token values), ``lang_ids`` (X-MOD);
-- beside an image or audio: ``input_ids`` when the forward requires them (BLIP-2).
+- beside an image or audio: every ``*input_ids`` the forward requires (BLIP-2, InstructBLIP's
+  ``qformer_input_ids``), and ``input_ids`` when the config has a text tower (Kosmos-2, SAM 3);
+- packed-patch vision towers (Qwen-VL-style, a ``grid_thw`` input): one 224 px image (or the
+  config's ``image_size``) as rows of ``channels × temporal_patch_size × patch²`` pixels, its
+  patch grid ``[[1, h, w]]`` (and ``merge_sizes``) as real values.
 
 >>> _token_count(type("C", (), {"max_position_embeddings": 77})())
 77
@@ -158,8 +162,8 @@ def _grids(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
     """The patch grid (and merge size) of a packed-patch vision tower; its patches replace an
     image input."""
     names = [name for name in parameters if name.endswith("grid_thw")]
-    if not names:
-        return []
+    if not names or (made.main == "input_ids" and _splices(config, "image", "video")):
+        return []                      # a VLM splicing features into tokens: text only
     rows, grid, merge, note = _packed(config)
     if made.main in ("pixel_values", "hidden_states"):
         made.shapes, made.note = (rows,), note
@@ -220,9 +224,13 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
         features, why = _features(config)
         made.kwargs["input_features"] = TensorRequest(features)
         notes.append(f"input_features: {why}")
-    if not text and "input_ids" in required:
+    wanted = [name for name in parameters if name.endswith("input_ids") and name != main
+              and name not in made.kwargs
+              and (name in required or (name == "input_ids" and hasattr(config, "text_config")))]
+    if not text and wanted:
         tokens = _token_count(_sub_config(config, "text_config"))
-        made.kwargs["input_ids"] = TensorRequest((1, tokens))
-        notes.append(f"input_ids: {tokens} tokens")
+        for name in wanted:
+            made.kwargs[name] = TensorRequest((1, tokens))
+        notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     made.notes = tuple(notes)
     return made
