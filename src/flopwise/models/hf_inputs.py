@@ -17,7 +17,9 @@ Rules (each made input carries its reason, which the CLI prints as a note):
   ``qformer_input_ids``), and ``input_ids`` when the config has a text tower (Kosmos-2, SAM 3);
 - packed-patch vision towers (Qwen-VL-style, a ``grid_thw`` input): one 224 px image (or the
   config's ``image_size``) as rows of ``channels × temporal_patch_size × patch²`` pixels, its
-  patch grid ``[[1, h, w]]`` (and ``merge_sizes``) as real values.
+  patch grid ``[[1, h, w]]`` (and ``merge_sizes``) as real values; NaFlex towers (SigLIP 2,
+  a ``spatial_shapes`` input): the config's ``num_patches`` as one square grid;
+- time series ``past_values``: ``[1, context_length, num_input_channels]``.
 
 >>> _token_count(type("C", (), {"max_position_embeddings": 77})())
 77
@@ -124,7 +126,8 @@ def _packed(config: Any) -> tuple[tuple[int, ...], tuple[int, int, int], int, st
     """
     vision = _sub_config(config, "vision_config")
     patch = int(getattr(vision, "patch_size", None) or 14)
-    temporal = int(getattr(vision, "temporal_patch_size", None) or 1)
+    temporal = int(getattr(vision, "temporal_patch_size", None)
+                   or getattr(vision, "patch_temporal", None) or 1)
     merge = int(getattr(vision, "spatial_merge_size", None) or getattr(vision, "merge_size", None)
                 or 1)
     channels = int(getattr(vision, "in_channels", None) or getattr(vision, "in_chans", None)
@@ -155,7 +158,30 @@ def _main_input(model: Any, config: Any, main: str) -> tuple[tuple[int, ...] | N
     if main == "hidden_states":                      # a vision tower fed packed patches
         rows, _, _, note = _packed(config)
         return rows, note
+    if main == "past_values" and isinstance(getattr(config, "context_length", None), int):
+        steps, channels = config.context_length, getattr(config, "num_input_channels", None)
+        shape = (1, steps, channels) if isinstance(channels, int) else (1, steps)
+        return shape, f"{steps} past time steps" + (f" × {channels} channel(s)" if channels else "")
     return None, ""
+
+
+def _spatial(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
+    """NaFlex-style towers (SigLIP 2): ``num_patches`` patches of one square image, flattened,
+    with their ``spatial_shapes`` as real values and an all-ones ``pixel_attention_mask``."""
+    if made.main != "pixel_values" or "spatial_shapes" not in parameters:
+        return []
+    vision = _sub_config(config, "vision_config")
+    patch, count = int(getattr(vision, "patch_size", 16)), int(getattr(vision, "num_patches", 256))
+    side = int(count ** 0.5)
+    channels = int(getattr(vision, "num_channels", None) or 3)
+    made.shapes = ((1, side * side, channels * patch * patch),)
+    made.note = f"a {side * patch}×{side * patch} image as {side * side} flattened {patch}×{patch} patches"
+    made.kwargs["spatial_shapes"] = TensorRequest((1, 2), "int64", values=(side, side))
+    notes = [f"spatial_shapes: {side}×{side} patches"]
+    if "pixel_attention_mask" in parameters:
+        made.kwargs["pixel_attention_mask"] = TensorRequest((1, side * side), "int64")
+        notes.append("pixel_attention_mask: every patch")
+    return notes
 
 
 def _grids(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
@@ -194,6 +220,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
                 if parameter.default is inspect.Parameter.empty
                 and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
     notes.extend(_grids(parameters, made, config))
+    notes.extend(_spatial(parameters, made, config))
     if text and "bbox" in parameters:
         made.follow["bbox"] = (4,)
         notes.append("bbox: one box per token, all zero (a layout model)")
@@ -229,8 +256,10 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
               and (name in required or (name == "input_ids" and hasattr(config, "text_config")))]
     if not text and wanted:
         tokens = _token_count(_sub_config(config, "text_config"))
-        for name in wanted:
-            made.kwargs[name] = TensorRequest((1, tokens))
+        for name in wanted:                  # a qformer's ids stay below the qformer's vocabulary
+            own = getattr(_sub_config(config, name.removesuffix("input_ids") + "config"),
+                          "vocab_size", None)
+            made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     made.notes = tuple(notes)
     return made
