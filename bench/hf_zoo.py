@@ -200,7 +200,8 @@ def summary(rows: dict[str, dict[str, Any]], known: dict[str, str]) -> dict[str,
             "listed": len(on_list), "neither": len(built) - len(works) - len(on_list)}
 
 
-def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None) -> str:
+def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None,
+          note: str = "") -> str:
     """The docs' table: counts, then the types of each outcome."""
     counts = summary(rows, known)
     share = counts["works"] / max(counts["buildable"], 1)
@@ -208,7 +209,8 @@ def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float 
              f"(`python bench/hf_zoo.py`): {counts['types']} types, {counts['buildable']} "
              f"buildable from their default config; **{counts['works']} work** "
              f"({share:.0%}), {counts['listed']} listed with a reason, {counts['neither']} "
-             "neither" + (f"; wall time {wall_s / 60:.1f} min" if wall_s else "") + ".", "",
+             "neither" + (f"; wall time {wall_s / 60:.1f} min" if wall_s else "") + "."
+             + (f" {note}" if note else ""), "",
              "| outcome | types |", "|---|---|"]
     by: dict[str, list[str]] = {}
     for row in rows.values():
@@ -226,6 +228,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--report", action="store_true", help="only fold and print the results")
+    parser.add_argument("--note", default="", help="a sentence for the docs (the machine's load)")
     parser.add_argument("types", nargs="*")
     args = parser.parse_args()
     if args.worker is not None:
@@ -241,7 +244,7 @@ def main() -> None:
     if args.report:
         fold_parts(sorted(RESULTS.parent.glob(RESULTS.stem + ".part*")))
     rows, known = done_rows(RESULTS), listed()
-    text = table(rows, known, wall if not args.types else None)
+    text = table(rows, known, wall if not args.types else None, args.note)
     print(text)
     print(json.dumps(summary(rows, known)))
     if args.write_docs:
