@@ -14,9 +14,9 @@ Names are loaded lazily so that ``import flopwise`` (and the LLM planner) never 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from flopwise._lazy import lazy_attribute
 from flopwise._version import __version__
 from flopwise.errors import (
     ConfigError,
@@ -63,12 +63,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flopwise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)
 
 
 def __dir__() -> list[str]:

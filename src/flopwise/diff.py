@@ -2,8 +2,9 @@
 
 :func:`diff_reports` matches modules by name and returns, for the totals and for every module,
 the change in parameters, MACs, FLOPs and bytes moved (read + written), with the modules that
-were added or removed; modules are sorted by the largest absolute change. Reports are read in
-their JSON form (:mod:`flopwise.saved`), so no torch is needed. FLOPs are only comparable under
+were added or removed; modules are sorted by the largest absolute change. Reports are read
+through :class:`~flopwise.render.view.ReportView`, live or saved alike (a saved one needs no
+torch). FLOPs are only comparable under
 one convention, so reports of different conventions (or schema versions) are refused.
 
 >>> def report(width):
@@ -20,13 +21,13 @@ one convention, so reports of different conventions (or schema versions) are ref
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from flopwise.errors import UsageError
-from flopwise.saved import ReportLike, as_dict, comm_bytes, peak_memory_bytes
+from flopwise.records import ModuleRow, Totals
+from flopwise.render.view import ReportView, Viewable, as_view
 
 __all__ = ["METRICS", "Status", "Delta", "ModuleDelta", "ReportDiff", "diff_reports"]
 
@@ -126,23 +127,23 @@ class ReportDiff:
         }
 
 
-def _figures(row: Mapping[str, Any]) -> dict[str, int]:
-    return {"params": int(row.get("params", 0) or 0), "macs": int(row.get("macs", 0) or 0),
-            "flops": int(row.get("flops", 0) or 0),
-            "bytes": int(row.get("bytes_read", 0) or 0) + int(row.get("bytes_written", 0) or 0)}
+def _figures(row: ModuleRow | Totals) -> dict[str, int]:
+    return {"params": row.params, "macs": row.macs, "flops": row.flops,
+            "bytes": row.bytes_read + row.bytes_written}
 
 
-def _label(data: Mapping[str, Any], given: str | None, fallback: str) -> str:
-    return given or str((data.get("run") or {}).get("model", fallback))
+def _label(view: ReportView, given: str | None, fallback: str) -> str:
+    return given or str(view.run_data.get("model", fallback))
 
 
-def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
+def diff_reports(before: Viewable, after: Viewable, *, sort: str = "flops",
                  before_label: str | None = None, after_label: str | None = None,
                  include_unchanged: bool = False) -> ReportDiff:
     """Compare two reports module by module (see the module's docstring).
 
     Args:
-        before, after: live reports or their JSON form (``flopwise.saved.load_report``).
+        before, after: live reports, their JSON form (``flopwise.saved.load_report``) or
+            views of either (:class:`~flopwise.render.view.ReportView`).
         sort: the metric whose absolute change orders the modules (``params``, ``macs``,
             ``flops`` or ``bytes``); ties go to the largest change of any other metric.
         before_label, after_label: how the two sides are named (default: their model names).
@@ -153,25 +154,25 @@ def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
     """
     if sort not in METRICS:
         raise UsageError(f"cannot sort a diff by {sort!r}; choose from: {', '.join(METRICS)}")
-    first = as_dict(before, before_label or "the first report")
-    second = as_dict(after, after_label or "the second report")
+    first = as_view(before, before_label or "the first report")
+    second = as_view(after, after_label or "the second report")
     name_a, name_b = _label(first, before_label, "before"), _label(second, after_label, "after")
-    if first.get("convention") != second.get("convention"):
+    if first.convention != second.convention:
         raise UsageError(
-            f"{name_a} counts FLOPs under the {first.get('convention')!r} convention and "
-            f"{name_b} under {second.get('convention')!r}; FLOPs are not comparable across "
+            f"{name_a} counts FLOPs under the {first.convention!r} convention and "
+            f"{name_b} under {second.convention!r}; FLOPs are not comparable across "
             "conventions: profile both with the same --convention (flopwise explain A B splits "
             "the difference of two conventions of one run)")
     totals = {metric: Delta(a, b) for metric, a, b in zip(
-        METRICS, _figures(first["total"]).values(), _figures(second["total"]).values())}
-    peaks = peak_memory_bytes(first), peak_memory_bytes(second)
+        METRICS, _figures(first.total).values(), _figures(second.total).values())}
+    peaks = first.peak_memory_bytes, second.peak_memory_bytes
     if peaks[0] is not None and peaks[1] is not None:
         totals["peak_memory"] = Delta(peaks[0], peaks[1])
-    sent = comm_bytes(first), comm_bytes(second)
+    sent = first.comm_bytes, second.comm_bytes
     if sent[0] is not None or sent[1] is not None:      # a schema-1 report sent nothing
         totals["comm_bytes"] = Delta(sent[0] or 0, sent[1] or 0)
-    rows_a = {row["name"]: row for row in first["modules"]}
-    rows_b = {row["name"]: row for row in second["modules"]}
+    rows_a = {row.name: row for row in first.rows}
+    rows_b = {row.name: row for row in second.rows}
     modules, unchanged = [], 0
     for name in list(rows_a) + [n for n in rows_b if n not in rows_a]:
         row_a, row_b = rows_a.get(name), rows_b.get(name)
@@ -185,8 +186,8 @@ def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
             status = Status.CHANGED
         else:
             status = Status.SAME
-        type_a = str((row_a or {}).get("type", "")) if row_a is not None else ""
-        type_b = str((row_b or {}).get("type", "")) if row_b is not None else ""
+        type_a = row_a.type if row_a is not None else ""
+        type_b = row_b.type if row_b is not None else ""
         if status is Status.SAME and type_a == type_b:
             unchanged += 1
             if not include_unchanged:
@@ -200,5 +201,5 @@ def diff_reports(before: ReportLike, after: ReportLike, *, sort: str = "flops",
     others = [m for m in METRICS if m != sort]
     modules.sort(key=lambda m: (-abs(m.delta(sort).change),
                                 -max(abs(m.delta(o).change) for o in others), m.name))
-    return ReportDiff(name_a, name_b, str(first.get("convention", "")), sort, totals,
+    return ReportDiff(name_a, name_b, first.convention, sort, totals,
                       tuple(modules), unchanged)

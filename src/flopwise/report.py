@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.compat.traced import TracedFlops
 from flopwise.conventions import Convention, get_convention
-from flopwise.formulas.spec import Cost
+from flopwise.formulas.spec import ZERO_COST, Cost
+from flopwise.records import ModuleRow, OpRow, RunInfo, Totals
 from flopwise.schema import SCHEMA_VERSION, key_of
 from flopwise.tree import ModuleNode, ModuleTree
 
@@ -38,79 +38,9 @@ if TYPE_CHECKING:
     from flopwise.memory.report import MemoryReport
     from flopwise.timing import Progress, Timing
 
-__all__ = ["Report", "Totals", "ModuleRow", "OpRow", "SCHEMA_VERSION"]
+__all__ = ["Report", "Totals", "ModuleRow", "OpRow", "RunInfo", "SCHEMA_VERSION"]
 
 S = TypeVar("S")
-
-
-@dataclass(frozen=True)
-class Totals:
-    """MACs, FLOPs (under the report's convention) and bytes moved."""
-
-    macs: int
-    flops: int
-    bytes_read: int
-    bytes_written: int
-    params: int = 0
-    trainable_params: int = 0
-
-    @property
-    def bytes_moved(self) -> int:
-        return self.bytes_read + self.bytes_written
-
-
-@dataclass(frozen=True)
-class ModuleRow:
-    """One module's line: inclusive costs (all phases that ran), self costs, parameters."""
-
-    name: str
-    type: str
-    depth: int
-    calls: int
-    params: int
-    trainable_params: int
-    macs: int
-    flops: int
-    self_macs: int
-    self_flops: int
-    bytes_read: int
-    bytes_written: int
-    output_bytes: int
-    phase_flops: dict[str, int] = field(default_factory=dict)
-    ran: bool = False
-
-    @property
-    def called(self) -> bool:
-        """Whether this module, or a module inside it, ran (a ModuleList itself never runs)."""
-        return self.ran
-
-
-@dataclass(frozen=True)
-class OpRow:
-    """One operator overload aggregated over the run."""
-
-    op: str
-    status: str
-    calls: int
-    macs: int
-    flops: int
-    bytes_read: int
-    bytes_written: int
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """How the run was made: mode (real/meta/fake), device, inputs, versions."""
-
-    model: str
-    mode: str
-    device: str
-    inputs: tuple[tuple[int, ...], ...]
-    backward: bool
-    optimizer: str | None
-    torch_version: str
-    flopwise_version: str
-    input_dtypes: tuple[str, ...] = ()
 
 
 class Report:
@@ -306,7 +236,7 @@ class Report:
         for event in self.events:
             if wanted is not None and event.phase is not wanted:
                 continue
-            cost = totals.get(event.op, Cost(0, 0, 0, 0, 0, 0))
+            cost = totals.get(event.op, ZERO_COST)
             totals[event.op] = cost + event.cost
             calls[event.op] += 1
             status[event.op] = event.status.value
@@ -340,12 +270,7 @@ class Report:
             "schema": SCHEMA_VERSION,
             "convention": self.convention.name,
             "convention_manifest": self.convention.manifest(),
-            "run": {
-                "model": self.run.model, "mode": self.run.mode, "device": self.run.device,
-                "inputs": [list(shape) for shape in self.run.inputs],
-                "backward": self.run.backward, "optimizer": self.run.optimizer,
-                "torch": self.run.torch_version, "flopwise": self.run.flopwise_version,
-            },
+            "run": self.run.to_dict(),
             "total": {
                 "params": total.params, "trainable_params": total.trainable_params,
                 "macs": total.macs, "flops": total.flops,
@@ -419,7 +344,7 @@ def _module_dict(row: ModuleRow) -> dict[str, Any]:
 
 def summed(events: Iterable[OpEvent]) -> Cost:
     """The sum of the events' raw costs."""
-    total = Cost(0, 0, 0, 0, 0, 0)
+    total = ZERO_COST
     for event in events:
         total = total + event.cost
     return total

@@ -1,8 +1,10 @@
 """Saved reports: the JSON form of a :class:`~flopwise.Report` (schema 2, or 1), read back without torch.
 
-The HTML report, the plots, ``flopwise diff`` and ``flopwise check`` all work on this form, so
-they accept a live report or a file written by ``report.to_json()`` / ``flopwise profile -f json``
-alike, and a CI job can gate on a saved report without importing torch.
+Every renderer reads a report through :class:`flopwise.render.view.ReportView`, which is built
+from this form as well as from a live report; ``flopwise diff`` and ``flopwise check`` work on
+this form directly, so they accept a live report or a file written by ``report.to_json()`` /
+``flopwise profile -f json`` alike, and a CI job can gate on a saved report without importing
+torch.
 
 Besides the core keys, a report may carry *sections* (``memory``, ``roofline``, ``timing``,
 ...; :mod:`flopwise.schema`), each a JSON object. This module is the one place that knows where
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,15 +45,11 @@ __all__ = [
     "as_dict",
     "check_schema",
     "load_report",
-    "extra_sections",
     "peak_memory_bytes",
     "comm_bytes",
     "estimated_latency_s",
     "measured_latency_s",
     "roofline_device",
-    "module_parents",
-    "self_values",
-    "module_extras",
 ]
 
 class _HasToDict(Protocol):
@@ -127,12 +125,6 @@ def load_report(path: str | Path) -> dict[str, Any]:
     return as_dict(data, str(location))
 
 
-def extra_sections(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """The object-valued keys beyond the core report (``memory``, ``roofline``, ...)."""
-    return {key: value for key, value in data.items()
-            if key not in CORE_KEYS and isinstance(value, Mapping)}
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -178,62 +170,3 @@ def roofline_device(data: Mapping[str, Any]) -> RooflineDevice | None:
     if not peak or not bandwidth or peak <= 0 or bandwidth <= 0:
         return None
     return RooflineDevice(str(device.get("name") or device.get("id") or "device"), peak, bandwidth)
-
-
-def module_parents(modules: Sequence[Mapping[str, Any]]) -> list[int | None]:
-    """For each module row, the index of its nearest listed ancestor (None for the root).
-
-    >>> module_parents([{"name": ""}, {"name": "a"}, {"name": "a.0"}, {"name": "a.0.b"}])
-    [None, 0, 1, 2]
-    """
-    index = {row["name"]: i for i, row in enumerate(modules)}
-    parents: list[int | None] = []
-    for row in modules:
-        name = row["name"]
-        parent: int | None = None
-        while name:
-            name = name.rpartition(".")[0]
-            if name in index:
-                parent = index[name]
-                break
-        parents.append(parent)
-    return parents
-
-
-def self_values(modules: Sequence[Mapping[str, Any]], key: str) -> list[int]:
-    """Each module's own share of an inclusive column: itself minus its children, at least 0.
-
-    Parameters shared between modules are counted once in the parent, so a child can hold more
-    than its parent's remainder; the result is clamped at zero.
-
-    >>> rows = [{"name": "", "params": 10}, {"name": "a", "params": 6}, {"name": "b", "params": 3}]
-    >>> self_values(rows, "params")
-    [1, 6, 3]
-    """
-    own = [int(row.get(key, 0) or 0) for row in modules]
-    for i, parent in enumerate(module_parents(modules)):
-        if parent is not None:
-            own[parent] -= int(modules[i].get(key, 0) or 0)
-    return [max(0, value) for value in own]
-
-
-def module_extras(data: Mapping[str, Any]) -> dict[str, dict[str, Mapping[str, Any]]]:
-    """Per-module figures of the extra sections: ``{section: {module name: {field: value}}}``.
-
-    A section contributes when it has a ``modules`` entry: an object keyed by module name, or a
-    list of objects that each carry a ``name``.
-    """
-    found: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for section, value in extra_sections(data).items():
-        rows = value.get("modules")
-        if isinstance(rows, Mapping):
-            table = {str(name): fields for name, fields in rows.items()
-                     if isinstance(fields, Mapping)}
-        elif isinstance(rows, list):
-            table = {str(row["name"]): row for row in rows
-                     if isinstance(row, Mapping) and isinstance(row.get("name"), str)}
-        else:
-            continue
-        if table:
-            found[section] = table
-    return found

@@ -79,6 +79,7 @@ SECTIONS: dict[str, str] = {
     "onnx": "flopwise.onnx.info:OnnxInfo",
     "serving": "flopwise.serving.section:ServingSection",
     "comm": "flopwise.distributed.report:CommReport",
+    "pipeline": "flopwise.distributed.pipeline_section:PipelineSection",
     "scaling": "flopwise.symbolic.scaling:Scaling",
 }
 

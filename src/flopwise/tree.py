@@ -11,11 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from flopwise.capture.events import OpEvent, Phase
-from flopwise.formulas.spec import Cost
+from flopwise.formulas.spec import ZERO_COST, Cost
 
 __all__ = ["ModuleNode", "ModuleTree", "parent_name"]
-
-ZERO = Cost(0, 0, 0, 0, 0, 0)
 
 
 def parent_name(name: str) -> str | None:
@@ -33,7 +31,11 @@ def _add(a: Cost, b: Cost) -> Cost:
 
 @dataclass
 class ModuleNode:
-    """One module: identity, parameters, calls, and raw costs per phase (self and inclusive)."""
+    """One module: identity, parameters, calls, and raw costs per phase (self and inclusive).
+
+    ``calls`` counts the module's own forward calls; ``ran`` also holds for a container whose
+    modules ran (a ``ModuleList`` is never called). Reports show ``ran`` as ``called``.
+    """
 
     name: str
     type: str
@@ -54,18 +56,14 @@ class ModuleNode:
 
     ran: bool = False  # it, or a module inside it, was called (containers are never called)
 
-    @property
-    def called(self) -> bool:
-        return self.calls > 0
-
     def self_total(self) -> Cost:
-        total = ZERO
+        total = ZERO_COST
         for cost in self.self_cost.values():
             total = _add(total, cost)
         return total
 
     def inclusive_total(self) -> Cost:
-        total = ZERO
+        total = ZERO_COST
         for cost in self.inclusive_cost.values():
             total = _add(total, cost)
         return total
@@ -94,7 +92,7 @@ class ModuleTree:
         own: dict[str, dict[Phase, Cost]] = defaultdict(dict)
         for event in events:
             costs = own[event.module]
-            costs[event.phase] = _add(costs.get(event.phase, ZERO), event.cost)
+            costs[event.phase] = _add(costs.get(event.phase, ZERO_COST), event.cost)
             self.nodes[event.module].ops += 1
         for name, costs in own.items():
             self.nodes[name].self_cost = costs
@@ -106,7 +104,7 @@ class ModuleTree:
                 child = self.nodes[child_name]
                 node.ran = node.ran or child.ran
                 for phase, cost in child.inclusive_cost.items():
-                    inclusive[phase] = _add(inclusive.get(phase, ZERO), cost)
+                    inclusive[phase] = _add(inclusive.get(phase, ZERO_COST), cost)
                 params += child.params
                 trainable += child.trainable_params
             node.inclusive_cost = inclusive

@@ -46,12 +46,35 @@ def test_fsdp_world_of_8(tiny: str) -> None:
     ("args", "message"),
     [(["--world", "8"], "--world N and --parallel RECIPES go together"),
      (["--world", "8", "--parallel", "fsdp,tp"], "needs a mesh naming each dimension"),
-     (["--world", "8", "--mesh", "dp=4,tp=2", "--parallel", "fsdp,tp"], "fsdp,tp cannot be simulated"),
+     (["--world", "8", "--mesh", "pp=4,tp=2", "--parallel", "pp,tp"], "pp,tp is not simulated"),
+     (["--world", "8", "--mesh", "ep=4,tp=2", "--parallel", "ep,tp"], "ep,tp is not simulated"),
      (["--world", "8", "--mesh", "dp=4,tp=4", "--parallel", "tp"], "holds 16 ranks, not world_size=8"),
-     (["--world", "2", "--parallel", "pp"], "--parallel 'pp'")],
-    ids=["no-recipe", "no-mesh", "fsdp-tp", "mesh-size", "unknown"],
+     (["--world", "2", "--parallel", "pp"], "--parallel pp times a training step"),
+     (["--world", "2", "--parallel", "fsdp", "--micro-batches", "2"], "add pp to --parallel"),
+     (["--world", "2", "--parallel", "zero"], "--parallel 'zero'"),
+     (["--world", "2", "--parallel", "ep", "--backward"], "ep found no mixture-of-experts"),
+     (["--world", "3", "--parallel", "pp", "--backward"], "pp=3 stages cannot split 2")],
+    ids=["no-recipe", "no-mesh", "pp-tp", "ep-tp", "mesh-size", "pp-forward", "micro-no-pp",
+         "unknown", "ep-dense", "pp-too-many"],
 )
 def test_unsupported_combinations_are_one_line(tiny: str, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["profile", tiny, "--input", "1,32", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_pipeline_of_two_stages(tiny: str) -> None:
+    """--parallel pp on 2 ranks, 4 sequences of 32 in 2 micro-batches: stage 0 (embedding +
+    block 0) and stage 1 (block 1 + head); each sends one 2·32·64 fp32 boundary per
+    micro-batch; bubble (2 − 1)/2."""
+    result = runner.invoke(app, ["profile", tiny, "--input", "4,32", "--backward", "--world", "2",
+                                 "--parallel", "pp", "--micro-batches", "2", "--hardware",
+                                 "h100-sxm", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    pipeline = json.loads(result.stdout)["pipeline"]
+    assert pipeline["bubble_fraction"] == 0.5
+    assert pipeline["boundary_bytes"] == 2 * 32 * 64 * 4
+    stages = pipeline["stages"]
+    assert [s["params"] for s in stages] == [256 * 64 + BLOCK, BLOCK + 256 * 64 + 64]
+    assert [s["send_bytes"] for s in stages] == [2 * 32 * 64 * 4] * 2
+    assert pipeline["hardware"] == "h100-sxm" and pipeline["step_s"] > 0

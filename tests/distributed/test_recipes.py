@@ -87,8 +87,51 @@ def test_recipe_arguments() -> None:
     for bad in ("dp=8,dp=2", "tp", "tp=0"):
         with pytest.raises(UsageError, match="--mesh"):
             parse_mesh(bad)
-    with pytest.raises(UsageError, match="--parallel 'pp'"):
-        parse_parallel("pp")
+    assert parse_parallel("pp,fsdp") == ("pp", "fsdp")
+    with pytest.raises(UsageError, match="--parallel 'zero'"):
+        parse_parallel("zero")
+    with pytest.raises(UsageError, match="pp,tp is not simulated"):
+        parse_parallel("tp,pp")
+    with pytest.raises(UsageError, match="ep,tp is not simulated"):
+        parse_parallel("ep,tp")
+
+
+def test_fsdp_on_gpt2() -> None:
+    """GPT-2's blocks are transformer.h: FSDP2 gathers each (fp32) in the forward, over dp=4."""
+    h, vocab, positions = 32, 64, 16
+    config = transformers.GPT2Config(n_layer=2, n_embd=h, n_head=2, vocab_size=vocab,
+                                     n_positions=positions, bos_token_id=0, eos_token_id=0)
+    with simulate(world_size=4, mesh={"dp": 4}) as mesh:
+        model = transformers.GPT2LMHeadModel(config)
+        apply_recipes(model, mesh, ["fsdp"])
+        report = flopwise.profile(model, torch.zeros(1, 8, dtype=torch.long), backward=True)
+    # per block: c_attn h·3h + 3h, c_proj h·h + h, MLP h·4h + 4h and 4h·h + h, two LayerNorms 2·2h
+    block = 3 * h * h + 3 * h + h * h + h + 8 * h * h + 5 * h + 4 * h
+    root = vocab * h + positions * h + 2 * h           # tied head; wte, wpe, final LayerNorm
+    gathers = report.comm.select(kind="all_gather", phase="forward")
+    assert sorted(row.payload_bytes for row in gathers) == sorted([4 * block] * 2 + [4 * root])
+
+
+def test_fsdp_with_tp() -> None:
+    """dp=2 × tp=2 (torchtitan's order: TP, then FSDP2 over dp): FSDP2 gathers each block's
+    tensor-parallel shard over the dp group; TP's collectives run on the tp group."""
+    h, ffn, vocab = 64, 128, 128
+    config = transformers.LlamaConfig(hidden_size=h, intermediate_size=ffn, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=4,
+                                      vocab_size=vocab)
+    with simulate(world_size=4, mesh={"dp": 2, "tp": 2}) as mesh:
+        model = transformers.LlamaForCausalLM(config)
+        apply_recipes(model, mesh, ["fsdp", "tp"])
+        report = flopwise.profile(model, torch.zeros(1, 16, dtype=torch.long), backward=True)
+    dp_group, tp_group = (0, 2), (0, 1)                 # dp is the outer mesh dimension
+    gathers = report.comm.select(kind="all_gather", phase="forward")
+    block = (4 * h * h + 3 * h * ffn) // 2 + 2 * h      # projections split over tp; norms whole
+    root = 2 * (vocab // 2) * h + h                     # embedding and head split over tp, norm
+    assert sorted(row.payload_bytes for row in gathers if row.ranks == dp_group) == sorted(
+        [4 * block, 4 * block, 4 * root])               # fp32
+    assert {row.ranks for row in report.comm.rows} == {dp_group, tp_group}
+    # this rank holds a quarter of every projection, a half of each norm
+    assert report.comm.local_params == (2 * block + root) // 2
 
 
 def test_unsupported_models_and_meshes_are_one_line() -> None:
@@ -97,7 +140,9 @@ def test_unsupported_models_and_meshes_are_one_line() -> None:
     llama = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                      num_attention_heads=2, num_key_value_heads=2, vocab_size=64)
     with simulate(world_size=4, mesh={"dp": 2, "tp": 2}) as mesh:
-        with pytest.raises(UsageError, match="need a Hugging Face decoder with model.layers"):
-            apply_recipes(transformers.GPT2LMHeadModel(gpt2), mesh, ["fsdp"])
+        with pytest.raises(UsageError, match="no tensor-parallel plan for GPT-2: its Conv1D"):
+            apply_recipes(transformers.GPT2LMHeadModel(gpt2), mesh, ["tp"])
+        with pytest.raises(UsageError, match="fsdp needs a Hugging Face decoder"):
+            apply_recipes(torch.nn.Sequential(torch.nn.Linear(2, 2)), mesh, ["fsdp"])
         with pytest.raises(UsageError, match="has no 'shard' dimension"):
             apply_recipes(transformers.LlamaForCausalLM(llama), mesh, ["fsdp"], dims={"fsdp": "shard"})

@@ -10,7 +10,7 @@ import torch
 
 import flopwise
 from flopwise.formulas import builtin_registry
-from flopwise.formulas.spec import Cost, TensorSpec
+from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
 
 def S(*shape: int, dtype: str = "float32", itemsize: int = 4) -> TensorSpec:
@@ -20,7 +20,7 @@ def S(*shape: int, dtype: str = "float32", itemsize: int = 4) -> TensorSpec:
 
 def summed(report: flopwise.Report, ops: tuple[str, ...], phase: str | None = None) -> Cost:
     """The raw cost of the events whose op is one of ``ops`` (packet names like aten.mm)."""
-    total = Cost(0, 0, 0, 0, 0, 0)
+    total = ZERO_COST
     for event in report.events:
         packet = event.op.rpartition(".")[0]
         if (packet in ops or event.op in ops) and (phase is None or event.phase.value == phase):

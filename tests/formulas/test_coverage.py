@@ -15,7 +15,7 @@ import torch
 import flopwise
 import tests.formulas
 from flopwise.formulas import builtin_registry
-from flopwise.formulas.registry import Kind
+from flopwise.formulas.registry import EntryKind
 from tests.formulas.support import summed
 
 
@@ -38,7 +38,7 @@ def test_every_formula_has_a_case():
     for module in case_modules():
         covered |= module.COVERS
     registry = builtin_registry()
-    formulas = {e.key for e in registry.entries() if e.kind is Kind.FORMULA}
+    formulas = {e.key for e in registry.entries() if e.kind is EntryKind.FORMULA}
     missing = sorted(formulas - covered)
     assert not missing, f"{len(missing)} formulas have no test case: {missing}"
     unknown = sorted(covered - set(registry.keys()))
@@ -47,7 +47,7 @@ def test_every_formula_has_a_case():
 
 def test_zero_ops_are_declared_with_a_reason():
     for entry in builtin_registry().entries():
-        if entry.kind is Kind.ZERO:
+        if entry.kind is EntryKind.ZERO:
             assert entry.note and entry.family in ("data", "comm"), entry.key
 
 

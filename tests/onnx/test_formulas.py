@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from flopwise.formulas import pointwise
-from flopwise.formulas.registry import Kind
+from flopwise.formulas.registry import EntryKind
 from flopwise.formulas.spec import Cost, TensorSpec
 from flopwise.onnx.formulas import (
     ONNX_ONLY_POINTWISE,
@@ -262,7 +262,7 @@ def test_non_float_outputs_cost_nothing(op: str) -> None:
 
 def test_every_onnx_formula_has_a_case() -> None:
     covered = {case.node.key for case in CASES} | set(POINTWISE) | set(ONNX_ONLY_POINTWISE)
-    formulas = {e.key for e in onnx_registry().entries() if e.kind is Kind.FORMULA}
+    formulas = {e.key for e in onnx_registry().entries() if e.kind is EntryKind.FORMULA}
     assert formulas - covered == set()
 
 
@@ -303,10 +303,10 @@ def test_data_ops_are_declared_zero() -> None:
     registry = onnx_registry()
     for op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "Constant"):
         entry = registry.lookup(op)
-        assert entry.kind is Kind.ZERO and not entry.moves_data, op
+        assert entry.kind is EntryKind.ZERO and not entry.moves_data, op
     for op in ("Transpose", "Concat", "Cast", "Expand", "Pad", "Split", "Tile"):
         entry = registry.lookup(op)
-        assert entry.kind is Kind.ZERO and entry.moves_data, op
+        assert entry.kind is EntryKind.ZERO and entry.moves_data, op
 
 
 def test_registry_copy_is_independent() -> None:

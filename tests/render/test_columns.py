@@ -7,10 +7,11 @@ import torch
 
 import flopwise
 from flopwise.errors import UsageError
-from flopwise.render.columns import COLUMNS, DEFAULT_COLUMNS, modules_that_ran, parse_columns
+from flopwise.render.columns import COLUMNS, DEFAULT_COLUMNS, parse_columns
 from flopwise.render.csv import render_csv
 from flopwise.render.table import render_text
 from flopwise.render.units import format_count, format_count_exact, format_grouped, format_number
+from flopwise.render.view import ReportView
 
 
 class Stack(torch.nn.Module):
@@ -59,7 +60,7 @@ def test_default_columns_add_phase_flops_when_backward_ran() -> None:
 
 
 def test_containers_that_ran_through_children_are_not_marked(stack_report: flopwise.Report) -> None:
-    ran = modules_that_ran(stack_report)
+    ran = ReportView.of(stack_report).ran
     assert {"", "blocks", "blocks.0", "blocks.1"} <= ran      # blocks: a ModuleList, 0 calls
     assert stack_report.module("blocks").calls == 0
     assert "head" not in ran and "head.0" not in ran

@@ -17,7 +17,7 @@ import flopwise
 from flopwise.errors import UsageError
 from flopwise.render.html import OPEN_DEPTH, render_html, render_html_table
 from flopwise.render.units import format_bytes, format_count, format_percent
-from flopwise.saved import self_values
+from flopwise.render.view import ReportView
 
 from .conftest import B, I, mlp, mlp_figures, mlp_report
 
@@ -124,7 +124,7 @@ def test_charts_show_the_largest_own_costs(resnet50: dict[str, Any]) -> None:
     assert chart.count("<rect") == 5
     assert f"{own_flops[0][1]}: {format_count(own_flops[0][0])}</title>" in chart
     params_chart = page.split('id="fw-chart-params"')[1].split("</svg>")[0]
-    biggest = max(self_values(modules, "params"))
+    biggest = max(ReportView.load(resnet50).own("params"))
     assert f">{format_count(biggest)}</text>" in params_chart
     assert 'id="fw-chart-bytes"' in page
     assert 'id="roofline"' not in page          # no hardware section: no roofline

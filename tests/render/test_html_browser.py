@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from flopwise.render.html import OPEN_DEPTH, render_html
-from flopwise.saved import module_parents
+from flopwise.render.view import ReportView
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -101,10 +101,10 @@ def initially_visible(modules: list[dict[str, Any]]) -> list[str]:
     return [m["name"] for m in modules if m["depth"] <= OPEN_DEPTH]
 
 
-def children_of(modules: list[dict[str, Any]], name: str) -> list[str]:
-    parents = module_parents(modules)
-    index = [m["name"] for m in modules].index(name)
-    return [modules[i]["name"] for i, p in enumerate(parents) if p == index]
+def children_of(data: dict[str, Any], name: str) -> list[str]:
+    view = ReportView.load(data)
+    index = [row.name for row in view.rows].index(name)
+    return [view.rows[i].name for i, p in enumerate(view.parents) if p == index]
 
 
 @pytest.mark.parametrize("model", ["resnet50", "gpt2"])
@@ -121,7 +121,7 @@ def test_the_page_renders_every_module_row_offline(pages: dict, model: str) -> N
 @pytest.mark.parametrize(("model", "parent"), [("resnet50", "layer1.0"), ("gpt2", "transformer.h")])
 def test_expanding_and_collapsing_a_module(pages: dict, model: str, parent: str) -> None:
     page, data = pages[model]
-    children = children_of(data["modules"], parent)
+    children = children_of(data, parent)
     assert children and not set(children) & set(page.visible_names())
     toggle = page.row(parent).locator("button.tog")
     assert toggle.get_attribute("aria-expanded") == "false"
@@ -138,7 +138,7 @@ def test_expanding_and_collapsing_a_module(pages: dict, model: str, parent: str)
     assert page.visible_names() == [m["name"] for m in data["modules"]]
     page.page.click("#fw-collapse")
     page.row("").locator("button.tog").click()
-    assert page.visible_names() == [""] + children_of(data["modules"], "")
+    assert page.visible_names() == [""] + children_of(data, "")
     page.page.reload()
     page.page.wait_for_selector("html[data-fw-ready=true]", state="attached")
 
@@ -156,7 +156,7 @@ def test_sorting_by_a_column_orders_siblings_and_clicks_cycle(pages: dict) -> No
     assert header.get_attribute("aria-sort") == "descending"
     expected = [m["name"] for m in sorted(top_level, key=lambda m: -m["flops"])]
     assert top_order() == expected and expected[0] == "layer3"
-    children = [m for m in data["modules"] if m["name"] in children_of(data["modules"], "layer3")]
+    children = [m for m in data["modules"] if m["name"] in children_of(data, "layer3")]
     visible = page.visible_names()
     at = visible.index("layer3")                 # its children follow it, largest first
     assert visible[at + 1: at + 1 + len(children)] == [

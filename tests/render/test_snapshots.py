@@ -12,6 +12,7 @@ and read the diff of the snapshot files before committing it.
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from flopwise.render.csv import render_csv
 from flopwise.render.markdown import render_markdown
 from flopwise.render.table import render_ops_text, render_text
 from flopwise.render.tree import render_tree
+from flopwise.render.view import ReportView
 from flopwise.report import Report
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -86,7 +88,7 @@ def holder_report() -> Report:
     return flopwise.profile(Holder(), torch.randn(B, I), convention="macs")
 
 
-CASES: dict[str, tuple[Callable[[], Report], Callable[[Report], str]]] = {
+CASES: dict[str, tuple[Callable[[], Report], Callable[[Report | ReportView], str]]] = {
     "mlp_table.txt": (forward_report, lambda r: render_text(r, width=WIDTH)),
     "mlp_backward_table.txt": (backward_report, lambda r: render_text(r, width=WIDTH)),
     "mlp_tree.txt": (forward_report, lambda r: render_tree(r, width=WIDTH)),
@@ -116,6 +118,14 @@ def test_snapshot(name: str) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"missing snapshot {path}; run with FLOPWISE_UPDATE_SNAPSHOTS=1"
     assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_snapshot_from_the_saved_form(name: str) -> None:
+    """The same output from the report's JSON form as from the live report."""
+    make, render = CASES[name]
+    saved = ReportView.load(json.loads(make().to_json()))
+    assert render(saved) == (SNAPSHOTS / name).read_text(encoding="utf-8")
 
 
 def test_forward_numbers_behind_the_snapshots() -> None:

@@ -15,8 +15,8 @@ from flopwise.capture.events import OpEvent, Status
 from flopwise.capture.fast_meta import FAST_META, all_meta
 from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.comm import Collective
-from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
-from flopwise.formulas.spec import Cost, TensorSpec
+from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
+from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
 __all__ = ["CountingMode", "Observer", "to_spec"]
 
@@ -115,8 +115,7 @@ def _in_sharding_propagation() -> bool:
     return False
 
 
-_VIEW_ENTRY = Entry("(view)", Kind.ZERO, "view", None, "output aliases an input", False)
-_NO_BYTES = Cost(0, 0, 0, 0, 0, 0)
+_VIEW_ENTRY = Entry("(view)", EntryKind.ZERO, "view", None, "output aliases an input", False)
 
 
 class CountingMode(TorchDispatchMode):
@@ -190,11 +189,11 @@ class CountingMode(TorchDispatchMode):
         return result
 
     def _record(self, op: str, entry: Entry | None, args: tuple, kwargs: dict, out: Any) -> None:
-        if entry is not None and entry.kind is Kind.ZERO:
+        if entry is not None and entry.kind is EntryKind.ZERO:
             if entry.moves_data:
                 cost = Cost(0, 0, 0, 0, _nbytes(args) + _nbytes(kwargs), _nbytes(out))
             else:
-                cost = _NO_BYTES
+                cost = ZERO_COST
             self._append(op, Status.ZERO, cost, "none")
             return
         inputs, outputs = _Converter(), _Converter()

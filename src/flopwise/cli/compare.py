@@ -43,7 +43,10 @@ __all__ = ["CompareFormat", "CompareRow", "compare_command", "compare_json", "co
 
 
 #: Output formats of ``flopwise compare`` (:data:`flopwise.render.formats.FORMATS`).
-CompareFormat = format_choices("compare")
+if TYPE_CHECKING:
+    CompareFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    CompareFormat = format_choices("compare")
 
 
 @dataclass(frozen=True)
@@ -280,8 +283,8 @@ def compare_command(
         "--device cuda): median over --repeats after --warmup runs."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="--time: untimed runs first."),
     repeats: int = typer.Option(10, "--repeats", min=1, help="--time: timed runs (median)."),
-    output_format: CompareFormat = typer.Option(  # type: ignore[valid-type]
-        CompareFormat.TABLE, "--format", "-f", help=format_help("compare")),
+    output_format: CompareFormat = typer.Option(
+        "table", "--format", "-f", help=format_help("compare")),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file instead of stdout."),
     plot: Path | None = typer.Option(
@@ -329,7 +332,7 @@ def compare_command(
             hardware=accelerator.id if accelerator is not None else None, timed=time_it,
             device=chosen, backward=backward, timing=(warmup, repeats),
             machine=machine_line(chosen) if time_it else None)
-        if output is None and stdout.is_terminal and output_format is CompareFormat.TABLE:
+        if output is None and stdout.is_terminal and output_format == "table":
             stdout.print(text, markup=False, highlight=False, end="")
         else:
             write_output(text, output)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,7 +19,10 @@ __all__ = ["DiffFormat", "diff_command"]
 
 
 #: Output formats of ``flopwise diff`` (:data:`flopwise.render.formats.FORMATS`).
-DiffFormat = format_choices("diff")
+if TYPE_CHECKING:
+    DiffFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    DiffFormat = format_choices("diff")
 
 
 class SortBy(str, Enum):
@@ -34,8 +38,8 @@ class SortBy(str, Enum):
 def diff_command(
     before: Path = typer.Argument(..., metavar="BEFORE.json", help="The earlier saved report."),
     after: Path = typer.Argument(..., metavar="AFTER.json", help="The later saved report."),
-    output_format: DiffFormat = typer.Option(  # type: ignore[valid-type]
-        DiffFormat.TABLE, "--format", "-f", help=format_help("diff")
+    output_format: DiffFormat = typer.Option(
+        "table", "--format", "-f", help=format_help("diff")
     ),
     sort: SortBy = typer.Option(
         SortBy.FLOPS, "--sort", help="Order modules by the absolute change of this metric."

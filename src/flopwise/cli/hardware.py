@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, Group
@@ -34,7 +34,10 @@ __all__ = ["hardware_command", "catalogue_table", "entry_table", "interconnect_t
            "hardware_json", "hardware_table"]
 
 #: Output formats of ``flopwise hardware`` (:data:`flopwise.render.formats.FORMATS`).
-HardwareFormat = format_choices("hardware")
+if TYPE_CHECKING:
+    HardwareFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    HardwareFormat = format_choices("hardware")
 
 
 _MISSING = "—"
@@ -187,8 +190,8 @@ def hardware_command(
         help="A catalogue id (h100-sxm, a100-80gb, mi300x, tpu-v5p, ...) or a profile .json "
         "from `flopwise bench-device`. Omit to list the whole catalogue.",
     ),
-    output_format: HardwareFormat = typer.Option(  # type: ignore[valid-type]
-        HardwareFormat.TABLE, "--format", "-f", help=format_help("hardware")
+    output_format: HardwareFormat = typer.Option(
+        "table", "--format", "-f", help=format_help("hardware")
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     cluster: Path | None = typer.Option(

@@ -9,7 +9,7 @@ import io
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -37,7 +37,10 @@ _FILE_WIDTH = 160  # characters per line when a table is written to a file
 
 
 #: Output formats of ``flopwise llm`` (:data:`flopwise.render.formats.FORMATS`).
-LLMFormat = format_choices("llm")
+if TYPE_CHECKING:
+    LLMFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    LLMFormat = format_choices("llm")
 
 
 class Dtype(str, Enum):
@@ -168,7 +171,7 @@ def _emit(renderable: Any, output: Path | None) -> None:
     write_output(buffer.getvalue(), output)
 
 
-def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: Enum,
+def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: str,
             output: Path | None) -> None:
     shown = render("llm", output_format, plans, sweep_key=sweep_key)
     if isinstance(shown, str):
@@ -178,11 +181,11 @@ def _render(plans: list[LLMPlan], sweep_key: str | None, output_format: Enum,
 
 
 def _render_search(result: SearchResult, top: int, output_format: LLMFormat, output: Path | None) -> None:
-    if output_format is LLMFormat.JSON:
+    if output_format == "json":
         write_output(json.dumps(result.to_dict(top), indent=2), output)
         return
     result.best  # noqa: B018 - the one-line error when no layout fits
-    if output_format is LLMFormat.MD:
+    if output_format == "md":
         write_output(render_search_markdown(result, top), output)
     else:
         _emit(render_search_table(result, top), output)
@@ -243,7 +246,7 @@ def llm_command(
     mode: Mode = typer.Option(Mode.TRAIN, "--mode", help="Which per-GPU memory total decides 'fits'."),
     attention: Attention = typer.Option(Attention.FULL, "--attention", help="Causal attention square: full (dense kernels) or causal (unmasked pairs only)."),
     sweep_spec: str | None = typer.Option(None, "--sweep", help="One row per value: seq=512,1024,2048 or batch=1,8,32."),
-    output_format: LLMFormat = typer.Option(LLMFormat.TABLE, "--format", "-f", help=format_help("llm")),  # type: ignore[valid-type]
+    output_format: LLMFormat = typer.Option("table", "--format", "-f", help=format_help("llm")),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     list_presets: bool = typer.Option(False, "--list-presets", help="List the presets with their sources and exit."),
     search_layouts: bool = typer.Option(False, "--search", help="Try every tp × pp × dp × ZeRO × recompute × micro-batch layout on --gpus, drop those that do not fit, rank the rest by step time with communication.", rich_help_panel="Parallel plans"),

@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["OpsFormat", "ops_command", "registry_json", "registry_table", "entry_dict"]
 
 #: Output formats of ``flopwise ops`` (:data:`flopwise.render.formats.FORMATS`).
-OpsFormat = format_choices("ops")
+if TYPE_CHECKING:
+    OpsFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    OpsFormat = format_choices("ops")
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:
@@ -86,7 +89,7 @@ def ops_command(
         None, "--family", help="Only this family (matmul, convolution, attention, pointwise, "
         "...; a unique prefix such as conv works)."
     ),
-    output_format: OpsFormat = typer.Option(OpsFormat.TABLE, "--format", "-f", help=format_help("ops")),  # type: ignore[valid-type]
+    output_format: OpsFormat = typer.Option("table", "--format", "-f", help=format_help("ops")),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """List every operator flopwise has a cost formula for (or declares cost-free)."""

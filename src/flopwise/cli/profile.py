@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +53,10 @@ __all__ = ["ProfileFormat", "profile_command", "profile_spec", "render_report"]
 
 
 #: Output formats of ``flopwise profile`` (:data:`flopwise.render.formats.FORMATS`).
-ProfileFormat = format_choices("profile")
+if TYPE_CHECKING:
+    ProfileFormat = str
+else:  # Literal[the format names]: Typer offers them as the choices
+    ProfileFormat = format_choices("profile")
 
 
 @contextlib.contextmanager
@@ -83,7 +85,7 @@ def _requests(shapes: Sequence[str], dtypes: Sequence[str]) -> list[TensorReques
     return [TensorRequest(shape, names[i] if names else None) for i, shape in enumerate(parsed)]
 
 
-def render_report(report: Report, output_format: Enum, columns: str | None,
+def render_report(report: Report, output_format: str, columns: str | None,
                   depth: int | None, ops: bool) -> str:
     """The report as text in ``output_format`` (no colour; tables at their natural width)."""
     text: str = render("profile", output_format, report, columns=columns, max_depth=depth,
@@ -91,21 +93,21 @@ def render_report(report: Report, output_format: Enum, columns: str | None,
     return text
 
 
-def _show(report: Report, output_format: Enum, columns: str | None, depth: int | None,
+def _show(report: Report, output_format: str, columns: str | None, depth: int | None,
           ops: bool, output: Path | None) -> None:
     """Colour tables on a terminal; plain text to files, pipes and machine formats."""
     terminal = output is None and stdout.is_terminal
-    if terminal and output_format is ProfileFormat.TABLE:
+    if terminal and output_format == "table":
         from flopwise.render.table import rich_table
 
         stdout.print(rich_table(report, columns, depth, ops))
-    elif terminal and output_format is ProfileFormat.TREE:
+    elif terminal and output_format == "tree":
         from flopwise.render.tree import tree_view
 
         stdout.print(tree_view(report, columns, depth))
     else:
         write_output(render_report(report, output_format, columns, depth, ops), output)
-    if report.unsupported and output_format in (ProfileFormat.JSON, ProfileFormat.CSV):
+    if report.unsupported and output_format in ("json", "csv"):
         listed = ", ".join(f"{op} ×{calls}" for op, calls in report.unsupported.items())
         stderr.print(f"warning: {len(report.unsupported)} op(s) without a formula are not "
                      f"counted: {listed}; --strict makes this an error", markup=False,
@@ -162,8 +164,8 @@ def profile_command(
         "bytes_written,output_bytes,saved_bytes,peak_live_bytes; with --hardware est_time,"
         "%est_time,bound,intensity; with --time time,%time,flops_per_s,%peak.",
     ),
-    output_format: ProfileFormat = typer.Option(  # type: ignore[valid-type]
-        ProfileFormat.TABLE, "--format", "-f", help=format_help("profile"),
+    output_format: ProfileFormat = typer.Option(
+        "table", "--format", "-f", help=format_help("profile"),
     ),
     ops: bool = typer.Option(False, "--ops", help="Also show the per-operator table (table format)."),
     output: Path | None = typer.Option(
@@ -218,7 +220,12 @@ def profile_command(
     parallel: str | None = typer.Option(
         None, "--parallel", rich_help_panel="Parallel (docs/parallel.md)",
         help="fsdp (fully_shard per block), tp (tensor + sequence parallel; Llama, Mistral, "
-        "Qwen2), or fsdp,tp with --mesh."),
+        "Qwen2), pp (pipeline stages by layer, 1F1B; needs --backward), ep (experts sharded, "
+        "all-to-all; Mixtral-style MoE), or several with --mesh, e.g. fsdp,tp or pp,fsdp."),
+    micro_batches: int | None = typer.Option(
+        None, "--micro-batches", min=1, rich_help_panel="Parallel (docs/parallel.md)",
+        help="--parallel pp: micro-batches per step (must divide the batch) [default: one "
+        "sequence each]."),
 ) -> None:
     """Count what MODEL costs: parameters, MACs, FLOPs (named convention), bytes, per module."""
     with errors_to_exit():
@@ -268,7 +275,8 @@ def profile_command(
             raise UsageError("--generate traces a transformers model (hf:...), not an .onnx file")
         if world is not None or parallel is not None:
             report = _profile_parallel(model, inputs, dtypes, kwargs, train, model_dtype,
-                                       backward, convention, strict, (world, mesh, parallel))
+                                       backward, convention, strict, (world, mesh, parallel),
+                                       micro_batches, extras)
         else:
             report = profile_spec(model, inputs, dtypes, kwargs, device, train, model_dtype,
                                   backward, convention, strict, extras, reparameterize,
@@ -305,21 +313,22 @@ def _show_symbolic(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         fit = profile_symbolic(model, _requests(inputs, dtypes),
                                dict(parse_kwarg(text) for text in kwargs), device, train,
                                model_dtype, backward, convention, symbolic)
-    if output_format is ProfileFormat.JSON:
+    if output_format == "json":
         text = render_scaling_json(fit)
-    elif output_format is ProfileFormat.MD:
+    elif output_format == "md":
         text = render_scaling_markdown(fit)
-    elif output_format is ProfileFormat.TABLE:
+    elif output_format == "table":
         text = render_scaling_text(fit)
     else:
         raise UsageError("--symbolic prints text (table), md or json, not "
-                         f"{output_format.value}")
+                         f"{output_format}")
     write_output(text, output)
 
 def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                       kwargs: Sequence[str], train: bool, model_dtype: str | None,
                       backward: bool, convention: str, strict: bool,
-                      world_mesh_parallel: tuple[int | None, str | None, str | None]) -> Report:
+                      world_mesh_parallel: tuple[int | None, str | None, str | None],
+                      micro_batches: int | None, extras: Extras) -> Report:
     """``--world N --parallel ...``: build and count the model as rank 0 of a simulated job."""
     from flopwise.distributed.recipes import parallel_world, parse_mesh, parse_parallel
 
@@ -328,11 +337,21 @@ def _profile_parallel(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         raise UsageError("--world N and --parallel RECIPES go together, e.g. --world 64 "
                          "--parallel fsdp")
     mesh = parse_mesh(mesh_text) if mesh_text else None
+    recipes = parse_parallel(parallel)
+    if "pp" in recipes and not backward:
+        raise UsageError("--parallel pp times a training step (1F1B runs forward and backward); "
+                         "add --backward")
+    if micro_batches is not None and "pp" not in recipes:
+        raise UsageError("--micro-batches splits the batch over pipeline stages; add pp to "
+                         "--parallel, or drop it")
     stderr.print(f"simulating rank 0 of {world} (fake tensors on cpu, torch's fake process "
                  "group)", markup=False, highlight=False)
-    with parallel_world(world, mesh, parse_parallel(parallel)) as apply:
+    with parallel_world(world, mesh, recipes, micro_batches=micro_batches,
+                        accelerator=extras.accelerator,
+                        compute_efficiency=extras.compute_efficiency,
+                        memory_efficiency=extras.memory_efficiency) as job:
         return _profile_torch(model, inputs, dtypes, kwargs, "cpu", train, model_dtype,
-                              backward, convention, strict, prepare=apply)
+                              backward, convention, strict, prepare=job.prepare, count=job.count)
 
 
 def profile_spec(model: str, inputs: Sequence[str], dtypes: Sequence[str],
@@ -385,8 +404,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                    backward: bool, convention: str, strict: bool,
                    extras: Extras | None = None, reparameterize: bool = False,
                    prepare: Callable[[Any], Any] | None = None,
-                   serving: GenerateRequest | None = None, batches: Sequence[int] = (1,)
-                   ) -> Report:
+                   serving: GenerateRequest | None = None, batches: Sequence[int] = (1,),
+                   count: Callable[..., Report] | None = None) -> Report:
     """Build a PyTorch model from its spec, make its inputs, count it (with its memory), and
     add what ``extras`` asks for (``prepare`` runs on the built model first: the simulated
     world's parallel recipes). When the device or dtype cannot run the model (values needed
@@ -435,9 +454,9 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             return report
         with _working(f"counting {model}"), CallTrace(loaded.model) as trace:
             try:
-                report = flopwise.profile(loaded.model, args, keyword, backward=backward,
-                                          convention=convention, strict=strict, memory=True,
-                                          name=f"{model} ({type(loaded.model).__name__})")
+                report = (count or flopwise.profile)(
+                    loaded.model, args, keyword, backward=backward, convention=convention,
+                    strict=strict, memory=True, name=f"{model} ({type(loaded.model).__name__})")
                 break
             except FlopwiseError:
                 raise

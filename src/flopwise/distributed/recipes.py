@@ -1,10 +1,13 @@
-"""Standard parallel recipes applied with torch's own APIs: FSDP2 per block, tensor parallel.
+"""Standard parallel recipes applied with torch's own APIs: FSDP2 per block, tensor parallel,
+pipeline stages by layer, expert parallel.
 
 These are the layouts the planner (:mod:`flopwise.llm.parallel`) times, applied to a real model
 inside :func:`flopwise.distributed.simulate`, so the traced collectives can be set beside the
 planner's: ``fully_shard`` on every decoder block and then the root (as torchtitan does), and
 Megatron-style tensor parallelism with sequence parallelism through ``parallelize_module`` with
-torchtitan's plan for Llama-family decoders (Llama, Mistral, Qwen2: the same module names).
+torchtitan's plan for Llama-family decoders (Llama, Mistral, Qwen2: the same module names);
+pipeline stages (:mod:`flopwise.distributed.pipeline`) and expert parallelism for fused
+mixture-of-experts layers (:mod:`flopwise.distributed.experts`).
 
 Unsupported combinations raise one :class:`~flopwise.errors.UsageError` line.
 """
@@ -12,15 +15,26 @@ Unsupported combinations raise one :class:`~flopwise.errors.UsageError` line.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flopwise.errors import UsageError
 
 __all__ = ["RECIPES", "TP_FAMILIES", "parse_mesh", "parse_parallel", "apply_recipes",
-           "parallel_world"]
+           "parallel_world", "SimulatedJob"]
 
-RECIPES: tuple[str, ...] = ("fsdp", "tp")
+RECIPES: tuple[str, ...] = ("fsdp", "tp", "pp", "ep")
+#: The mesh dimension each recipe uses by default.
+DIMENSIONS: dict[str, str] = {"tp": "tp", "fsdp": "dp", "pp": "pp", "ep": "ep"}
+#: Combinations that are refused, and why.
+REFUSED: dict[frozenset[str], str] = {
+    frozenset({"pp", "tp"}): "pp,tp is not simulated: a tensor-parallel stage boundary is a "
+    "sequence-sharded DTensor that the stages do not pass on; use pp,fsdp, or time the layout "
+    "with flopwise llm --tp --pp --step",
+    frozenset({"ep", "tp"}): "ep,tp is not simulated: the tensor-parallel plan knows dense "
+    "Llama-family decoders only; use ep or ep,fsdp",
+}
 #: Hugging Face model types whose decoder the tensor-parallel plan knows.
 TP_FAMILIES: tuple[str, ...] = ("llama", "mistral", "qwen2")
 
@@ -50,7 +64,20 @@ def parse_parallel(text: str) -> tuple[str, ...]:
     unknown = [r for r in recipes if r not in RECIPES]
     if not recipes or unknown:
         raise UsageError(f"--parallel {text!r}: use a comma-separated list of {', '.join(RECIPES)}")
+    check_recipes(recipes)
     return recipes
+
+
+def _blocks(model: Any) -> Any:
+    """The decoder blocks of a Hugging Face causal LM: ``model.layers`` (Llama-style) or
+    ``transformer.h`` (GPT-2-style), or None."""
+    from torch.nn import ModuleList
+
+    for body, blocks in (("model", "layers"), ("transformer", "h")):
+        found = getattr(getattr(model, body, None), blocks, None)
+        if isinstance(found, ModuleList):
+            return found
+    return None
 
 
 def _decoder(model: Any) -> tuple[Any, Any]:
@@ -58,6 +85,11 @@ def _decoder(model: Any) -> tuple[Any, Any]:
     config = getattr(model, "config", None)
     body = getattr(model, "model", None)
     layers = getattr(body, "layers", None)
+    if config is not None and config.model_type == "gpt2":
+        raise UsageError(
+            "no tensor-parallel plan for GPT-2: its Conv1D projections are not nn.Linear (torch's "
+            "ColwiseParallel/RowwiseParallel shard nn.Linear) and its fused c_attn would give "
+            "each rank a slice across q, k and v; use --parallel fsdp")
     if config is None or layers is None:
         raise UsageError(
             f"the parallel recipes need a Hugging Face decoder with model.layers (Llama, Mistral, "
@@ -121,59 +153,122 @@ def _fully_shard(model: Any, mesh: Any) -> None:
     """FSDP2: every decoder block, then the root (embeddings, final norm, head)."""
     from torch.distributed.fsdp import fully_shard
 
-    body, _ = _decoder(model)
-    for layer in body.layers:
+    blocks = _blocks(model)
+    if blocks is None:
+        raise UsageError(
+            f"fsdp needs a Hugging Face decoder with model.layers (Llama, Mistral, Qwen2, ...) or "
+            f"transformer.h (GPT-2), got {type(model).__name__}; apply your own fully_shard "
+            "inside flopwise.distributed.simulate instead")
+    for layer in blocks:
         fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
 
 
-def apply_recipes(model: Any, mesh: Any, recipes: Sequence[str],
-                  dims: Mapping[str, str] | None = None) -> Any:
-    """Apply ``recipes`` (``fsdp``, ``tp``) to ``model`` on ``mesh``; returns the model.
-
-    With a 1-D mesh the one dimension serves the recipe; with several, ``tp`` uses the mesh's
-    ``tp`` dimension and ``fsdp`` its ``dp`` dimension (``dims`` renames them). Tensor
-    parallelism is applied first, as torchtitan does.
-    """
-    names = {"tp": "tp", "fsdp": "dp", **dict(dims or {})}
+def check_recipes(recipes: Sequence[str]) -> None:
+    """A :class:`~flopwise.errors.UsageError` for an unknown recipe or a refused combination."""
     for recipe in recipes:
         if recipe not in RECIPES:
             raise UsageError(f"unknown parallel recipe {recipe!r}; use {', '.join(RECIPES)}")
-    if {"tp", "fsdp"} <= set(recipes) and _is_simulated():
-        # NB: FSDP2's sharding of tensor-parallel parameters looks its rank up in the mesh with
-        # a data-dependent op (nonzero), which fake tensors cannot run.
-        raise UsageError("fsdp,tp cannot be simulated: FSDP2 shards tensor-parallel parameters "
-                         "with a data-dependent op that fake tensors cannot run; simulate "
-                         "--parallel fsdp and --parallel tp separately")
+    for pair, why in REFUSED.items():
+        if pair <= set(recipes):
+            raise UsageError(why)
+
+
+def apply_recipes(model: Any, mesh: Any, recipes: Sequence[str],
+                  dims: Mapping[str, str] | None = None) -> Any:
+    """Apply ``recipes`` (``fsdp``, ``tp``, ``ep``) to ``model`` on ``mesh``; returns the model.
+
+    With a 1-D mesh the one dimension serves the recipe; with several, ``tp`` uses the mesh's
+    ``tp`` dimension, ``fsdp`` its ``dp`` dimension and ``ep`` its ``ep`` one (``dims``
+    renames them). Tensor and expert parallelism are applied first, then FSDP2, as torchtitan
+    does. ``pp`` splits the model when it is counted (:class:`SimulatedJob`), and with ``pp``
+    FSDP2 shards each stage there.
+    """
+    names = {**DIMENSIONS, **dict(dims or {})}
+    check_recipes(recipes)
     if "tp" in recipes:
         _tensor_parallel(model, _sub_mesh(mesh, names["tp"]))
-    if "fsdp" in recipes:
-        _fully_shard(model, _sub_mesh(mesh, names["fsdp"]))
+    if "ep" in recipes:
+        from flopwise.distributed.experts import expert_parallel
+
+        expert_parallel(model, _sub_mesh(mesh, names["ep"]))
+    if "fsdp" in recipes and "pp" not in recipes:
+        with _real_meshes() if {"tp", "ep"} & set(recipes) else contextlib.nullcontext():
+            _fully_shard(model, _sub_mesh(mesh, names["fsdp"]))
     return model
 
 
-def _is_simulated() -> bool:
-    """Whether a fake tensor mode is active (inside :func:`flopwise.distributed.simulate`)."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+def _real_meshes() -> contextlib.AbstractContextManager[Any]:
+    """Tensors created inside are real, not fake (parameters already fake stay fake).
 
-    return any(isinstance(mode, FakeTensorMode) for mode in _get_current_dispatch_mode_stack())
+    FSDP2 shards a tensor-parallel parameter over a 2-D (dp, tp) mesh it builds on the spot,
+    and a new ``DeviceMesh`` finds this rank's coordinates with ``nonzero`` on its rank tensor:
+    a data-dependent op that fake tensors cannot run. Built outside the fake mode, that small
+    integer tensor is real; the parameters FSDP2 shards were created fake and stay fake.
+    """
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    return unset_fake_temporarily()
+
+
+@dataclass(frozen=True)
+class SimulatedJob:
+    """The recipes of one simulated job on its mesh: :meth:`prepare` a model built inside, then
+    :meth:`count` it (one rank's step; with ``pp``, every stage and the schedule)."""
+
+    mesh: Any
+    recipes: tuple[str, ...]
+    micro_batches: int | None = None
+    timing: Any = None
+
+    def prepare(self, model: Any) -> Any:
+        return apply_recipes(model, self.mesh, self.recipes)
+
+    def count(self, model: Any, args: Sequence[Any], kwargs: Mapping[str, Any],
+              **options: Any) -> Any:
+        """``flopwise.profile(model, args, kwargs, **options)``; with ``pp``
+        :func:`~flopwise.distributed.pipeline.profile_pipeline` on the token ids."""
+        import flopwise
+
+        if "pp" not in self.recipes:
+            return flopwise.profile(model, args, kwargs, **options)
+        from flopwise.distributed.pipeline import profile_pipeline, shard_stage
+
+        tokens = kwargs.get("input_ids", args[0] if args else None)
+        if tokens is None or tokens.dim() != 2:
+            raise UsageError("pp splits a decoder fed token ids of shape (batch, seq); give "
+                             "--input BATCH,SEQ")
+        shard = shard_stage(_sub_mesh(self.mesh, "dp")) if "fsdp" in self.recipes else None
+        return profile_pipeline(model, tokens, _sub_mesh(self.mesh, "pp").size(),
+                                self.micro_batches, shard=shard,
+                                convention=options.get("convention", "standard"),
+                                strict=options.get("strict", False), timing=self.timing,
+                                name=options.get("name"))
 
 
 @contextlib.contextmanager
-def parallel_world(world: int, mesh: Mapping[str, int] | None,
-                   recipes: Sequence[str]) -> Iterator[Callable[[Any], Any]]:
-    """Simulate rank 0 of ``world`` ranks (:func:`flopwise.distributed.simulate`) and yield a
-    function that applies ``recipes`` to a model built inside.
+def parallel_world(world: int, mesh: Mapping[str, int] | None, recipes: Sequence[str], *,
+                   micro_batches: int | None = None, accelerator: Any = None,
+                   compute_efficiency: float = 1.0, memory_efficiency: float = 1.0
+                   ) -> Iterator[SimulatedJob]:
+    """Simulate rank 0 of ``world`` ranks (:func:`flopwise.distributed.simulate`) and yield the
+    :class:`SimulatedJob` that applies ``recipes`` to a model built inside and counts it.
 
-    Without ``mesh`` one recipe gets a one-dimensional mesh (``tp`` or ``dp``); two need one.
+    Without ``mesh`` one recipe gets a one-dimensional mesh named for it (``dp`` for fsdp);
+    two need one. With ``pp`` and an ``accelerator`` the stages and the step are timed.
     """
     from flopwise.distributed.world import simulate
 
+    check_recipes(recipes)
     if mesh is None:
         if len(recipes) > 1:
             raise UsageError(f"--parallel {','.join(recipes)} needs a mesh naming each dimension, "
-                             f"e.g. --mesh dp={max(1, world // 8)},tp=8")
-        mesh = {"tp" if recipes[0] == "tp" else "dp": world}
+                             f"e.g. --mesh {','.join(f'{DIMENSIONS[r]}=2' for r in recipes)}")
+        mesh = {DIMENSIONS[recipes[0]]: world}
+    timing = None
+    if "pp" in recipes and accelerator is not None:
+        from flopwise.distributed.pipeline import StageTiming
+
+        timing = StageTiming(accelerator, dict(mesh), compute_efficiency, memory_efficiency)
     with simulate(world, mesh) as device_mesh:
-        yield lambda model: apply_recipes(model, device_mesh, recipes)
+        yield SimulatedJob(device_mesh, tuple(recipes), micro_batches, timing)

@@ -1,5 +1,9 @@
 """Per-operator cost formulas, one module per family, in one registry.
 
+Each family module declares its formulas on its own ``TABLE`` (a :class:`FormulaTable`); the
+built-in registry is every table of this package's modules, found by name, so a new family is
+one new module here and one test module in tests/formulas.
+
 >>> from flopwise.formulas import default_registry
 >>> registry = default_registry()          # an independent copy: safe to extend per run
 >>> registry.lookup("aten.mm.default").family
@@ -8,30 +12,31 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import torch
 
-from flopwise.formulas import (
-    attention,
-    comm,
-    conv,
-    data,
-    fft,
-    interpolate,
-    loss,
-    matmul,
-    norm,
-    pointwise,
-    pooling,
-    reduction,
-    rnn,
-)
-from flopwise.formulas.registry import Entry, FormulaRegistry, Kind
+from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["default_registry", "FormulaRegistry", "Entry", "Kind", "Cost", "TensorSpec"]
+__all__ = ["default_registry", "family_tables", "FormulaRegistry", "FormulaTable", "Entry",
+           "EntryKind", "Cost", "TensorSpec"]
 
-_FAMILIES = (matmul, conv, attention, rnn, norm, pointwise, reduction, pooling, interpolate,
-             loss, fft, data, comm)
+
+def family_tables() -> list[FormulaTable]:
+    """The ``TABLE`` of every module of this package that has one, in module-name order.
+
+    >>> [table.family for table in family_tables()][:3]
+    ['attention', 'comm', 'convolution']
+    """
+    tables = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        table = getattr(module, "TABLE", None)
+        if isinstance(table, FormulaTable):
+            tables.append(table)
+    return tables
 
 
 def _exists(key: str) -> bool:
@@ -50,8 +55,8 @@ def _exists(key: str) -> bool:
 
 def _build() -> FormulaRegistry:
     registry = FormulaRegistry()
-    for family in _FAMILIES:
-        family.register(registry)
+    for table in family_tables():
+        registry.add_table(table)
     return registry.subset(_exists)
 
 

@@ -15,10 +15,10 @@ matmul MACs. The math path's backward is counted op by op through autograd inste
 from __future__ import annotations
 
 from flopwise.formulas._helpers import first_spec
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["attention_cost", "attention_backward_cost", "register", "SOFTMAX_PER_SCORE"]
+__all__ = ["attention_cost", "attention_backward_cost", "TABLE", "SOFTMAX_PER_SCORE"]
 
 # softmax per score: max-subtract (2), exp (1), sum (1), divide (1)
 SOFTMAX_PER_SCORE = 5
@@ -68,78 +68,84 @@ def _blhd(query: TensorSpec, key: TensorSpec, value: TensorSpec) -> tuple[int, i
     return batch * heads, lq, key.shape[1], d, value.shape[-1]
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "attention"
-    fused_note = "causal counted as the full square; backward recomputes scores (5 products)"
+TABLE = FormulaTable("attention")
+_FUSED_NOTE = "causal counted as the full square; backward recomputes scores (5 products)"
 
-    @registry.register(
-        "aten._scaled_dot_product_flash_attention_for_cpu",
-        "aten._scaled_dot_product_flash_attention",
-        "aten._scaled_dot_product_attention_math_for_mps",
-        "aten._scaled_dot_product_fused_attention_overrideable",
-        family=family, note=fused_note,
-    )
-    def sdpa(result, query: TensorSpec, key: TensorSpec, value: TensorSpec, *args,
-             attn_mask=None, **__) -> Cost:
-        """QKᵀ B·h·Lq·Lk·d + AV B·h·Lq·Lk·dv MACs; softmax and scale per score."""
-        masked = attn_mask is not None or isinstance(first_spec(args[:1]), TensorSpec)
-        return attention_cost(*_bhld(query, key, value), masked=masked)
 
-    @registry.register(
-        "aten._scaled_dot_product_efficient_attention",
-        "aten._scaled_dot_product_cudnn_attention",
-        family=family, note=fused_note,
-    )
-    def sdpa_with_bias(result, query: TensorSpec, key: TensorSpec, value: TensorSpec,
-                       attn_bias=None, *_, **__) -> Cost:
-        """As the flash kernel; an attention bias adds one FLOP per score."""
-        return attention_cost(*_bhld(query, key, value), masked=attn_bias is not None)
+@TABLE.formula(
+    "aten._scaled_dot_product_flash_attention_for_cpu",
+    "aten._scaled_dot_product_flash_attention",
+    "aten._scaled_dot_product_attention_math_for_mps",
+    "aten._scaled_dot_product_fused_attention_overrideable",
+    note=_FUSED_NOTE,
+)
+def sdpa(result, query: TensorSpec, key: TensorSpec, value: TensorSpec, *args,
+         attn_mask=None, **__) -> Cost:
+    """QKᵀ B·h·Lq·Lk·d + AV B·h·Lq·Lk·dv MACs; softmax and scale per score."""
+    masked = attn_mask is not None or isinstance(first_spec(args[:1]), TensorSpec)
+    return attention_cost(*_bhld(query, key, value), masked=masked)
 
-    @registry.register("aten._flash_attention_forward", "aten._efficient_attention_forward",
-                       family=family, note=fused_note + "; [B, L, h, d] layout")
-    def flash_forward(result, query: TensorSpec, key: TensorSpec, value: TensorSpec,
-                      *_, **__) -> Cost:
-        """The raw flash/efficient kernels ([B, L, h, d] layout): as sdpa."""
-        return attention_cost(*_blhd(query, key, value))
 
-    @registry.register(
-        "aten._scaled_dot_product_flash_attention_for_cpu_backward",
-        "aten._scaled_dot_product_flash_attention_backward",
-        "aten._scaled_dot_product_efficient_attention_backward",
-        "aten._scaled_dot_product_cudnn_attention_backward",
-        "aten._scaled_dot_product_fused_attention_overrideable_backward",
-        family=family, note=fused_note,
-    )
-    def sdpa_backward(result, grad_out: TensorSpec, query: TensorSpec, key: TensorSpec,
-                      value: TensorSpec, *_, **__) -> Cost:
-        """Recomputed QKᵀ, dV, dP, dQ, dK: 3·B·h·Lq·Lk·d + 2·B·h·Lq·Lk·dv MACs."""
-        return attention_backward_cost(*_bhld(query, key, value))
+@TABLE.formula(
+    "aten._scaled_dot_product_efficient_attention",
+    "aten._scaled_dot_product_cudnn_attention",
+    note=_FUSED_NOTE,
+)
+def sdpa_with_bias(result, query: TensorSpec, key: TensorSpec, value: TensorSpec,
+                   attn_bias=None, *_, **__) -> Cost:
+    """As the flash kernel; an attention bias adds one FLOP per score."""
+    return attention_cost(*_bhld(query, key, value), masked=attn_bias is not None)
 
-    @registry.register("aten._flash_attention_backward", "aten._efficient_attention_backward",
-                       family=family, note=fused_note + "; [B, L, h, d] layout")
-    def flash_backward(result, grad_out: TensorSpec, query: TensorSpec, key: TensorSpec,
-                       value: TensorSpec, *_, **__) -> Cost:
-        """The raw flash/efficient backward kernels ([B, L, h, d] layout)."""
-        return attention_backward_cost(*_blhd(query, key, value))
 
-    @registry.register("aten._native_multi_head_attention", family=family,
-                       note="nn.MultiheadAttention's fast path (eval, no grad)")
-    def native_mha(result, query: TensorSpec, key: TensorSpec, value: TensorSpec, embed_dim: int,
-                   num_heads: int, qkv_weight, qkv_bias, proj_weight, proj_bias, mask=None,
-                   *_, **__) -> Cost:
-        """In-projections (Lq + 2·Lk)·E² per batch, attention, out-projection Lq·E²."""
-        return _mha_cost(query, key, int(embed_dim), int(num_heads), mask is not None)
+@TABLE.formula("aten._flash_attention_forward", "aten._efficient_attention_forward",
+               note=_FUSED_NOTE + "; [B, L, h, d] layout")
+def flash_forward(result, query: TensorSpec, key: TensorSpec, value: TensorSpec,
+                  *_, **__) -> Cost:
+    """The raw flash/efficient kernels ([B, L, h, d] layout): as sdpa."""
+    return attention_cost(*_blhd(query, key, value))
 
-    @registry.register("aten._transformer_encoder_layer_fwd", family=family,
-                       note="nn.TransformerEncoderLayer's fast path (eval, no grad)")
-    def encoder_layer(result, src: TensorSpec, embed_dim: int, num_heads: int, qkv_weight,
-                      qkv_bias, proj_weight, proj_bias, use_gelu: bool, norm_first: bool, eps,
-                      norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2,
-                      ffn_weight_1: TensorSpec, ffn_bias_1, ffn_weight_2, ffn_bias_2,
-                      mask=None, *_, **__) -> Cost:
-        """Self-attention block + two LayerNorms + the feed-forward block (two linears)."""
-        return _encoder_layer_cost(src, int(embed_dim), int(num_heads), ffn_weight_1,
-                                   bool(use_gelu), mask is not None)
+
+@TABLE.formula(
+    "aten._scaled_dot_product_flash_attention_for_cpu_backward",
+    "aten._scaled_dot_product_flash_attention_backward",
+    "aten._scaled_dot_product_efficient_attention_backward",
+    "aten._scaled_dot_product_cudnn_attention_backward",
+    "aten._scaled_dot_product_fused_attention_overrideable_backward",
+    note=_FUSED_NOTE,
+)
+def sdpa_backward(result, grad_out: TensorSpec, query: TensorSpec, key: TensorSpec,
+                  value: TensorSpec, *_, **__) -> Cost:
+    """Recomputed QKᵀ, dV, dP, dQ, dK: 3·B·h·Lq·Lk·d + 2·B·h·Lq·Lk·dv MACs."""
+    return attention_backward_cost(*_bhld(query, key, value))
+
+
+@TABLE.formula("aten._flash_attention_backward", "aten._efficient_attention_backward",
+               note=_FUSED_NOTE + "; [B, L, h, d] layout")
+def flash_backward(result, grad_out: TensorSpec, query: TensorSpec, key: TensorSpec,
+                   value: TensorSpec, *_, **__) -> Cost:
+    """The raw flash/efficient backward kernels ([B, L, h, d] layout)."""
+    return attention_backward_cost(*_blhd(query, key, value))
+
+
+@TABLE.formula("aten._native_multi_head_attention",
+               note="nn.MultiheadAttention's fast path (eval, no grad)")
+def native_mha(result, query: TensorSpec, key: TensorSpec, value: TensorSpec, embed_dim: int,
+               num_heads: int, qkv_weight, qkv_bias, proj_weight, proj_bias, mask=None,
+               *_, **__) -> Cost:
+    """In-projections (Lq + 2·Lk)·E² per batch, attention, out-projection Lq·E²."""
+    return _mha_cost(query, key, int(embed_dim), int(num_heads), mask is not None)
+
+
+@TABLE.formula("aten._transformer_encoder_layer_fwd",
+               note="nn.TransformerEncoderLayer's fast path (eval, no grad)")
+def encoder_layer(result, src: TensorSpec, embed_dim: int, num_heads: int, qkv_weight,
+                  qkv_bias, proj_weight, proj_bias, use_gelu: bool, norm_first: bool, eps,
+                  norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2,
+                  ffn_weight_1: TensorSpec, ffn_bias_1, ffn_weight_2, ffn_bias_2,
+                  mask=None, *_, **__) -> Cost:
+    """Self-attention block + two LayerNorms + the feed-forward block (two linears)."""
+    return _encoder_layer_cost(src, int(embed_dim), int(num_heads), ffn_weight_1,
+                               bool(use_gelu), mask is not None)
 
 
 def _mha_cost(query: TensorSpec, key: TensorSpec, embed_dim: int, heads: int, masked: bool) -> Cost:

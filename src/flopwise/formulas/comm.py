@@ -34,11 +34,11 @@ from enum import Enum
 from typing import Any
 
 from flopwise.formulas._helpers import specs_in
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost
 
 __all__ = ["CollectiveKind", "Collective", "CommCost", "ALGORITHMS", "wire_bytes",
-           "collective_cost", "register", "C10D_OPS", "FUNCTIONAL_OPS", "FSDP_COPIES"]
+           "collective_cost", "TABLE", "C10D_OPS", "FUNCTIONAL_OPS", "FSDP_COPIES"]
 
 
 class CollectiveKind(str, Enum):
@@ -197,78 +197,81 @@ def _functional(kind: CollectiveKind) -> Callable[..., Cost]:
     return formula
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "comm"
-    for name, kind in C10D_OPS.items():
-        registry.register(name, family=family, note=f"{kind.value}, {ALGORITHMS[kind]}")(
-            _full(kind))
-    for name, kind in FUNCTIONAL_OPS.items():
-        registry.register(name, family=family, note=f"{kind.value}, {ALGORITHMS[kind]}")(
-            _functional(kind))
+TABLE = FormulaTable("comm")
+for _name, _kind in C10D_OPS.items():
+    TABLE.formula(_name, note=f"{_kind.value}, {ALGORITHMS[_kind]}")(_full(_kind))
+for _name, _kind in FUNCTIONAL_OPS.items():
+    TABLE.formula(_name, note=f"{_kind.value}, {ALGORITHMS[_kind]}")(_functional(_kind))
 
-    @registry.register("c10d._allgather_base_", "c10d.allgather_into_tensor_coalesced_",
-                       family=family, note="all_gather, ring; S = the gathered output")
-    def all_gather(result: Any, output: Any, shard: Any, group: Any, *_: Any, **__: Any) -> Cost:
-        """all_gather: S = the gathered output (n shards); (n-1)/n·S sent per rank."""
-        gathered = _nbytes(output)
-        return collective_cost(CollectiveKind.ALL_GATHER, gathered, group, _nbytes(shard),
-                               gathered)
 
-    @registry.register("c10d.allgather_", family=family, note="all_gather, ring (tensor lists)")
-    def all_gather_list(result: Any, outputs: Any, shard: Any, group: Any, *_: Any,
-                        **__: Any) -> Cost:
-        """all_gather into a list: S = every output tensor together."""
-        gathered = _nbytes(outputs)
-        return collective_cost(CollectiveKind.ALL_GATHER, gathered, group, _nbytes(shard),
-                               gathered)
+@TABLE.formula("c10d._allgather_base_", "c10d.allgather_into_tensor_coalesced_",
+               note="all_gather, ring; S = the gathered output")
+def all_gather(result: Any, output: Any, shard: Any, group: Any, *_: Any, **__: Any) -> Cost:
+    """all_gather: S = the gathered output (n shards); (n-1)/n·S sent per rank."""
+    gathered = _nbytes(output)
+    return collective_cost(CollectiveKind.ALL_GATHER, gathered, group, _nbytes(shard),
+                           gathered)
 
-    @registry.register("c10d._reduce_scatter_base_", "c10d.reduce_scatter_tensor_coalesced_",
-                       family=family, note="reduce_scatter, ring; S = the full input")
-    def reduce_scatter(result: Any, output: Any, full: Any, group: Any, *_: Any,
-                       **__: Any) -> Cost:
-        """reduce_scatter: S = the full input (n shards); (n-1)/n·S sent per rank."""
-        size = _nbytes(full)
-        return collective_cost(CollectiveKind.REDUCE_SCATTER, size, group, size,
-                               _nbytes(output))
 
-    @registry.register("c10d.reduce_scatter_", family=family,
-                       note="reduce_scatter, ring (tensor lists)")
-    def reduce_scatter_list(result: Any, outputs: Any, inputs: Any, group: Any, *_: Any,
-                            **__: Any) -> Cost:
-        """reduce_scatter from a list: S = every input tensor together."""
-        size = _nbytes(inputs)
-        return collective_cost(CollectiveKind.REDUCE_SCATTER, size, group, size,
-                               _nbytes(outputs))
+@TABLE.formula("c10d.allgather_", note="all_gather, ring (tensor lists)")
+def all_gather_list(result: Any, outputs: Any, shard: Any, group: Any, *_: Any,
+                    **__: Any) -> Cost:
+    """all_gather into a list: S = every output tensor together."""
+    gathered = _nbytes(outputs)
+    return collective_cost(CollectiveKind.ALL_GATHER, gathered, group, _nbytes(shard),
+                           gathered)
 
-    @registry.register("c10d.alltoall_base_", "c10d.alltoall_", family=family,
-                       note="all_to_all, pairwise; S = this rank's input")
-    def all_to_all(result: Any, output: Any, inputs: Any, group: Any, *_: Any,
+
+@TABLE.formula("c10d._reduce_scatter_base_", "c10d.reduce_scatter_tensor_coalesced_",
+               note="reduce_scatter, ring; S = the full input")
+def reduce_scatter(result: Any, output: Any, full: Any, group: Any, *_: Any,
                    **__: Any) -> Cost:
-        """all_to_all: S = this rank's input; all but its own 1/n leaves the rank."""
-        size = _nbytes(inputs)
-        return collective_cost(CollectiveKind.ALL_TO_ALL, size, group, size, _nbytes(output))
+    """reduce_scatter: S = the full input (n shards); (n-1)/n·S sent per rank."""
+    size = _nbytes(full)
+    return collective_cost(CollectiveKind.REDUCE_SCATTER, size, group, size,
+                           _nbytes(output))
 
-    @registry.register("c10d.send", family=family, note="point-to-point: S sent")
-    def send(result: Any, tensors: Any, group: Any, *_: Any, **__: Any) -> Cost:
-        """send: S bytes leave this rank."""
-        size = _nbytes(tensors)
-        return collective_cost(CollectiveKind.SEND, size, group, size, 0)
 
-    @registry.register("c10d.recv_", "c10d.recv_any_source_", family=family,
-                       note="point-to-point: S received, none sent")
-    def recv(result: Any, tensors: Any, group: Any, *_: Any, **__: Any) -> Cost:
-        """recv: S bytes arrive; this rank sends nothing."""
-        size = _nbytes(tensors)
-        return collective_cost(CollectiveKind.RECV, size, group, 0, size)
+@TABLE.formula("c10d.reduce_scatter_",
+               note="reduce_scatter, ring (tensor lists)")
+def reduce_scatter_list(result: Any, outputs: Any, inputs: Any, group: Any, *_: Any,
+                        **__: Any) -> Cost:
+    """reduce_scatter from a list: S = every input tensor together."""
+    size = _nbytes(inputs)
+    return collective_cost(CollectiveKind.REDUCE_SCATTER, size, group, size,
+                           _nbytes(outputs))
 
-    @registry.register("c10d.barrier", family=family, note="synchronisation only: no payload")
-    def barrier(result: Any, tensor: Any, group: Any, *_: Any, **__: Any) -> Cost:
-        """barrier: no payload."""
-        return collective_cost(CollectiveKind.BARRIER, 0, group, 0, 0)
 
-    registry.register_zero("_c10d_functional.wait_tensor", "_c10d_functional._wrap_tensor_autograd",
-                           family=family, note="waits for (or wraps) a collective's result",
-                           moves_data=False)
-    registry.register_zero(*FSDP_COPIES, family=family,
-                           note="FSDP2's copies around its collectives: memory traffic, no FLOPs")
+@TABLE.formula("c10d.alltoall_base_", "c10d.alltoall_",
+               note="all_to_all, pairwise; S = this rank's input")
+def all_to_all(result: Any, output: Any, inputs: Any, group: Any, *_: Any,
+               **__: Any) -> Cost:
+    """all_to_all: S = this rank's input; all but its own 1/n leaves the rank."""
+    size = _nbytes(inputs)
+    return collective_cost(CollectiveKind.ALL_TO_ALL, size, group, size, _nbytes(output))
 
+
+@TABLE.formula("c10d.send", note="point-to-point: S sent")
+def send(result: Any, tensors: Any, group: Any, *_: Any, **__: Any) -> Cost:
+    """send: S bytes leave this rank."""
+    size = _nbytes(tensors)
+    return collective_cost(CollectiveKind.SEND, size, group, size, 0)
+
+
+@TABLE.formula("c10d.recv_", "c10d.recv_any_source_",
+               note="point-to-point: S received, none sent")
+def recv(result: Any, tensors: Any, group: Any, *_: Any, **__: Any) -> Cost:
+    """recv: S bytes arrive; this rank sends nothing."""
+    size = _nbytes(tensors)
+    return collective_cost(CollectiveKind.RECV, size, group, 0, size)
+
+
+@TABLE.formula("c10d.barrier", note="synchronisation only: no payload")
+def barrier(result: Any, tensor: Any, group: Any, *_: Any, **__: Any) -> Cost:
+    """barrier: no payload."""
+    return collective_cost(CollectiveKind.BARRIER, 0, group, 0, 0)
+
+
+TABLE.zero("_c10d_functional.wait_tensor", "_c10d_functional._wrap_tensor_autograd",
+           note="waits for (or wraps) a collective's result", moves_data=False)
+TABLE.zero(*FSDP_COPIES, note="FSDP2's copies around its collectives: memory traffic, no FLOPs")

@@ -14,10 +14,10 @@ gradient over N and the spatial dims (one add per element).
 from __future__ import annotations
 
 from flopwise.formulas._helpers import prod
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["conv_macs", "register"]
+__all__ = ["conv_macs", "TABLE"]
 
 
 def conv_macs(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
@@ -46,33 +46,35 @@ def _conv_forward(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias: o
     return Cost(macs=macs, dot_outputs=outputs, bias_adds=outputs if bias is not None else 0)
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "convolution"
+TABLE = FormulaTable("convolution")
 
-    @registry.register("aten.convolution", family=family)
-    def convolution(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias, stride, padding,
-                    dilation, transposed, output_padding, groups, *_, **__) -> Cost:
-        """N·Co·∏out·(Ci/g)·∏K MACs (transposed: N·Ci·∏in·(Co/g)·∏K), one bias add per output."""
-        return _conv_forward(result, x, weight, bias, transposed, groups)
 
-    @registry.register("aten._convolution", family=family)
-    def _convolution(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias, stride, padding,
-                     dilation, transposed, output_padding, groups, *_, **__) -> Cost:
-        """As aten.convolution (the older entry point with backend flags)."""
-        return _conv_forward(result, x, weight, bias, transposed, groups)
+@TABLE.formula("aten.convolution")
+def convolution(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias, stride, padding,
+                dilation, transposed, output_padding, groups, *_, **__) -> Cost:
+    """N·Co·∏out·(Ci/g)·∏K MACs (transposed: N·Ci·∏in·(Co/g)·∏K), one bias add per output."""
+    return _conv_forward(result, x, weight, bias, transposed, groups)
 
-    @registry.register("aten.convolution_backward", family=family)
-    def convolution_backward(result, grad_out: TensorSpec, x: TensorSpec, weight: TensorSpec,
-                             bias_sizes, stride, padding, dilation, transposed, output_padding,
-                             groups, output_mask, *_, **__) -> Cost:
-        """grad input and grad weight each cost the forward MACs; grad bias one add per element."""
-        macs = conv_macs(x.shape, weight.shape, grad_out.shape, bool(transposed), int(groups))
-        want_input, want_weight, want_bias = (bool(m) for m in output_mask)
-        cost = Cost()
-        if want_input:
-            cost = cost + Cost(macs=macs, dot_outputs=x.numel)
-        if want_weight:
-            cost = cost + Cost(macs=macs, dot_outputs=weight.numel)
-        if want_bias:
-            cost = cost + Cost(elementwise=grad_out.numel)
-        return cost
+
+@TABLE.formula("aten._convolution")
+def _convolution(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias, stride, padding,
+                 dilation, transposed, output_padding, groups, *_, **__) -> Cost:
+    """As aten.convolution (the older entry point with backend flags)."""
+    return _conv_forward(result, x, weight, bias, transposed, groups)
+
+
+@TABLE.formula("aten.convolution_backward")
+def convolution_backward(result, grad_out: TensorSpec, x: TensorSpec, weight: TensorSpec,
+                         bias_sizes, stride, padding, dilation, transposed, output_padding,
+                         groups, output_mask, *_, **__) -> Cost:
+    """grad input and grad weight each cost the forward MACs; grad bias one add per element."""
+    macs = conv_macs(x.shape, weight.shape, grad_out.shape, bool(transposed), int(groups))
+    want_input, want_weight, want_bias = (bool(m) for m in output_mask)
+    cost = Cost()
+    if want_input:
+        cost = cost + Cost(macs=macs, dot_outputs=x.numel)
+    if want_weight:
+        cost = cost + Cost(macs=macs, dot_outputs=weight.numel)
+    if want_bias:
+        cost = cost + Cost(elementwise=grad_out.numel)
+    return cost

@@ -10,10 +10,10 @@ factories move the bytes of their inputs and outputs.
 from __future__ import annotations
 
 from flopwise.formulas._helpers import is_float, result_spec, specs_in
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["register", "DATA_MOVEMENT", "NO_DATA", "PROFILER_MARKS"]
+__all__ = ["TABLE", "DATA_MOVEMENT", "NO_DATA", "PROFILER_MARKS"]
 
 # Zero FLOPs; bytes moved as for any op (inputs read, outputs written).
 DATA_MOVEMENT: tuple[str, ...] = (
@@ -61,97 +61,102 @@ def _bag_backward(grad: TensorSpec, indices: TensorSpec, mode: int,
     return Cost(elementwise=gathered * (2 if scaled else 1))
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "data"
-    registry.register_zero(*(f"aten.{n}" for n in DATA_MOVEMENT),
-                           # the same bitwise ops as reached through a decomposition's prims
-                           *(f"prims.{n}" for n in ("bitwise_and", "bitwise_or", "bitwise_xor",
-                                                    "bitwise_not")),
-                           family=family,
-                           note="copies, fills, creates or selects data: no FLOPs, bytes moved")
-    registry.register_zero(*(f"aten.{n}" for n in NO_DATA), "prim.device", "prim.layout",
-                           family=family, note="metadata only: no FLOPs, no bytes",
-                           moves_data=False)
-    # record_function ranges (every optimizer.step() opens one) dispatch as ops of their own
-    registry.register_zero(*(f"profiler.{n}" for n in PROFILER_MARKS), family=family,
-                           note="profiler range markers: no FLOPs, no bytes", moves_data=False)
+TABLE = FormulaTable("data")
+TABLE.zero(*(f"aten.{n}" for n in DATA_MOVEMENT),
+           # the same bitwise ops as reached through a decomposition's prims
+           *(f"prims.{n}" for n in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not")),
+           note="copies, fills, creates or selects data: no FLOPs, bytes moved")
+TABLE.zero(*(f"aten.{n}" for n in NO_DATA), "prim.device", "prim.layout",
+           note="metadata only: no FLOPs, no bytes", moves_data=False)
+# record_function ranges (every optimizer.step() opens one) dispatch as ops of their own
+TABLE.zero(*(f"profiler.{n}" for n in PROFILER_MARKS),
+           note="profiler range markers: no FLOPs, no bytes", moves_data=False)
 
-    @registry.register("aten.embedding", family=family,
-                       note="reads the indices and the gathered rows, not the whole table")
-    def embedding(result: TensorSpec, weight: TensorSpec, indices: TensorSpec, *_, **__) -> Cost:
-        """Zero MACs: reads indices + gathered rows, writes the rows."""
-        out = result_spec(result)
-        return Cost(bytes_read=indices.nbytes + out.nbytes, bytes_written=out.nbytes)
 
-    @registry.register("aten.index_select", "aten.gather", "aten._unsafe_index",
-                       "aten.index", "aten.take", "aten.take_along_dim",
-                       family=family, note="reads the indices and the gathered elements")
-    def gather(result: TensorSpec, source: TensorSpec, *args, **kwargs) -> Cost:
-        """Zero FLOPs: reads indices + gathered elements, writes the output."""
-        out = result_spec(result)
-        indices = sum(s.nbytes for s in specs_in((args, kwargs)))
-        return Cost(bytes_read=indices + out.nbytes, bytes_written=out.nbytes)
+@TABLE.formula("aten.embedding",
+               note="reads the indices and the gathered rows, not the whole table")
+def embedding(result: TensorSpec, weight: TensorSpec, indices: TensorSpec, *_, **__) -> Cost:
+    """Zero MACs: reads indices + gathered rows, writes the rows."""
+    out = result_spec(result)
+    return Cost(bytes_read=indices.nbytes + out.nbytes, bytes_written=out.nbytes)
 
-    @registry.register("aten.embedding_dense_backward", family=family)
-    def embedding_backward(result: TensorSpec, grad_out: TensorSpec, *_, **__) -> Cost:
-        """One add per output-gradient element (scattered into the table's gradient)."""
-        return Cost(elementwise=grad_out.numel)
 
-    @registry.register("aten._embedding_bag", "aten._embedding_bag_forward_only",
-                       family=family, note="one add (compare, for max) per gathered element")
-    def embedding_bag(result, weight: TensorSpec, indices: TensorSpec, offsets: TensorSpec,
-                      scale_grad_by_freq: bool = False, mode: int = 0, sparse: bool = False,
-                      per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
-        """Sum: an add per gathered element (n·D), mean: + a divide per output element, max: a
-        compare per gathered element; per-sample weights: + a multiply per gathered element.
-        Reads the indices, offsets and gathered rows (not the table)."""
-        gathered = indices.numel * weight.shape[1]
-        out = result_spec(result)
-        work = gathered + (out.numel if mode == 1 else 0)
-        read = indices.nbytes + offsets.nbytes + gathered * weight.itemsize
-        if per_sample_weights is not None:
-            work += gathered
-            read += per_sample_weights.nbytes
-        return Cost(elementwise=work, bytes_read=read)
+@TABLE.formula("aten.index_select", "aten.gather", "aten._unsafe_index",
+               "aten.index", "aten.take", "aten.take_along_dim",
+               note="reads the indices and the gathered elements")
+def gather(result: TensorSpec, source: TensorSpec, *args, **kwargs) -> Cost:
+    """Zero FLOPs: reads indices + gathered elements, writes the output."""
+    out = result_spec(result)
+    indices = sum(s.nbytes for s in specs_in((args, kwargs)))
+    return Cost(bytes_read=indices + out.nbytes, bytes_written=out.nbytes)
 
-    @registry.register("aten._embedding_bag_backward", family=family,
-                       note="an add per gathered element (per gradient element, for max)")
-    def embedding_bag_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
-                               offsets, offset2bag, bag_size, maximum_indices, num_weights,
-                               scale_grad_by_freq, mode: int, sparse,
-                               per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
-        """See :func:`embedding_bag_dense_backward`."""
-        return _bag_backward(grad, indices, mode, per_sample_weights)
 
-    @registry.register("aten._embedding_bag_dense_backward", family=family,
-                       note="an add per gathered element (per gradient element, for max)")
-    def embedding_bag_dense_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
-                                     offset2bag, bag_size, maximum_indices, num_weights,
-                                     scale_grad_by_freq, mode: int,
-                                     per_sample_weights: TensorSpec | None = None,
-                                     *_, **__) -> Cost:
-        """Scatters the bag gradients into the table's gradient. Sum: an add per gathered
-        element (n·D); mean, or per-sample weights: + a multiply each; max: an add per
-        gradient element (only the maxima receive it)."""
-        return _bag_backward(grad, indices, mode, per_sample_weights)
+@TABLE.formula("aten.embedding_dense_backward")
+def embedding_backward(result: TensorSpec, grad_out: TensorSpec, *_, **__) -> Cost:
+    """One add per output-gradient element (scattered into the table's gradient)."""
+    return Cost(elementwise=grad_out.numel)
 
-    @registry.register("aten._embedding_bag_per_sample_weights_backward", family=family)
-    def per_sample_weights_backward(result: TensorSpec, grad: TensorSpec, weight: TensorSpec,
-                                    indices: TensorSpec, *_, **__) -> Cost:
-        """A D-term dot product (bag gradient · table row) per index."""
-        return Cost(macs=indices.numel * weight.shape[1], dot_outputs=indices.numel)
 
-    @registry.register("aten.scatter_add", "aten.scatter_add_", "aten.index_add",
-                       "aten.index_add_", "aten.scatter_reduce", "aten.scatter_reduce_",
-                       "aten.index_reduce", "aten.index_reduce_", family=family)
-    def scatter_add(result: TensorSpec, target: TensorSpec, *args, **kwargs) -> Cost:
-        """One add (or reduce step) per source element."""
-        sources = [s for s in specs_in((args, kwargs)) if is_float(s)]
-        return Cost(elementwise=max((s.numel for s in sources), default=0))
+@TABLE.formula("aten._embedding_bag", "aten._embedding_bag_forward_only",
+               note="one add (compare, for max) per gathered element")
+def embedding_bag(result, weight: TensorSpec, indices: TensorSpec, offsets: TensorSpec,
+                  scale_grad_by_freq: bool = False, mode: int = 0, sparse: bool = False,
+                  per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
+    """Sum: an add per gathered element (n·D), mean: + a divide per output element, max: a
+    compare per gathered element; per-sample weights: + a multiply per gathered element.
+    Reads the indices, offsets and gathered rows (not the table)."""
+    gathered = indices.numel * weight.shape[1]
+    out = result_spec(result)
+    work = gathered + (out.numel if mode == 1 else 0)
+    read = indices.nbytes + offsets.nbytes + gathered * weight.itemsize
+    if per_sample_weights is not None:
+        work += gathered
+        read += per_sample_weights.nbytes
+    return Cost(elementwise=work, bytes_read=read)
 
-    @registry.register("aten.index_put", "aten.index_put_", "aten._index_put_impl_",
-                       family=family, note="an add per value when accumulate=True, else a copy")
-    def index_put(result: TensorSpec, target: TensorSpec, indices, values: TensorSpec,
-                  accumulate: bool = False, *_, **__) -> Cost:
-        """One add per value with accumulate=True; a copy otherwise."""
-        return Cost(elementwise=values.numel if accumulate and is_float(values) else 0)
+
+@TABLE.formula("aten._embedding_bag_backward",
+               note="an add per gathered element (per gradient element, for max)")
+def embedding_bag_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
+                           offsets, offset2bag, bag_size, maximum_indices, num_weights,
+                           scale_grad_by_freq, mode: int, sparse,
+                           per_sample_weights: TensorSpec | None = None, *_, **__) -> Cost:
+    """See :func:`embedding_bag_dense_backward`."""
+    return _bag_backward(grad, indices, mode, per_sample_weights)
+
+
+@TABLE.formula("aten._embedding_bag_dense_backward",
+               note="an add per gathered element (per gradient element, for max)")
+def embedding_bag_dense_backward(result: TensorSpec, grad: TensorSpec, indices: TensorSpec,
+                                 offset2bag, bag_size, maximum_indices, num_weights,
+                                 scale_grad_by_freq, mode: int,
+                                 per_sample_weights: TensorSpec | None = None,
+                                 *_, **__) -> Cost:
+    """Scatters the bag gradients into the table's gradient. Sum: an add per gathered
+    element (n·D); mean, or per-sample weights: + a multiply each; max: an add per
+    gradient element (only the maxima receive it)."""
+    return _bag_backward(grad, indices, mode, per_sample_weights)
+
+
+@TABLE.formula("aten._embedding_bag_per_sample_weights_backward")
+def per_sample_weights_backward(result: TensorSpec, grad: TensorSpec, weight: TensorSpec,
+                                indices: TensorSpec, *_, **__) -> Cost:
+    """A D-term dot product (bag gradient · table row) per index."""
+    return Cost(macs=indices.numel * weight.shape[1], dot_outputs=indices.numel)
+
+
+@TABLE.formula("aten.scatter_add", "aten.scatter_add_", "aten.index_add",
+               "aten.index_add_", "aten.scatter_reduce", "aten.scatter_reduce_",
+               "aten.index_reduce", "aten.index_reduce_")
+def scatter_add(result: TensorSpec, target: TensorSpec, *args, **kwargs) -> Cost:
+    """One add (or reduce step) per source element."""
+    sources = [s for s in specs_in((args, kwargs)) if is_float(s)]
+    return Cost(elementwise=max((s.numel for s in sources), default=0))
+
+
+@TABLE.formula("aten.index_put", "aten.index_put_", "aten._index_put_impl_",
+               note="an add per value when accumulate=True, else a copy")
+def index_put(result: TensorSpec, target: TensorSpec, indices, values: TensorSpec,
+              accumulate: bool = False, *_, **__) -> Cost:
+    """One add per value with accumulate=True; a copy otherwise."""
+    return Cost(elementwise=values.numel if accumulate and is_float(values) else 0)

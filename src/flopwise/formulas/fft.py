@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 
 from flopwise.formulas._helpers import prod, result_spec
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["fft_flops", "register"]
+__all__ = ["fft_flops", "TABLE"]
 
 _NOTE = "FFTW's 5·N·log₂N convention, not any library's exact arithmetic"
 
@@ -55,21 +55,23 @@ def _transform(real_side: TensorSpec, dim, normalization: int, result, real: boo
                 + _normalise(result_spec(result), normalization))
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "fft"
+TABLE = FormulaTable("fft")
 
-    @registry.register("aten._fft_c2c", family=family, note=_NOTE)
-    def c2c(result, x: TensorSpec, dim, normalization: int, forward: bool, *_, **__) -> Cost:
-        """Complex to complex: 5·N·log₂N per transform."""
-        return _transform(x, dim, normalization, result, real=False)
 
-    @registry.register("aten._fft_r2c", family=family, note=_NOTE)
-    def r2c(result, x: TensorSpec, dim, normalization: int, onesided: bool, *_, **__) -> Cost:
-        """Real to complex: 2.5·N·log₂N per transform of N real points."""
-        return _transform(x, dim, normalization, result, real=True)
+@TABLE.formula("aten._fft_c2c", note=_NOTE)
+def c2c(result, x: TensorSpec, dim, normalization: int, forward: bool, *_, **__) -> Cost:
+    """Complex to complex: 5·N·log₂N per transform."""
+    return _transform(x, dim, normalization, result, real=False)
 
-    @registry.register("aten._fft_c2r", family=family, note=_NOTE)
-    def c2r(result, x: TensorSpec, dim, normalization: int, last_dim_size: int,
-            *_, **__) -> Cost:
-        """Complex to real: 2.5·N·log₂N per transform to N real points (the output's size)."""
-        return _transform(result_spec(result), dim, normalization, result, real=True)
+
+@TABLE.formula("aten._fft_r2c", note=_NOTE)
+def r2c(result, x: TensorSpec, dim, normalization: int, onesided: bool, *_, **__) -> Cost:
+    """Real to complex: 2.5·N·log₂N per transform of N real points."""
+    return _transform(x, dim, normalization, result, real=True)
+
+
+@TABLE.formula("aten._fft_c2r", note=_NOTE)
+def c2r(result, x: TensorSpec, dim, normalization: int, last_dim_size: int,
+        *_, **__) -> Cost:
+    """Complex to real: 2.5·N·log₂N per transform to N real points (the output's size)."""
+    return _transform(result_spec(result), dim, normalization, result, real=True)

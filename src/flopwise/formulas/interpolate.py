@@ -10,10 +10,10 @@ cost per output-gradient element.
 from __future__ import annotations
 
 from flopwise.formulas._helpers import result_spec
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import Formula, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["PER_OUTPUT", "register"]
+__all__ = ["PER_OUTPUT", "TABLE", "forward", "backward"]
 
 PER_OUTPUT: dict[str, int] = {
     "upsample_nearest1d": 0, "upsample_nearest2d": 0, "upsample_nearest3d": 0,
@@ -23,15 +23,33 @@ PER_OUTPUT: dict[str, int] = {
 }
 
 
-def register(registry: FormulaRegistry) -> None:
-    for name, per in PER_OUTPUT.items():
-        def forward(result, x: TensorSpec, *_, _per=per, **__) -> Cost:
-            return Cost(elementwise=_per * result_spec(result).numel)
+def forward(name: str) -> Formula:
+    """The formula of interpolation ``name``: its FLOPs per output element.
 
-        def backward(result, grad_out: TensorSpec, *_, _per=per, **__) -> Cost:
-            return Cost(elementwise=_per * grad_out.numel)
+    >>> forward("upsample_bilinear2d")(TensorSpec((1, 1, 4, 4)), TensorSpec((1, 1, 2, 2))).elementwise
+    112
+    """
+    per = PER_OUTPUT[name]
 
-        forward.__doc__ = f"{per} FLOPs per output element."
-        backward.__doc__ = f"{per} FLOPs per output-gradient element."
-        registry.register(f"aten.{name}", family="interpolation")(forward)
-        registry.register(f"aten.{name}_backward", family="interpolation")(backward)
+    def formula(result, x: TensorSpec, *_, **__) -> Cost:
+        return Cost(elementwise=per * result_spec(result).numel)
+
+    formula.__doc__ = f"{per} FLOPs per output element."
+    return formula
+
+
+def backward(name: str) -> Formula:
+    """The formula of ``name``'s backward: the same FLOPs per output-gradient element."""
+    per = PER_OUTPUT[name]
+
+    def formula(result, grad_out: TensorSpec, *_, **__) -> Cost:
+        return Cost(elementwise=per * grad_out.numel)
+
+    formula.__doc__ = f"{per} FLOPs per output-gradient element."
+    return formula
+
+
+TABLE = FormulaTable("interpolation")
+for _name in PER_OUTPUT:
+    TABLE.formula(f"aten.{_name}")(forward(_name))
+    TABLE.formula(f"aten.{_name}_backward")(backward(_name))

@@ -3,10 +3,10 @@ binary cross-entropy; forward and backward. Costs are per element of the input."
 
 from __future__ import annotations
 
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import Formula, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["register", "PER_ELEMENT"]
+__all__ = ["TABLE", "PER_ELEMENT", "per_element"]
 
 PER_ELEMENT: dict[str, int] = {
     "mse_loss": 3,                  # subtract, square, add
@@ -20,24 +20,36 @@ PER_ELEMENT: dict[str, int] = {
 }
 
 
-def register(registry: FormulaRegistry) -> None:
-    for name, per in PER_ELEMENT.items():
-        backward = name.endswith("_backward")
+def per_element(name: str) -> Formula:
+    """The formula of loss ``name``: its FLOPs per element of the input (a backward op reads
+    its input second, after the output gradient).
 
-        def formula(result, first: TensorSpec, *args, _per=per, _backward=backward, **__) -> Cost:
-            x = args[0] if _backward else first  # backward ops take (grad_output, input, ...)
-            return Cost(elementwise=_per * x.numel)
+    >>> per_element("mse_loss")(TensorSpec(()), TensorSpec((4, 5)), TensorSpec((4, 5))).elementwise
+    60
+    """
+    per, backward = PER_ELEMENT[name], name.endswith("_backward")
 
-        formula.__doc__ = f"{per} FLOPs per input element."
-        registry.register(f"aten.{name}", family="loss")(formula)
+    def formula(result, first: TensorSpec, *args, **__) -> Cost:
+        x = args[0] if backward else first  # backward ops take (grad_output, input, ...)
+        return Cost(elementwise=per * x.numel)
 
-    @registry.register("aten.nll_loss_forward", "aten.nll_loss2d_forward", family="loss")
-    def nll_loss(result, x: TensorSpec, target: TensorSpec, weight=None, *_, **__) -> Cost:
-        """Gather one log-probability per target and sum: 1 add per target (+1 multiply with weights)."""
-        return Cost(elementwise=target.numel * (2 if weight is not None else 1))
+    formula.__doc__ = f"{per} FLOPs per input element."
+    return formula
 
-    @registry.register("aten.nll_loss_backward", "aten.nll_loss2d_backward", family="loss")
-    def nll_loss_backward(result, grad_out: TensorSpec, x: TensorSpec, target: TensorSpec,
-                          weight=None, *_, **__) -> Cost:
-        """Scatter −grad (scaled) to one element per target: 1 FLOP per target."""
-        return Cost(elementwise=target.numel * (2 if weight is not None else 1))
+
+TABLE = FormulaTable("loss")
+for _name in PER_ELEMENT:
+    TABLE.formula(f"aten.{_name}")(per_element(_name))
+
+
+@TABLE.formula("aten.nll_loss_forward", "aten.nll_loss2d_forward")
+def nll_loss(result, x: TensorSpec, target: TensorSpec, weight=None, *_, **__) -> Cost:
+    """Gather one log-probability per target and sum: 1 add per target (+1 multiply with weights)."""
+    return Cost(elementwise=target.numel * (2 if weight is not None else 1))
+
+
+@TABLE.formula("aten.nll_loss_backward", "aten.nll_loss2d_backward")
+def nll_loss_backward(result, grad_out: TensorSpec, x: TensorSpec, target: TensorSpec,
+                      weight=None, *_, **__) -> Cost:
+    """Scatter −grad (scaled) to one element per target: 1 FLOP per target."""
+    return Cost(elementwise=target.numel * (2 if weight is not None else 1))

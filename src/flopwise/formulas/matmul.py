@@ -8,10 +8,10 @@ as these ops (after views and expands), so they are counted here.
 from __future__ import annotations
 
 from flopwise.formulas._helpers import prod
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["matmul_cost", "register", "trilinear_cost"]
+__all__ = ["matmul_cost", "TABLE", "trilinear_cost"]
 
 
 def matmul_cost(batch: int, m: int, k: int, n: int, bias: bool = False) -> Cost:
@@ -85,109 +85,122 @@ def _has_bias(beta: float | int) -> bool:
     return beta != 0
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "matmul"
+TABLE = FormulaTable("matmul")
 
-    @registry.register("aten._trilinear", family=family,
-                       note="nn.Bilinear: N·O·J·(I + 1) MACs, as the unrolled kernel computes")
-    def trilinear(result: TensorSpec, i1: TensorSpec, i2: TensorSpec, i3: TensorSpec,
-                  expand1, expand2, expand3, sumdim, unroll_dim: int = 1, *_, **__) -> Cost:
-        """Two contractions per slice of the unrolled dim, plus the slice's add."""
-        return trilinear_cost(i1.shape, i2.shape, i3.shape, list(expand1), list(expand2),
-                              list(expand3), list(sumdim), unroll_dim)
 
-    @registry.register("aten.mm", "aten._int_mm", family=family)
-    def mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
-        """[M,K] @ [K,N]: M·N·K MACs."""
-        m, k = a.shape
-        return matmul_cost(1, m, k, b.shape[1])
+@TABLE.formula("aten._trilinear",
+               note="nn.Bilinear: N·O·J·(I + 1) MACs, as the unrolled kernel computes")
+def trilinear(result: TensorSpec, i1: TensorSpec, i2: TensorSpec, i3: TensorSpec,
+              expand1, expand2, expand3, sumdim, unroll_dim: int = 1, *_, **__) -> Cost:
+    """Two contractions per slice of the unrolled dim, plus the slice's add."""
+    return trilinear_cost(i1.shape, i2.shape, i3.shape, list(expand1), list(expand2),
+                          list(expand3), list(sumdim), unroll_dim)
 
-    @registry.register("aten.addmm", family=family)
-    def addmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
-              *_, beta: float = 1, **__) -> Cost:
-        """bias + [M,K] @ [K,N]: M·N·K MACs and M·N bias adds."""
-        m, k = a.shape
-        return matmul_cost(1, m, k, b.shape[1], bias=_has_bias(beta))
 
-    @registry.register("aten._scaled_mm", family=family,
-                       note="fp8 GEMM; scales are applied per output (counted as part of the MAC)")
-    def scaled_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *args, bias=None, **__) -> Cost:
-        """[M,K] @ [K,N] in fp8 with scales: M·N·K MACs (+ M·N bias adds)."""
-        m, k = a.shape
-        has_bias = bias is not None or (len(args) >= 3 and args[2] is not None)
-        return matmul_cost(1, m, k, b.shape[1], bias=has_bias)
+@TABLE.formula("aten.mm", "aten._int_mm")
+def mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+    """[M,K] @ [K,N]: M·N·K MACs."""
+    m, k = a.shape
+    return matmul_cost(1, m, k, b.shape[1])
 
-    @registry.register("aten.bmm", family=family)
-    def bmm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
-        """[B,M,K] @ [B,K,N]: B·M·N·K MACs."""
-        batch, m, k = a.shape
-        return matmul_cost(batch, m, k, b.shape[2])
 
-    @registry.register("aten.baddbmm", family=family)
-    def baddbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
-                *_, beta: float = 1, **__) -> Cost:
-        """bias + [B,M,K] @ [B,K,N]: B·M·N·K MACs and B·M·N bias adds."""
-        batch, m, k = a.shape
-        return matmul_cost(batch, m, k, b.shape[2], bias=_has_bias(beta))
+@TABLE.formula("aten.addmm")
+def addmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+          *_, beta: float = 1, **__) -> Cost:
+    """bias + [M,K] @ [K,N]: M·N·K MACs and M·N bias adds."""
+    m, k = a.shape
+    return matmul_cost(1, m, k, b.shape[1], bias=_has_bias(beta))
 
-    @registry.register("aten.addbmm", family=family)
-    def addbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
-               *_, beta: float = 1, **__) -> Cost:
-        """bias + Σ_b [M,K] @ [K,N]: B·M·N·K MACs; the B products sum into M·N outputs."""
-        batch, m, k = a.shape
-        n = b.shape[2]
-        return Cost(macs=batch * m * n * k, dot_outputs=m * n,
-                    bias_adds=m * n if _has_bias(beta) else 0)
 
-    @registry.register("aten._grouped_mm", family=family,
-                       note="mixture-of-experts GEMM: each row meets one group's weight")
-    def grouped_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
-        """Grouped GEMM: every output element is one K-term dot product (K the shared dim)."""
-        k = a.shape[-1]
-        if a.ndim == 2 and b.ndim == 2:  # groups split K: [M, ΣK] @ [ΣK, N] -> [G, M, N]
-            outputs = a.shape[0] * b.shape[1]
-            return Cost(macs=outputs * k, dot_outputs=result.numel)
-        return Cost(macs=result.numel * k, dot_outputs=result.numel)
+@TABLE.formula("aten._scaled_mm",
+               note="fp8 GEMM; scales are applied per output (counted as part of the MAC)")
+def scaled_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *args, bias=None, **__) -> Cost:
+    """[M,K] @ [K,N] in fp8 with scales: M·N·K MACs (+ M·N bias adds)."""
+    m, k = a.shape
+    has_bias = bias is not None or (len(args) >= 3 and args[2] is not None)
+    return matmul_cost(1, m, k, b.shape[1], bias=has_bias)
 
-    @registry.register("aten.linalg_solve_triangular", family=family,
-                       note="substitution: row i of each solution takes i MACs and a division")
-    def solve_triangular(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_,
-                         unitriangular: bool = False, **__) -> Cost:
-        """Solve A·X = B (or X·A = B) for triangular [n,n] A: each of the result's elements is
-        b minus an i-term dot product (i = 0..n-1), then divided by A's diagonal (not when
-        unitriangular): result·(n-1)/2 MACs, one b term (as a bias add) per element."""
-        n = a.shape[-1]
-        return Cost(macs=result.numel * (n - 1) // 2, dot_outputs=result.numel,
-                    bias_adds=result.numel, elementwise=0 if unitriangular else result.numel)
 
-    @registry.register("aten.mv", family=family)
-    def mv(result: TensorSpec, a: TensorSpec, v: TensorSpec, *_, **__) -> Cost:
-        """[M,K] @ [K]: M·K MACs."""
-        m, k = a.shape
-        return matmul_cost(1, m, k, 1)
+@TABLE.formula("aten.bmm")
+def bmm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+    """[B,M,K] @ [B,K,N]: B·M·N·K MACs."""
+    batch, m, k = a.shape
+    return matmul_cost(batch, m, k, b.shape[2])
 
-    @registry.register("aten.addmv", family=family)
-    def addmv(result: TensorSpec, bias: TensorSpec, a: TensorSpec, v: TensorSpec,
-              *_, beta: float = 1, **__) -> Cost:
-        """bias + [M,K] @ [K]: M·K MACs and M bias adds."""
-        m, k = a.shape
-        return matmul_cost(1, m, k, 1, bias=_has_bias(beta))
 
-    @registry.register("aten.dot", "aten.vdot", family=family)
-    def dot(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
-        """[K] · [K]: K MACs, one output."""
-        return matmul_cost(1, 1, a.shape[0], 1)
+@TABLE.formula("aten.baddbmm")
+def baddbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+            *_, beta: float = 1, **__) -> Cost:
+    """bias + [B,M,K] @ [B,K,N]: B·M·N·K MACs and B·M·N bias adds."""
+    batch, m, k = a.shape
+    return matmul_cost(batch, m, k, b.shape[2], bias=_has_bias(beta))
 
-    @registry.register("aten.addr", family=family)
-    def addr(result: TensorSpec, bias: TensorSpec, u: TensorSpec, v: TensorSpec,
-             *_, beta: float = 1, **__) -> Cost:
-        """bias + outer(u, v): M·N one-term products and M·N bias adds."""
-        return matmul_cost(1, u.shape[0], 1, v.shape[0], bias=_has_bias(beta))
 
-    @registry.register("aten.linear", family=family,
-                       note="reached only where linear is not decomposed (e.g. some fake-tensor paths)")
-    def linear(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias=None, *_, **__) -> Cost:
-        """[..., I] @ [O, I]ᵀ: (rows)·I·O MACs, + rows·O bias adds."""
-        out_features, in_features = weight.shape
-        rows = prod(x.shape[:-1])
-        return matmul_cost(1, rows, in_features, out_features, bias=bias is not None)
+@TABLE.formula("aten.addbmm")
+def addbmm(result: TensorSpec, bias: TensorSpec, a: TensorSpec, b: TensorSpec,
+           *_, beta: float = 1, **__) -> Cost:
+    """bias + Σ_b [M,K] @ [K,N]: B·M·N·K MACs; the B products sum into M·N outputs."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    return Cost(macs=batch * m * n * k, dot_outputs=m * n,
+                bias_adds=m * n if _has_bias(beta) else 0)
+
+
+@TABLE.formula("aten._grouped_mm",
+               note="mixture-of-experts GEMM: each row meets one group's weight")
+def grouped_mm(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+    """Grouped GEMM: every output element is one K-term dot product (K the shared dim)."""
+    k = a.shape[-1]
+    if a.ndim == 2 and b.ndim == 2:  # groups split K: [M, ΣK] @ [ΣK, N] -> [G, M, N]
+        outputs = a.shape[0] * b.shape[1]
+        return Cost(macs=outputs * k, dot_outputs=result.numel)
+    return Cost(macs=result.numel * k, dot_outputs=result.numel)
+
+
+@TABLE.formula("aten.linalg_solve_triangular",
+               note="substitution: row i of each solution takes i MACs and a division")
+def solve_triangular(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_,
+                     unitriangular: bool = False, **__) -> Cost:
+    """Solve A·X = B (or X·A = B) for triangular [n,n] A: each of the result's elements is
+    b minus an i-term dot product (i = 0..n-1), then divided by A's diagonal (not when
+    unitriangular): result·(n-1)/2 MACs, one b term (as a bias add) per element."""
+    n = a.shape[-1]
+    return Cost(macs=result.numel * (n - 1) // 2, dot_outputs=result.numel,
+                bias_adds=result.numel, elementwise=0 if unitriangular else result.numel)
+
+
+@TABLE.formula("aten.mv")
+def mv(result: TensorSpec, a: TensorSpec, v: TensorSpec, *_, **__) -> Cost:
+    """[M,K] @ [K]: M·K MACs."""
+    m, k = a.shape
+    return matmul_cost(1, m, k, 1)
+
+
+@TABLE.formula("aten.addmv")
+def addmv(result: TensorSpec, bias: TensorSpec, a: TensorSpec, v: TensorSpec,
+          *_, beta: float = 1, **__) -> Cost:
+    """bias + [M,K] @ [K]: M·K MACs and M bias adds."""
+    m, k = a.shape
+    return matmul_cost(1, m, k, 1, bias=_has_bias(beta))
+
+
+@TABLE.formula("aten.dot", "aten.vdot")
+def dot(result: TensorSpec, a: TensorSpec, b: TensorSpec, *_, **__) -> Cost:
+    """[K] · [K]: K MACs, one output."""
+    return matmul_cost(1, 1, a.shape[0], 1)
+
+
+@TABLE.formula("aten.addr")
+def addr(result: TensorSpec, bias: TensorSpec, u: TensorSpec, v: TensorSpec,
+         *_, beta: float = 1, **__) -> Cost:
+    """bias + outer(u, v): M·N one-term products and M·N bias adds."""
+    return matmul_cost(1, u.shape[0], 1, v.shape[0], bias=_has_bias(beta))
+
+
+@TABLE.formula("aten.linear",
+               note="reached only where linear is not decomposed (e.g. some fake-tensor paths)")
+def linear(result: TensorSpec, x: TensorSpec, weight: TensorSpec, bias=None, *_, **__) -> Cost:
+    """[..., I] @ [O, I]ᵀ: (rows)·I·O MACs, + rows·O bias adds."""
+    out_features, in_features = weight.shape
+    rows = prod(x.shape[:-1])
+    return matmul_cost(1, rows, in_features, out_features, bias=bias is not None)

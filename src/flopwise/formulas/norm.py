@@ -14,10 +14,10 @@ Backward per element: 2 (β and γ gradients) + 6 for the input gradient with st
 from __future__ import annotations
 
 from flopwise.formulas._helpers import first_spec
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["norm_cost", "register"]
+__all__ = ["norm_cost", "TABLE"]
 
 STATS_PER_ELEMENT = 4
 RMS_STATS_PER_ELEMENT = 2
@@ -45,72 +45,81 @@ def norm_backward_cost(numel: int, stats: bool, affine: bool) -> Cost:
     return Cost(elementwise=per * numel)
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "normalisation"
+TABLE = FormulaTable("normalisation")
 
-    @registry.register("aten.native_batch_norm", "aten._native_batch_norm_legit",
-                       "aten.cudnn_batch_norm", "aten.miopen_batch_norm", family=family)
-    def batch_norm(result, x: TensorSpec, weight, bias, running_mean, running_var, training,
-                   *_, **__) -> Cost:
-        """Statistics (training) 4 + normalise 2 + affine 2 FLOPs per element."""
-        return norm_cost(x.numel, stats=bool(training), affine=weight is not None)
 
-    @registry.register("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update",
-                       family=family)
-    def batch_norm_eval(result, x: TensorSpec, weight, *_, **__) -> Cost:
-        """Running statistics: normalise 2 + affine 2 FLOPs per element."""
-        return norm_cost(x.numel, stats=False, affine=weight is not None)
+@TABLE.formula("aten.native_batch_norm", "aten._native_batch_norm_legit",
+               "aten.cudnn_batch_norm", "aten.miopen_batch_norm")
+def batch_norm(result, x: TensorSpec, weight, bias, running_mean, running_var, training,
+               *_, **__) -> Cost:
+    """Statistics (training) 4 + normalise 2 + affine 2 FLOPs per element."""
+    return norm_cost(x.numel, stats=bool(training), affine=weight is not None)
 
-    @registry.register("aten._batch_norm_with_update", family=family)
-    def batch_norm_train(result, x: TensorSpec, weight, *_, **__) -> Cost:
-        """Batch statistics: 4 + 2 + affine 2 FLOPs per element."""
-        return norm_cost(x.numel, stats=True, affine=weight is not None)
 
-    @registry.register("aten.native_batch_norm_backward", "aten.cudnn_batch_norm_backward",
-                       "aten.miopen_batch_norm_backward", family=family)
-    def batch_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, weight, running_mean,
-                            running_var, save_mean, save_invstd, train, *_, **__) -> Cost:
-        """Input gradient (6 with batch statistics, 3 without) + γ/β gradients 2 per element."""
-        return norm_backward_cost(x.numel, stats=bool(train), affine=weight is not None)
+@TABLE.formula("aten._native_batch_norm_legit_no_training", "aten._batch_norm_no_update")
+def batch_norm_eval(result, x: TensorSpec, weight, *_, **__) -> Cost:
+    """Running statistics: normalise 2 + affine 2 FLOPs per element."""
+    return norm_cost(x.numel, stats=False, affine=weight is not None)
 
-    @registry.register("aten.batch_norm_backward", family=family)
-    def batch_norm_backward_new(result, grad_out: TensorSpec, x: TensorSpec, weight, running_mean,
-                                running_var, save_mean, save_var, update, *_, **__) -> Cost:
-        """As native_batch_norm_backward (``update`` marks training statistics)."""
-        return norm_backward_cost(x.numel, stats=bool(update), affine=weight is not None)
 
-    @registry.register("aten.native_layer_norm", family=family)
-    def layer_norm(result, x: TensorSpec, normalized_shape, weight=None, bias=None,
-                   *_, **__) -> Cost:
-        """Statistics 4 + normalise 2 + affine 2 FLOPs per element."""
-        return norm_cost(x.numel, stats=True, affine=weight is not None)
+@TABLE.formula("aten._batch_norm_with_update")
+def batch_norm_train(result, x: TensorSpec, weight, *_, **__) -> Cost:
+    """Batch statistics: 4 + 2 + affine 2 FLOPs per element."""
+    return norm_cost(x.numel, stats=True, affine=weight is not None)
 
-    @registry.register("aten.native_group_norm", family=family)
-    def group_norm(result, x: TensorSpec, weight=None, bias=None, *_, **__) -> Cost:
-        """Statistics 4 + normalise 2 + affine 2 FLOPs per element."""
-        return norm_cost(x.numel, stats=True, affine=weight is not None)
 
-    @registry.register("aten.native_layer_norm_backward", family=family)
-    def layer_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, normalized_shape, mean,
-                            rstd, weight=None, *_, **__) -> Cost:
-        """Input gradient 6 + γ/β gradients 2 FLOPs per element."""
-        return norm_backward_cost(x.numel, stats=True, affine=weight is not None)
+@TABLE.formula("aten.native_batch_norm_backward", "aten.cudnn_batch_norm_backward",
+               "aten.miopen_batch_norm_backward")
+def batch_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, weight, running_mean,
+                        running_var, save_mean, save_invstd, train, *_, **__) -> Cost:
+    """Input gradient (6 with batch statistics, 3 without) + γ/β gradients 2 per element."""
+    return norm_backward_cost(x.numel, stats=bool(train), affine=weight is not None)
 
-    @registry.register("aten.native_group_norm_backward", family=family)
-    def group_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, mean, rstd,
-                            weight=None, *_, **__) -> Cost:
-        """Input gradient 6 + γ/β gradients 2 FLOPs per element."""
-        return norm_backward_cost(x.numel, stats=True, affine=weight is not None)
 
-    @registry.register("aten._fused_rms_norm", family=family)
-    def rms_norm(result, x: TensorSpec, normalized_shape, weight=None, *_, **__) -> Cost:
-        """Square and sum 2 + scale 1 + weight 1 FLOPs per element."""
-        per = RMS_STATS_PER_ELEMENT + 1 + (1 if weight is not None else 0)
-        return Cost(elementwise=per * x.numel)
+@TABLE.formula("aten.batch_norm_backward")
+def batch_norm_backward_new(result, grad_out: TensorSpec, x: TensorSpec, weight, running_mean,
+                            running_var, save_mean, save_var, update, *_, **__) -> Cost:
+    """As native_batch_norm_backward (``update`` marks training statistics)."""
+    return norm_backward_cost(x.numel, stats=bool(update), affine=weight is not None)
 
-    @registry.register("aten._fused_rms_norm_backward", family=family)
-    def rms_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, normalized_shape, rstd,
-                          weight=None, *_, **__) -> Cost:
-        """Input gradient 5 + weight gradient 2 FLOPs per element."""
-        per = 5 + (BACKWARD_AFFINE if first_spec(weight) is not None else 0)
-        return Cost(elementwise=per * x.numel)
+
+@TABLE.formula("aten.native_layer_norm")
+def layer_norm(result, x: TensorSpec, normalized_shape, weight=None, bias=None,
+               *_, **__) -> Cost:
+    """Statistics 4 + normalise 2 + affine 2 FLOPs per element."""
+    return norm_cost(x.numel, stats=True, affine=weight is not None)
+
+
+@TABLE.formula("aten.native_group_norm")
+def group_norm(result, x: TensorSpec, weight=None, bias=None, *_, **__) -> Cost:
+    """Statistics 4 + normalise 2 + affine 2 FLOPs per element."""
+    return norm_cost(x.numel, stats=True, affine=weight is not None)
+
+
+@TABLE.formula("aten.native_layer_norm_backward")
+def layer_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, normalized_shape, mean,
+                        rstd, weight=None, *_, **__) -> Cost:
+    """Input gradient 6 + γ/β gradients 2 FLOPs per element."""
+    return norm_backward_cost(x.numel, stats=True, affine=weight is not None)
+
+
+@TABLE.formula("aten.native_group_norm_backward")
+def group_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, mean, rstd,
+                        weight=None, *_, **__) -> Cost:
+    """Input gradient 6 + γ/β gradients 2 FLOPs per element."""
+    return norm_backward_cost(x.numel, stats=True, affine=weight is not None)
+
+
+@TABLE.formula("aten._fused_rms_norm")
+def rms_norm(result, x: TensorSpec, normalized_shape, weight=None, *_, **__) -> Cost:
+    """Square and sum 2 + scale 1 + weight 1 FLOPs per element."""
+    per = RMS_STATS_PER_ELEMENT + 1 + (1 if weight is not None else 0)
+    return Cost(elementwise=per * x.numel)
+
+
+@TABLE.formula("aten._fused_rms_norm_backward")
+def rms_norm_backward(result, grad_out: TensorSpec, x: TensorSpec, normalized_shape, rstd,
+                      weight=None, *_, **__) -> Cost:
+    """Input gradient 5 + weight gradient 2 FLOPs per element."""
+    per = 5 + (BACKWARD_AFFINE if first_spec(weight) is not None else 0)
+    return Cost(elementwise=per * x.numel)

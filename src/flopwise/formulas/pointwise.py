@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from flopwise.formulas._helpers import first_spec, is_float, specs_in
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import Formula, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["PER_ELEMENT", "FOREACH_PER_ELEMENT", "register"]
+__all__ = ["PER_ELEMENT", "FOREACH_PER_ELEMENT", "TABLE", "per_element", "foreach", "fused_optimizer"]
 
 # FLOPs per output element. NB: transcendental functions (exp, log, tanh, erf, sqrt...) count 1,
 # as in most FLOP counters; their hardware cost is higher.
@@ -73,7 +73,13 @@ SOFTMAX_PER_ELEMENT = 5            # max-subtract (2), exp, sum, divide
 SOFTMAX_BACKWARD_PER_ELEMENT = 4   # y·(g − Σ g·y): multiply, sum, subtract, multiply
 
 
-def _per_element(cost: int):
+def per_element(cost: int) -> Formula:
+    """The formula of an op costing ``cost`` FLOPs per floating-point output element.
+
+    >>> per_element(5)(TensorSpec((2, 3)), TensorSpec((2, 3))).elementwise   # 5 · 6
+    30
+    """
+
     def formula(result: Any, *args: Any, **kwargs: Any) -> Cost:
         # an op without a returned tensor (in place): cost its first argument
         out = first_spec(result) or first_spec(args)
@@ -85,7 +91,13 @@ def _per_element(cost: int):
     return formula
 
 
-def _foreach(cost: int):
+def foreach(cost: int) -> Formula:
+    """The formula of a ``_foreach_*`` list op: ``cost`` FLOPs per element of every tensor.
+
+    >>> foreach(3)(None, [TensorSpec((4,)), TensorSpec((2, 2))]).elementwise   # 3 · (4 + 4)
+    24
+    """
+
     def formula(result: Any, tensors: list[TensorSpec], *args: Any, **kwargs: Any) -> Cost:
         return Cost(elementwise=cost * sum(t.numel for t in specs_in(tensors) if is_float(t)))
 
@@ -93,35 +105,43 @@ def _foreach(cost: int):
     return formula
 
 
-def _fused_optimizer(cost: int):
+def fused_optimizer(cost: int) -> Formula:
+    """The formula of a fused optimizer kernel: ``cost`` FLOPs per parameter element, + 2 with
+    weight decay, + 3 with momentum.
+
+    >>> fused_optimizer(12)(None, [TensorSpec((10,))], weight_decay=0.1).elementwise  # 14 · 10
+    140
+    """
+
     def formula(result: Any, params: list[TensorSpec], *args: Any, weight_decay: float = 0.0,
                 momentum: float = 0.0, **kwargs: Any) -> Cost:
-        per_element = cost + (_WEIGHT_DECAY_PER_ELEMENT if weight_decay else 0)
-        per_element += _MOMENTUM_PER_ELEMENT if momentum else 0
-        return Cost(elementwise=per_element * sum(p.numel for p in specs_in(params)))
+        per = cost + (_WEIGHT_DECAY_PER_ELEMENT if weight_decay else 0)
+        per += _MOMENTUM_PER_ELEMENT if momentum else 0
+        return Cost(elementwise=per * sum(p.numel for p in specs_in(params)))
 
     formula.__doc__ = f"{cost} FLOPs per parameter element (+ weight decay, momentum)."
     return formula
 
 
-def register(registry: FormulaRegistry) -> None:
-    for name, cost in PER_ELEMENT.items():
-        registry.register(f"aten.{name}", f"aten.{name}_", family="pointwise")(_per_element(cost))
-    for name, cost in FOREACH_PER_ELEMENT.items():
-        registry.register(f"aten._foreach_{name}", f"aten._foreach_{name}_",
-                          family="optimizer")(_foreach(cost))
-    for name, cost in FUSED_OPTIMIZER.items():
-        registry.register(f"aten.{name}", f"aten.{name}_", family="optimizer",
-                          note="per parameter element")(_fused_optimizer(cost))
+TABLE = FormulaTable("pointwise")
+for _name, _cost in PER_ELEMENT.items():
+    TABLE.formula(f"aten.{_name}", f"aten.{_name}_")(per_element(_cost))
+for _name, _cost in FOREACH_PER_ELEMENT.items():
+    TABLE.formula(f"aten._foreach_{_name}", f"aten._foreach_{_name}_",
+                  family="optimizer")(foreach(_cost))
+for _name, _cost in FUSED_OPTIMIZER.items():
+    TABLE.formula(f"aten.{_name}", f"aten.{_name}_", family="optimizer",
+                  note="per parameter element")(fused_optimizer(_cost))
 
-    @registry.register("aten._softmax", "aten._log_softmax", "aten._safe_softmax",
-                       family="softmax")
-    def softmax(result: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
-        """5 FLOPs per element: subtract the max, exp, sum, divide (log-softmax: log instead)."""
-        return Cost(elementwise=SOFTMAX_PER_ELEMENT * x.numel)
 
-    @registry.register("aten._softmax_backward_data", "aten._log_softmax_backward_data",
-                       family="softmax")
-    def softmax_backward(result: TensorSpec, grad: TensorSpec, *_, **__) -> Cost:
-        """4 FLOPs per element: y·(g − Σ g·y) (log-softmax: g − exp(y)·Σ g)."""
-        return Cost(elementwise=SOFTMAX_BACKWARD_PER_ELEMENT * grad.numel)
+@TABLE.formula("aten._softmax", "aten._log_softmax", "aten._safe_softmax", family="softmax")
+def softmax(result: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
+    """5 FLOPs per element: subtract the max, exp, sum, divide (log-softmax: log instead)."""
+    return Cost(elementwise=SOFTMAX_PER_ELEMENT * x.numel)
+
+
+@TABLE.formula("aten._softmax_backward_data", "aten._log_softmax_backward_data",
+               family="softmax")
+def softmax_backward(result: TensorSpec, grad: TensorSpec, *_, **__) -> Cost:
+    """4 FLOPs per element: y·(g − Σ g·y) (log-softmax: g − exp(y)·Σ g)."""
+    return Cost(elementwise=SOFTMAX_BACKWARD_PER_ELEMENT * grad.numel)

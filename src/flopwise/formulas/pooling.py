@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from flopwise.formulas._helpers import as_list, prod, result_spec
 from flopwise.formulas.interpolate import PER_OUTPUT
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import Formula, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["adaptive_window_total", "register", "roi_align_samples"]
+__all__ = ["TABLE", "adaptive_window_total", "roi_align_samples", "max_pool", "avg_pool",
+           "adaptive_avg", "adaptive_max"]
 
 #: one bilinear sample: 4 taps, 4 multiplies + 3 adds, as bilinear interpolation counts it
 _BILINEAR_TAP = PER_OUTPUT["upsample_bilinear2d"]
@@ -69,73 +70,112 @@ def roi_align_samples(sampling_ratio: int) -> int:
     return sampling_ratio * sampling_ratio
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "pooling"
+TABLE = FormulaTable("pooling")
 
-    @registry.register("torchvision.roi_align", family=family,
-                       note="8·S FLOPs per output, S = sampling_ratio² bilinear samples")
-    def roi_align(result, x: TensorSpec, rois: TensorSpec, spatial_scale, pooled_height,
-                  pooled_width, sampling_ratio, *_, **__) -> Cost:
-        """8·S per output element (S bilinear samples of 7 FLOPs, S − 1 adds, 1 divide)."""
-        per_sample = _BILINEAR_TAP + 1                  # the sample, and its add into the mean
-        return Cost(elementwise=per_sample * roi_align_samples(sampling_ratio)
-                    * result_spec(result).numel)
 
-    @registry.register("torchvision._roi_align_backward", family=family,
-                       note="8·S + 1 FLOPs per output-gradient element")
-    def roi_align_backward(result, grad: TensorSpec, rois: TensorSpec, spatial_scale,
-                           pooled_height, pooled_width, batch_size, channels, height, width,
-                           sampling_ratio, *_, **__) -> Cost:
-        """8·S + 1 per output-gradient element (one divide, 4 weighted taps per sample)."""
-        # a divide, then 4 weighted taps per sample (4 multiplies + 4 adds)
-        return Cost(elementwise=(8 * roi_align_samples(sampling_ratio) + 1) * grad.numel)
+@TABLE.formula("torchvision.roi_align",
+               note="8·S FLOPs per output, S = sampling_ratio² bilinear samples")
+def roi_align(result, x: TensorSpec, rois: TensorSpec, spatial_scale, pooled_height,
+              pooled_width, sampling_ratio, *_, **__) -> Cost:
+    """8·S per output element (S bilinear samples of 7 FLOPs, S − 1 adds, 1 divide)."""
+    per_sample = _BILINEAR_TAP + 1                  # the sample, and its add into the mean
+    return Cost(elementwise=per_sample * roi_align_samples(sampling_ratio)
+                * result_spec(result).numel)
 
-    for dims in (1, 2, 3):
-        def max_pool(result, x: TensorSpec, kernel_size, *_, _dims=dims, **__) -> Cost:
-            """∏K comparisons per output."""
-            return Cost(elementwise=result_spec(result).numel * _window(kernel_size, _dims))
 
-        def max_pool_backward(result, grad_out: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
-            """One add per output gradient (scattered to the argmax)."""
-            return Cost(elementwise=grad_out.numel)
+@TABLE.formula("torchvision._roi_align_backward", note="8·S + 1 FLOPs per output-gradient element")
+def roi_align_backward(result, grad: TensorSpec, rois: TensorSpec, spatial_scale,
+                       pooled_height, pooled_width, batch_size, channels, height, width,
+                       sampling_ratio, *_, **__) -> Cost:
+    """8·S + 1 per output-gradient element (one divide, 4 weighted taps per sample)."""
+    # a divide, then 4 weighted taps per sample (4 multiplies + 4 adds)
+    return Cost(elementwise=(8 * roi_align_samples(sampling_ratio) + 1) * grad.numel)
 
-        def avg_pool(result, x: TensorSpec, kernel_size, *_, _dims=dims, **__) -> Cost:
-            """∏K adds + 1 divide per output."""
-            return Cost(elementwise=result_spec(result).numel * (_window(kernel_size, _dims) + 1))
 
-        def avg_pool_backward(result, grad_out: TensorSpec, x: TensorSpec, kernel_size,
-                              *_, _dims=dims, **__) -> Cost:
-            """1 divide + ∏K scattered adds per output gradient."""
-            return Cost(elementwise=grad_out.numel * (_window(kernel_size, _dims) + 1))
+def max_pool_backward(result, grad_out: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
+    """One add per output gradient (scattered to the argmax)."""
+    return Cost(elementwise=grad_out.numel)
 
-        def adaptive_avg(result, x: TensorSpec, *_, _dims=dims, **__) -> Cost:
-            """Window adds (summed exactly) + 1 divide per output."""
-            out = result_spec(result)
-            return Cost(elementwise=_adaptive_terms(x, out, _dims) + out.numel)
 
-        def adaptive_avg_backward(result, grad_out: TensorSpec, x: TensorSpec,
-                                  *_, _dims=dims, **__) -> Cost:
-            """Window adds (summed exactly) + 1 divide per output gradient."""
-            return Cost(elementwise=_adaptive_terms(x, grad_out, _dims) + grad_out.numel)
+def max_pool(dims: int) -> Formula:
+    """The formula of a ``dims``-d max pool: ∏K comparisons per output.
 
-        def adaptive_max(result, x: TensorSpec, *_, _dims=dims, **__) -> Cost:
-            """One comparison per window element (summed exactly)."""
-            return Cost(elementwise=_adaptive_terms(x, result_spec(result), _dims))
+    >>> max_pool(2)(TensorSpec((1, 1, 2, 2)), TensorSpec((1, 1, 4, 4)), [2, 2]).elementwise
+    16
+    """
+    def formula(result, x: TensorSpec, kernel_size, *_, **__) -> Cost:
+        """∏K comparisons per output."""
+        return Cost(elementwise=result_spec(result).numel * _window(kernel_size, dims))
 
-        # fractional max pooling (2-d, 3-d): a pseudo-random window of the same size per output
-        fractional = [f"aten.fractional_max_pool{dims}d"] if dims > 1 else []
-        registry.register(f"aten.max_pool{dims}d_with_indices", f"aten.max_pool{dims}d",
-                          *(["aten.mkldnn_max_pool2d"] if dims == 2 else []), *fractional,
-                          family=family)(max_pool)
-        registry.register(f"aten.max_pool{dims}d_with_indices_backward",
-                          *(f"{name}_backward" for name in fractional),
-                          family=family)(max_pool_backward)
-        registry.register(f"aten.avg_pool{dims}d", family=family)(avg_pool)
-        registry.register(f"aten.avg_pool{dims}d_backward", family=family)(avg_pool_backward)
-        registry.register(f"aten._adaptive_avg_pool{dims}d", f"aten.adaptive_avg_pool{dims}d",
-                          family=family)(adaptive_avg)
-        registry.register(f"aten._adaptive_avg_pool{dims}d_backward",
-                          family=family)(adaptive_avg_backward)
-        registry.register(f"aten.adaptive_max_pool{dims}d", family=family)(adaptive_max)
-        registry.register(f"aten.adaptive_max_pool{dims}d_backward",
-                          family=family)(max_pool_backward)
+    return formula
+
+
+def avg_pool(dims: int) -> Formula:
+    """The formula of a ``dims``-d average pool: ∏K adds + 1 divide per output.
+
+    >>> avg_pool(1)(TensorSpec((1, 1, 3)), TensorSpec((1, 1, 6)), 2).elementwise   # 3 · (2 + 1)
+    9
+    """
+    def formula(result, x: TensorSpec, kernel_size, *_, **__) -> Cost:
+        """∏K adds + 1 divide per output."""
+        return Cost(elementwise=result_spec(result).numel * (_window(kernel_size, dims) + 1))
+
+    return formula
+
+
+def avg_pool_backward(dims: int) -> Formula:
+    """The formula of a ``dims``-d average pool's backward: 1 divide + ∏K adds per gradient."""
+    def formula(result, grad_out: TensorSpec, x: TensorSpec, kernel_size, *_, **__) -> Cost:
+        """1 divide + ∏K scattered adds per output gradient."""
+        return Cost(elementwise=grad_out.numel * (_window(kernel_size, dims) + 1))
+
+    return formula
+
+
+def adaptive_avg(dims: int) -> Formula:
+    """The formula of a ``dims``-d adaptive average pool: window adds + 1 divide per output.
+
+    >>> adaptive_avg(1)(TensorSpec((1, 1, 3)), TensorSpec((1, 1, 5))).elementwise  # 7 + 3
+    10
+    """
+    def formula(result, x: TensorSpec, *_, **__) -> Cost:
+        """Window adds (summed exactly) + 1 divide per output."""
+        out = result_spec(result)
+        return Cost(elementwise=_adaptive_terms(x, out, dims) + out.numel)
+
+    return formula
+
+
+def adaptive_avg_backward(dims: int) -> Formula:
+    """The formula of a ``dims``-d adaptive average pool's backward (as its forward)."""
+    def formula(result, grad_out: TensorSpec, x: TensorSpec, *_, **__) -> Cost:
+        """Window adds (summed exactly) + 1 divide per output gradient."""
+        return Cost(elementwise=_adaptive_terms(x, grad_out, dims) + grad_out.numel)
+
+    return formula
+
+
+def adaptive_max(dims: int) -> Formula:
+    """The formula of a ``dims``-d adaptive max pool: one comparison per window element."""
+    def formula(result, x: TensorSpec, *_, **__) -> Cost:
+        """One comparison per window element (summed exactly)."""
+        return Cost(elementwise=_adaptive_terms(x, result_spec(result), dims))
+
+    return formula
+
+
+for _dims in (1, 2, 3):
+    # fractional max pooling (2-d, 3-d): a pseudo-random window of the same size per output
+    _fractional = [f"aten.fractional_max_pool{_dims}d"] if _dims > 1 else []
+    TABLE.formula(f"aten.max_pool{_dims}d_with_indices", f"aten.max_pool{_dims}d",
+                  *(["aten.mkldnn_max_pool2d"] if _dims == 2 else []), *_fractional)(
+        max_pool(_dims))
+    TABLE.formula(f"aten.max_pool{_dims}d_with_indices_backward",
+                  *(f"{name}_backward" for name in _fractional))(max_pool_backward)
+    TABLE.formula(f"aten.avg_pool{_dims}d")(avg_pool(_dims))
+    TABLE.formula(f"aten.avg_pool{_dims}d_backward")(avg_pool_backward(_dims))
+    TABLE.formula(f"aten._adaptive_avg_pool{_dims}d", f"aten.adaptive_avg_pool{_dims}d")(
+        adaptive_avg(_dims))
+    TABLE.formula(f"aten._adaptive_avg_pool{_dims}d_backward")(adaptive_avg_backward(_dims))
+    TABLE.formula(f"aten.adaptive_max_pool{_dims}d")(adaptive_max(_dims))
+    TABLE.formula(f"aten.adaptive_max_pool{_dims}d_backward")(max_pool_backward)

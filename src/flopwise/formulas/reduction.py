@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 from flopwise.formulas._helpers import is_float, result_spec
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import Formula, FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["register", "PER_INPUT", "PER_OUTPUT"]
+__all__ = ["TABLE", "PER_INPUT", "PER_OUTPUT", "reduction"]
 
 PER_INPUT: dict[str, int] = {
     "sum": 1, "nansum": 1, "mean": 1, "prod": 1, "amax": 1, "amin": 1, "max": 1, "min": 1,
@@ -27,7 +27,12 @@ PER_OUTPUT: dict[str, int] = {"mean": 1, "var": 1, "std": 2, "var_mean": 1, "std
                               "linalg_vector_norm": 1, "norm": 1, "logsumexp": 1}
 
 
-def _reduction(name: str):
+def reduction(name: str) -> Formula:
+    """The formula of reduction ``name``: its FLOPs per input element, + per output element.
+
+    >>> reduction("mean")(TensorSpec((3,)), TensorSpec((3, 4))).elementwise   # 12 adds + 3 divides
+    15
+    """
     per_input, per_output = PER_INPUT[name], PER_OUTPUT.get(name, 0)
 
     def formula(result, x: TensorSpec, *_, **__) -> Cost:
@@ -41,22 +46,23 @@ def _reduction(name: str):
     return formula
 
 
-def register(registry: FormulaRegistry) -> None:
-    for name in PER_INPUT:
-        registry.register(f"aten.{name}", family="reduction")(_reduction(name))
+TABLE = FormulaTable("reduction")
+for _name in PER_INPUT:
+    TABLE.formula(f"aten.{_name}")(reduction(_name))
 
-    @registry.register("aten.sort", "aten.argsort", family="reduction",
-                       note="comparison sort: n·⌈log2 n⌉ comparisons per sorted row")
-    def sort(result, x: TensorSpec, *args, dim: int = -1, **kwargs) -> Cost:
-        """n·⌈log2 n⌉ comparisons per row of n elements."""
-        dims = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-        axis = dims[0] if dims else dim
-        n = x.shape[axis] if x.shape else 1
-        rows = x.numel // max(n, 1)
-        return Cost(elementwise=rows * n * max(1, math.ceil(math.log2(max(n, 2)))))
 
-    @registry.register("aten.topk", family="reduction",
-                       note="selection: one comparison per input element (partial sort)")
-    def topk(result, x: TensorSpec, *_, **__) -> Cost:
-        """One comparison per input element."""
-        return Cost(elementwise=x.numel)
+@TABLE.formula("aten.sort", "aten.argsort",
+               note="comparison sort: n·⌈log2 n⌉ comparisons per sorted row")
+def sort(result, x: TensorSpec, *args, dim: int = -1, **kwargs) -> Cost:
+    """n·⌈log2 n⌉ comparisons per row of n elements."""
+    dims = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    axis = dims[0] if dims else dim
+    n = x.shape[axis] if x.shape else 1
+    rows = x.numel // max(n, 1)
+    return Cost(elementwise=rows * n * max(1, math.ceil(math.log2(max(n, 2)))))
+
+
+@TABLE.formula("aten.topk", note="selection: one comparison per input element (partial sort)")
+def topk(result, x: TensorSpec, *_, **__) -> Cost:
+    """One comparison per input element."""
+    return Cost(elementwise=x.numel)

@@ -21,17 +21,18 @@ import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from flopwise.errors import UsageError
 from flopwise.formulas.spec import Cost
 
-__all__ = ["Kind", "Entry", "FormulaRegistry", "op_key"]
+__all__ = ["EntryKind", "Entry", "FormulaRegistry", "FormulaTable", "op_key"]
 
 Formula = Callable[..., Cost]
+F = TypeVar("F", bound=Formula)
 
 
-class Kind(str, Enum):
+class EntryKind(str, Enum):
     """How the engine treats an op: a cost formula, or declared cost-free."""
 
     FORMULA = "formula"
@@ -43,7 +44,7 @@ class Entry:
     """One registered op: its formula (or none, for declared zero ops) and what it assumes."""
 
     key: str
-    kind: Kind
+    kind: EntryKind
     family: str
     formula: Formula | None = None
     note: str = ""
@@ -63,6 +64,51 @@ def op_key(op: Any) -> str:
     """
     text = op if isinstance(op, str) else str(op)
     return text.replace("::", ".")
+
+
+class FormulaTable:
+    """One op family's formulas, declared where they are defined.
+
+    A family module makes one table and decorates its module-level formulas onto it; the
+    package finds every family module's ``TABLE`` and adds it to the built-in registry, so a new
+    family is one new module (and its test module).
+
+    >>> TABLE = FormulaTable("custom")
+    >>> @TABLE.formula("mylib.scale")
+    ... def scale(result, x, factor):
+    ...     return Cost(elementwise=x.numel)
+    >>> TABLE.zero("mylib.view_as_mine", note="a view", moves_data=False)
+    >>> [(entry.key, entry.kind.value) for entry in TABLE.entries()]
+    [('mylib.scale', 'formula'), ('mylib.view_as_mine', 'zero')]
+    """
+
+    def __init__(self, family: str) -> None:
+        self.family = family
+        self._entries: list[Entry] = []
+
+    def formula(self, *ops: Any, note: str = "", family: str | None = None) -> Callable[[F], F]:
+        """Decorator: ``formula`` costs each op in ``ops`` (under ``family``, default the
+        table's); the function is returned unchanged, so it stays importable and callable."""
+        if not ops:
+            raise UsageError("formula() needs at least one op name or op object")
+
+        def decorate(formula: F) -> F:
+            for op in ops:
+                self._entries.append(
+                    Entry(op_key(op), EntryKind.FORMULA, family or self.family, formula, note))
+            return formula
+
+        return decorate
+
+    def zero(self, *ops: Any, note: str, moves_data: bool = True) -> None:
+        """Declare ``ops`` cost-free (no FLOPs); ``moves_data=False`` also zeroes their bytes."""
+        for op in ops:
+            self._entries.append(
+                Entry(op_key(op), EntryKind.ZERO, self.family, None, note, moves_data))
+
+    def entries(self) -> tuple[Entry, ...]:
+        """The declarations, in the order they were made."""
+        return tuple(self._entries)
 
 
 class FormulaRegistry:
@@ -91,7 +137,7 @@ class FormulaRegistry:
 
         def decorate(formula: Formula) -> Formula:
             for op in ops:
-                self._add(Entry(op_key(op), Kind.FORMULA, family, formula, note), override)
+                self._add(Entry(op_key(op), EntryKind.FORMULA, family, formula, note), override)
             return formula
 
         return decorate
@@ -101,7 +147,13 @@ class FormulaRegistry:
     ) -> None:
         """Declare ``ops`` cost-free (no FLOPs). ``moves_data=False`` also zeroes their bytes."""
         for op in ops:
-            self._add(Entry(op_key(op), Kind.ZERO, family, None, note, moves_data), override)
+            self._add(Entry(op_key(op), EntryKind.ZERO, family, None, note, moves_data), override)
+
+    def add_table(self, table: FormulaTable, override: bool = False) -> None:
+        """Register every entry of a family's table (duplicates are an error unless
+        ``override=True``)."""
+        for entry in table.entries():
+            self._add(entry, override)
 
     def lookup(self, op: Any) -> Entry | None:
         """The entry for an overload (``aten.mm.default``), falling back to its packet."""

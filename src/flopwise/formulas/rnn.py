@@ -15,10 +15,10 @@ RNN 2 (sum, tanh or relu).
 
 from __future__ import annotations
 
-from flopwise.formulas.registry import FormulaRegistry
+from flopwise.formulas.registry import FormulaTable
 from flopwise.formulas.spec import Cost, TensorSpec
 
-__all__ = ["rnn_cost", "GATES", "GATE_FLOPS", "register"]
+__all__ = ["rnn_cost", "GATES", "GATE_FLOPS", "TABLE"]
 
 # cuDNN / oneDNN mode numbers: 0 RNN_RELU, 1 RNN_TANH, 2 LSTM, 3 GRU
 GATES: dict[int, int] = {0: 1, 1: 1, 2: 4, 3: 3}
@@ -57,73 +57,80 @@ def _steps_batch(x: TensorSpec, batch_first: bool, batch_sizes) -> tuple[int, in
     return x.shape[0], x.shape[1] if x.ndim == 3 else 1
 
 
-def register(registry: FormulaRegistry) -> None:
-    family = "recurrent"
+TABLE = FormulaTable("recurrent")
 
-    @registry.register("aten._cudnn_rnn", family=family)
-    def cudnn_rnn(result, x: TensorSpec, weight, weight_stride0, weight_buf, hx, cx, mode: int,
-                  hidden_size: int, proj_size: int, num_layers: int, batch_first: bool, dropout,
-                  train, bidirectional: bool, batch_sizes, *_, **__) -> Cost:
-        """G·H·(E + Hr) MACs per step, layer and direction (+ H·P projection)."""
-        steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
-        return rnn_cost(int(mode), steps, batch, x.shape[-1], int(hidden_size), int(proj_size),
-                        int(num_layers), bool(bidirectional), bias=len(weight) > num_layers * 2)
 
-    @registry.register("aten._cudnn_rnn_backward", family=family,
-                       note="input-gradient GEMMs as forward; weight gradient as forward again")
-    def cudnn_rnn_backward(result, x: TensorSpec, weight, weight_stride0, weight_buf, hx, cx,
-                           output, grad_output, grad_hy, grad_cy, mode: int, hidden_size: int,
-                           proj_size: int, num_layers: int, batch_first: bool, dropout, train,
-                           bidirectional: bool, batch_sizes, dropout_state, reserve, output_mask,
-                           *_, **__) -> Cost:
-        """Data gradient = forward MACs; weight gradient (when asked) = forward MACs again."""
-        steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
-        forward = rnn_cost(int(mode), steps, batch, x.shape[-1], int(hidden_size),
-                           int(proj_size), int(num_layers), bool(bidirectional))
-        data = Cost(macs=forward.macs, dot_outputs=forward.dot_outputs,
-                    elementwise=forward.elementwise)
-        weights = Cost(macs=forward.macs, dot_outputs=forward.dot_outputs)
-        return data + weights if output_mask[3] else data
+@TABLE.formula("aten._cudnn_rnn")
+def cudnn_rnn(result, x: TensorSpec, weight, weight_stride0, weight_buf, hx, cx, mode: int,
+              hidden_size: int, proj_size: int, num_layers: int, batch_first: bool, dropout,
+              train, bidirectional: bool, batch_sizes, *_, **__) -> Cost:
+    """G·H·(E + Hr) MACs per step, layer and direction (+ H·P projection)."""
+    steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
+    return rnn_cost(int(mode), steps, batch, x.shape[-1], int(hidden_size), int(proj_size),
+                    int(num_layers), bool(bidirectional), bias=len(weight) > num_layers * 2)
 
-    @registry.register("aten.mkldnn_rnn_layer", family=family)
-    def mkldnn_rnn_layer(result, x: TensorSpec, w_ih: TensorSpec, w_hh: TensorSpec, b_ih, b_hh,
-                         hx, cx, reverse, batch_sizes, mode: int, hidden_size: int, num_layers,
-                         has_biases: bool, bidirectional, batch_first: bool, *_, **__) -> Cost:
-        """One layer, one direction (oneDNN): G·H·(E + H) MACs per step."""
-        steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
-        return rnn_cost(int(mode), steps, batch, w_ih.shape[1], int(hidden_size),
-                        bias=bool(has_biases))
 
-    @registry.register("aten.mkldnn_rnn_layer_backward", family=family)
-    def mkldnn_rnn_layer_backward(result, x: TensorSpec, w1: TensorSpec, w2: TensorSpec, w3, w4,
-                                  hx, cx_tmp, output, hy, cy, grad_output, grad_hy, grad_cy,
-                                  reverse, mode: int, hidden_size: int, num_layers, has_biases,
-                                  train, bidirectional, batch_sizes, batch_first: bool,
-                                  *_, **__) -> Cost:
-        """Data gradient + weight gradient: 2× the layer's forward MACs."""
-        steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
-        forward = rnn_cost(int(mode), steps, batch, w1.shape[1], int(hidden_size), bias=False)
-        return forward.scaled(2)
+@TABLE.formula("aten._cudnn_rnn_backward",
+               note="input-gradient GEMMs as forward; weight gradient as forward again")
+def cudnn_rnn_backward(result, x: TensorSpec, weight, weight_stride0, weight_buf, hx, cx,
+                       output, grad_output, grad_hy, grad_cy, mode: int, hidden_size: int,
+                       proj_size: int, num_layers: int, batch_first: bool, dropout, train,
+                       bidirectional: bool, batch_sizes, dropout_state, reserve, output_mask,
+                       *_, **__) -> Cost:
+    """Data gradient = forward MACs; weight gradient (when asked) = forward MACs again."""
+    steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
+    forward = rnn_cost(int(mode), steps, batch, x.shape[-1], int(hidden_size),
+                       int(proj_size), int(num_layers), bool(bidirectional))
+    data = Cost(macs=forward.macs, dot_outputs=forward.dot_outputs,
+                elementwise=forward.elementwise)
+    weights = Cost(macs=forward.macs, dot_outputs=forward.dot_outputs)
+    return data + weights if output_mask[3] else data
 
-    @registry.register("aten._thnn_fused_lstm_cell", family=family)
-    def fused_lstm_cell(result, input_gates: TensorSpec, hidden_gates: TensorSpec, cx, *_,
-                        **__) -> Cost:
-        """Gate arithmetic only (the GEMMs are separate ops): 22 FLOPs per hidden unit."""
-        return Cost(elementwise=GATE_FLOPS[2] * input_gates.numel // 4)
 
-    @registry.register("aten._thnn_fused_gru_cell", family=family)
-    def fused_gru_cell(result, input_gates: TensorSpec, hidden_gates: TensorSpec, hx, *_,
-                       **__) -> Cost:
-        """Gate arithmetic only (the GEMMs are separate ops): 17 FLOPs per hidden unit."""
-        return Cost(elementwise=GATE_FLOPS[3] * input_gates.numel // 3)
+@TABLE.formula("aten.mkldnn_rnn_layer")
+def mkldnn_rnn_layer(result, x: TensorSpec, w_ih: TensorSpec, w_hh: TensorSpec, b_ih, b_hh,
+                     hx, cx, reverse, batch_sizes, mode: int, hidden_size: int, num_layers,
+                     has_biases: bool, bidirectional, batch_first: bool, *_, **__) -> Cost:
+    """One layer, one direction (oneDNN): G·H·(E + H) MACs per step."""
+    steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
+    return rnn_cost(int(mode), steps, batch, w_ih.shape[1], int(hidden_size),
+                    bias=bool(has_biases))
 
-    @registry.register("aten._thnn_fused_lstm_cell_backward",
-                       "aten._thnn_fused_lstm_cell_backward_impl", family=family)
-    def fused_lstm_cell_backward(result, grad_hy, grad_cy, cx: TensorSpec, *_, **__) -> Cost:
-        """Gate derivatives: 22 FLOPs per hidden unit (as forward)."""
-        return Cost(elementwise=GATE_FLOPS[2] * cx.numel)
 
-    @registry.register("aten._thnn_fused_gru_cell_backward", family=family)
-    def fused_gru_cell_backward(result, grad_hy: TensorSpec, workspace, has_bias, *_, **__) -> Cost:
-        """Gate derivatives: 17 FLOPs per hidden unit (as forward)."""
-        return Cost(elementwise=GATE_FLOPS[3] * grad_hy.numel)
+@TABLE.formula("aten.mkldnn_rnn_layer_backward")
+def mkldnn_rnn_layer_backward(result, x: TensorSpec, w1: TensorSpec, w2: TensorSpec, w3, w4,
+                              hx, cx_tmp, output, hy, cy, grad_output, grad_hy, grad_cy,
+                              reverse, mode: int, hidden_size: int, num_layers, has_biases,
+                              train, bidirectional, batch_sizes, batch_first: bool,
+                              *_, **__) -> Cost:
+    """Data gradient + weight gradient: 2× the layer's forward MACs."""
+    steps, batch = _steps_batch(x, bool(batch_first), batch_sizes)
+    forward = rnn_cost(int(mode), steps, batch, w1.shape[1], int(hidden_size), bias=False)
+    return forward.scaled(2)
+
+
+@TABLE.formula("aten._thnn_fused_lstm_cell")
+def fused_lstm_cell(result, input_gates: TensorSpec, hidden_gates: TensorSpec, cx, *_,
+                    **__) -> Cost:
+    """Gate arithmetic only (the GEMMs are separate ops): 22 FLOPs per hidden unit."""
+    return Cost(elementwise=GATE_FLOPS[2] * input_gates.numel // 4)
+
+
+@TABLE.formula("aten._thnn_fused_gru_cell")
+def fused_gru_cell(result, input_gates: TensorSpec, hidden_gates: TensorSpec, hx, *_,
+                   **__) -> Cost:
+    """Gate arithmetic only (the GEMMs are separate ops): 17 FLOPs per hidden unit."""
+    return Cost(elementwise=GATE_FLOPS[3] * input_gates.numel // 3)
+
+
+@TABLE.formula("aten._thnn_fused_lstm_cell_backward",
+               "aten._thnn_fused_lstm_cell_backward_impl")
+def fused_lstm_cell_backward(result, grad_hy, grad_cy, cx: TensorSpec, *_, **__) -> Cost:
+    """Gate derivatives: 22 FLOPs per hidden unit (as forward)."""
+    return Cost(elementwise=GATE_FLOPS[2] * cx.numel)
+
+
+@TABLE.formula("aten._thnn_fused_gru_cell_backward")
+def fused_gru_cell_backward(result, grad_hy: TensorSpec, workspace, has_bias, *_, **__) -> Cost:
+    """Gate derivatives: 17 FLOPs per hidden unit (as forward)."""
+    return Cost(elementwise=GATE_FLOPS[3] * grad_hy.numel)

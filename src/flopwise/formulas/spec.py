@@ -87,3 +87,4 @@ def _add_optional(a: int | None, b: int | None) -> int | None:
 
 
 ZERO_COST = Cost(0, 0, 0, 0, 0, 0)
+"""No work and no bytes: the start of every sum of costs, and the cost of a view."""

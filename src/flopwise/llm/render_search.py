@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from collections.abc import Iterator, Sequence
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +22,8 @@ from flopwise.llm.render import Section, _markdown_table, _rich_table
 from flopwise.llm.search import SearchResult
 from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
 
-__all__ = ["search_sections", "render_search_table", "render_search_markdown"]
+__all__ = ["search_sections", "render_search_table", "render_search_markdown", "record_lines",
+           "FittedSection"]
 
 
 def _percent(value: float) -> str:
@@ -122,11 +127,49 @@ def _lines(result: SearchResult) -> list[str]:
     return lines
 
 
+def record_lines(header: Sequence[str], row: Sequence[str], width: int) -> list[str]:
+    """One table row as ``header value`` pairs joined by `` · ``, packed into lines of at most
+    ``width`` cells (a pair is never split), continuation lines indented by four spaces.
+
+    >>> record_lines(("#", "step", "MFU"), ("1", "3.11 s", "57.7%"), 17)
+    ['# 1 · step 3.11 s', '    MFU 57.7%']
+    """
+    lines: list[str] = []
+    for pair in (f"{name} {value}" for name, value in zip(header, row)):
+        if lines and cell_len(lines[-1]) + 3 + cell_len(pair) <= width:
+            lines[-1] += f" · {pair}"
+        else:
+            lines.append(pair if not lines else f"    {pair}")
+    return lines
+
+
+class FittedSection:
+    """A section as a table where the console is wide enough for it, else as one block of
+    :func:`record_lines` per row: a redirected stdout (80 columns) or a narrow terminal gets
+    every value on whole lines instead of columns folded a few characters wide."""
+
+    def __init__(self, section: Section) -> None:
+        self.section = section
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions
+                         ) -> Iterator[Table | Text]:
+        table = _rich_table(self.section)
+        unbounded = options.update(width=10**6)
+        if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+            yield table
+            return
+        yield Text(self.section.title)
+        for row in self.section.rows:
+            for line in record_lines(self.section.header, row, options.max_width):
+                yield Text(line, no_wrap=True, overflow="fold")
+
+
 def render_search_table(result: SearchResult, top: int = 5) -> Group:
-    """A rich renderable of the search: the settings lines, then :func:`search_sections`."""
-    parts: list[Text | Table] = [Text(_title(result), style="bold")]
+    """A rich renderable of the search: the settings lines, then :func:`search_sections`, each
+    a table where it fits the width and one block per row where it does not."""
+    parts: list[Text | FittedSection] = [Text(_title(result), style="bold")]
     parts += [Text(line) for line in _lines(result)]
-    parts += [_rich_table(section) for section in search_sections(result, top)]
+    parts += [FittedSection(section) for section in search_sections(result, top)]
     return Group(*parts)
 
 

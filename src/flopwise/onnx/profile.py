@@ -36,7 +36,7 @@ from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.conventions import DEFAULT_CONVENTION, Convention, get_convention
 from flopwise.errors import UnsupportedOpsError, UsageError
 from flopwise.formulas._helpers import is_float
-from flopwise.formulas.registry import FormulaRegistry, Kind
+from flopwise.formulas.registry import EntryKind, FormulaRegistry
 from flopwise.formulas.spec import Cost, TensorSpec
 from flopwise.onnx.formulas import builtin_onnx_registry
 from flopwise.onnx.graph import (
@@ -194,7 +194,7 @@ class _Counter:
         entry = self.registry.lookup(key)
         if entry is None:
             status, cost = Status.UNSUPPORTED, Cost()
-        elif entry.kind is Kind.ZERO:
+        elif entry.kind is EntryKind.ZERO:
             status = Status.ZERO
             cost = Cost() if entry.moves_data else Cost(bytes_read=0, bytes_written=0)
         else:

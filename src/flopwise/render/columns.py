@@ -2,8 +2,9 @@
 
 A column has a key (what ``--columns`` names), a header that carries its unit, a kind that says
 how its value becomes text (through :mod:`flopwise.render.units`), and a getter that reads one
-:class:`~flopwise.report.ModuleRow`. Counts are shown with SI prefixes (K M G T) and bytes with
-IEC prefixes (KiB MiB GiB), so the header names the unit and the value carries its own prefix.
+:class:`~flopwise.records.ModuleRow` of a :class:`~flopwise.render.view.ReportView`. Counts are
+shown with SI prefixes (K M G T) and bytes with IEC prefixes (KiB MiB GiB), so the header names
+the unit and the value carries its own prefix.
 
 >>> [c.key for c in parse_columns("name,flops,%flops")]
 ['name', 'flops', '%flops']
@@ -17,9 +18,10 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flopwise.errors import UsageError
+from flopwise.records import ModuleRow
 from flopwise.render.units import (
     format_bytes,
     format_count,
@@ -28,29 +30,21 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-
-if TYPE_CHECKING:
-    from flopwise.report import ModuleRow, Report
+from flopwise.render.view import NOT_CALLED, ReportView, Viewable, as_view, label
 
 __all__ = [
     "Kind",
     "Column",
     "COLUMNS",
     "DEFAULT_COLUMNS",
-    "ROOT_LABEL",
-    "NOT_CALLED",
     "parse_columns",
     "default_columns",
-    "modules_that_ran",
     "ROOFLINE_COLUMNS",
     "TIMING_COLUMNS",
     "display_name",
     "cell_text",
     "cell_value",
 ]
-
-ROOT_LABEL = "(root)"
-NOT_CALLED = "(not called)"
 
 
 class Kind(str, Enum):
@@ -73,7 +67,7 @@ class Column:
     key: str
     header: str
     kind: Kind
-    get: Callable[[ModuleRow, Report], int | float | str | None]
+    get: Callable[[ModuleRow, ReportView], int | float | str | None]
     help: str
 
     @property
@@ -86,16 +80,17 @@ class Column:
         return self.kind is not Kind.TEXT
 
 
-def _phase(phase: str) -> Callable[[ModuleRow, Report], int]:
+def _phase(phase: str) -> Callable[[ModuleRow, ReportView], int]:
     return lambda row, _report: row.phase_flops.get(phase, 0)
 
 
-def _extra(section: str, read: Callable[[Any, Any], Any]) -> Callable[[ModuleRow, Report], Any]:
+def _extra(section: str,
+           read: Callable[[Any, Any], Any]) -> Callable[[ModuleRow, ReportView], Any]:
     """A getter over one module's entry of an extra section (``roofline``, ``timing``,
     ``memory``); ``None`` (shown as ``-``) when the report has no such section or entry."""
-    def get(row: ModuleRow, report: Report) -> Any:
-        whole = report.sections.get(section)
-        if whole is None:
+    def get(row: ModuleRow, view: ReportView) -> Any:
+        whole = view.sections.get(section)
+        if whole is None or not hasattr(whole, "module"):
             return None
         try:
             entry = whole.module(row.name)
@@ -182,20 +177,20 @@ ROOFLINE_COLUMNS: tuple[str, ...] = ("est_time", "%est_time", "bound", "intensit
 TIMING_COLUMNS: tuple[str, ...] = ("time", "%time", "flops_per_s")
 
 
-def default_columns(report: Report) -> list[Column]:
+def default_columns(view: ReportView) -> list[Column]:
     """The default columns; with more than one phase, FLOPs per phase follow the total; a
     roofline estimate, bytes sent in collectives or measured times add their columns at the end."""
     keys = list(DEFAULT_COLUMNS)
-    phases = list(report.phases)
+    phases = list(view.phases)
     if len(phases) > 1:
         at = keys.index("%flops") + 1
         keys[at:at] = [f"{phase}_flops" for phase in phases]
-    if report.roofline is not None:
+    if view.roofline is not None:
         keys += ROOFLINE_COLUMNS
-    comm = report.sections.get("comm")
+    comm = view.sections.get("comm")
     if comm is not None and comm.comm_bytes:
         keys.append("comm_bytes")
-    timing = report.timing
+    timing = view.timing
     if timing is not None:
         keys += TIMING_COLUMNS
         if timing.peak_percent is not None:
@@ -203,15 +198,16 @@ def default_columns(report: Report) -> list[Column]:
     return [COLUMNS[key] for key in keys]
 
 
-def parse_columns(columns: str | Sequence[str] | None, report: Report | None = None) -> list[Column]:
+def parse_columns(columns: str | Sequence[str] | None,
+                  view: Viewable | None = None) -> list[Column]:
     """Columns from ``"name,flops"`` or a list of keys; ``None`` gives the defaults.
 
     Unknown keys raise :class:`~flopwise.UsageError` naming the close matches and every key.
     """
     if columns is None:
-        if report is None:
+        if view is None:
             return [COLUMNS[key] for key in DEFAULT_COLUMNS]
-        return default_columns(report)
+        return default_columns(as_view(view))
     keys = [key.strip() for key in (columns.split(",") if isinstance(columns, str) else columns)]
     keys = [key for key in keys if key]
     if not keys:
@@ -227,29 +223,20 @@ def parse_columns(columns: str | Sequence[str] | None, report: Report | None = N
     return chosen
 
 
-def modules_that_ran(report: Report) -> frozenset[str]:
-    """Names of the modules that ran: called themselves, or holding one that was called.
-
-    Containers such as ``ModuleList`` are iterated, never called; they ran when a child did
-    (the tree's ``ran`` flag). Everything else is marked ``(not called)`` by the renderers.
-    """
-    return frozenset(name for name, node in report.tree.nodes.items() if node.ran)
-
-
 def display_name(row: ModuleRow, ran: bool = True, indent: bool = True) -> str:
     """The name cell: indented by depth, the root as ``(root)``, modules that never ran marked."""
-    name = row.name if row.name else ROOT_LABEL
+    name = label(row.name)
     if indent:
         name = "  " * row.depth + name
     return name if ran else f"{name} {NOT_CALLED}"
 
 
-def cell_text(column: Column, row: ModuleRow, report: Report, ran: bool = True,
+def cell_text(column: Column, row: ModuleRow, view: ReportView, ran: bool = True,
               indent: bool = True) -> str:
     """A cell as people read it: prefixed counts and bytes, percentages of the total."""
     if column.key == "name":
         return display_name(row, ran, indent)
-    value = column.get(row, report)
+    value = column.get(row, view)
     if value is None:
         return "-"
     if column.kind is Kind.TEXT:
@@ -265,13 +252,13 @@ def cell_text(column: Column, row: ModuleRow, report: Report, ran: bool = True,
     if column.kind is Kind.BYTES:
         return format_bytes(int(value))
     if column.kind is Kind.PERCENT:
-        return format_percent(int(value), report.total.flops)
+        return format_percent(int(value), view.total.flops)
     return format_count(int(value))
 
 
-def cell_value(column: Column, row: ModuleRow, report: Report) -> str:
+def cell_value(column: Column, row: ModuleRow, view: ReportView) -> str:
     """A cell for machines (CSV): exact integers, the percentage as a plain number."""
-    value = column.get(row, report)
+    value = column.get(row, view)
     if value is None:
         return ""
     if column.kind is Kind.TEXT:
@@ -279,6 +266,6 @@ def cell_value(column: Column, row: ModuleRow, report: Report) -> str:
     if column.kind in (Kind.SECONDS, Kind.SHARE, Kind.RATE, Kind.RATIO):
         return f"{float(value):.6g}"
     if column.kind is Kind.PERCENT:
-        total = report.total.flops
+        total = view.total.flops
         return format_number(100.0 * int(value) / total, digits=4) if total else ""
     return format_number(int(value))

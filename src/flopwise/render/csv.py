@@ -23,21 +23,21 @@ import csv
 import io
 from collections.abc import Sequence
 
-from flopwise.render.columns import cell_value, modules_that_ran, parse_columns
-from flopwise.report import Report
+from flopwise.render.columns import cell_value, parse_columns
+from flopwise.render.view import Viewable, as_view
 
 __all__ = ["render_csv"]
 
 
-def render_csv(report: Report, columns: str | Sequence[str] | None = None,
+def render_csv(report: Viewable, columns: str | Sequence[str] | None = None,
                max_depth: int | None = None) -> str:
     """The module rows down to ``max_depth`` as CSV text (``\\n`` line ends)."""
-    chosen = parse_columns(columns, report)
+    view = as_view(report)
+    chosen = parse_columns(columns, view)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([c.key for c in chosen] + ["called", "convention"])
-    ran = modules_that_ran(report)
-    for row in report.modules(max_depth):
-        writer.writerow([cell_value(c, row, report) for c in chosen]
-                        + ["true" if row.name in ran else "false", report.convention.name])
+    for row in view.modules(max_depth):
+        writer.writerow([cell_value(c, row, view) for c in chosen]
+                        + ["true" if row.name in view.ran else "false", view.convention])
     return buffer.getvalue()

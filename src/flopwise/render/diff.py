@@ -19,8 +19,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flopwise.diff import Delta, ModuleDelta, ReportDiff
+from flopwise.diff import Delta, ReportDiff
 from flopwise.render.units import format_bytes, format_count, format_percent
+from flopwise.render.view import label
 
 __all__ = [
     "signed_count",
@@ -81,14 +82,10 @@ def total_rows(diff: ReportDiff) -> list[tuple[str, ...]]:
     return rows
 
 
-def _name(module: ModuleDelta) -> str:
-    return module.name or "(root)"
-
-
 def module_rows(diff: ReportDiff, top: int | None = None) -> list[tuple[str, ...]]:
     """One row per listed module (see the headers of :func:`render_diff_text`)."""
     chosen = diff.modules if top is None else diff.modules[:top]
-    return [(_name(m), m.status.value, m.type, signed_count(m.params.change),
+    return [(label(m.name), m.status.value, m.type, signed_count(m.params.change),
              signed_count(m.macs.change), signed_count(m.flops.change),
              signed_bytes(m.bytes.change), format_count(m.flops.after), relative(m.flops))
             for m in chosen]

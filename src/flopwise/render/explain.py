@@ -14,6 +14,7 @@ import json
 from flopwise.explain import Explanation, Part
 from flopwise.render.diff import signed_count
 from flopwise.render.units import format_grouped
+from flopwise.render.view import label
 
 __all__ = ["render_explanation_text", "render_explanation_markdown", "render_explanation_json"]
 
@@ -36,7 +37,7 @@ def _shown(parts: tuple[Part, ...], top: int | None) -> tuple[list[Part], Part |
 
 def _rows(why: Explanation, key: str, top: int | None) -> list[tuple[str, str, str, str]]:
     parts, rest = _shown(getattr(why, key), top)
-    return [(p.name or "(root)", signed_count(p.delta), format_grouped(p.first),
+    return [(label(p.name), signed_count(p.delta), format_grouped(p.first),
              format_grouped(p.second)) for p in parts + ([rest] if rest else [])]
 
 

@@ -18,8 +18,8 @@ line in :data:`FORMATS`.
 ['table', 'json', 'md']
 >>> format_help("diff")
 'table (aligned text), json (machine-readable) or md (Markdown tables).'
->>> format_choices("diff").JSON.value
-'json'
+>>> format_choices("diff")
+typing.Literal['table', 'json', 'md']
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from flopwise.errors import UsageError
 
@@ -100,11 +100,9 @@ def _table(command: str) -> dict[str, Format]:
 
 
 @cache
-def format_choices(command: str) -> type[Enum]:
-    """The ``str`` enum of ``command``'s format names, for its ``--format`` option."""
-    names = {name.upper(): name for name in _table(command)}
-    choices: type[Enum] = Enum(f"{command.title()}Format", names, type=str)  # type: ignore[misc]
-    return choices
+def format_choices(command: str) -> Any:
+    """``Literal[...]`` of ``command``'s format names: the type of its ``--format`` option."""
+    return Literal[tuple(_table(command))]
 
 
 def format_help(command: str) -> str:

@@ -20,8 +20,9 @@ formats nothing; the only numbers it writes are CSS widths it never shows as tex
 
 ``render_html_table`` is the same module table without script (for ``Report._repr_html_``).
 
-Both accept a live :class:`~flopwise.Report` or its JSON form (``report.to_dict()`` or a saved
-file read with :func:`flopwise.saved.load_report`), so importing this module needs no torch.
+Both read a :class:`~flopwise.render.view.ReportView`, and accept what it is built from: a live
+:class:`~flopwise.Report`, its JSON form (``report.to_dict()``, or a saved file read with
+:func:`flopwise.saved.load_report`) or a saved file's path; importing this module needs no torch.
 
 >>> data = {"schema": 1, "convention": "macs", "run": {"model": "Tiny"},
 ...         "total": {"params": 12, "trainable_params": 12, "macs": 24, "flops": 24,
@@ -39,9 +40,12 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from flopwise.records import ModuleRow
+from flopwise.render.columns import COLUMNS, Kind
 from flopwise.render.units import (
     format_bytes,
     format_count,
@@ -51,19 +55,17 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-from flopwise.saved import (
-    ReportLike,
-    RooflineDevice,
-    as_dict,
-    estimated_latency_s,
-    extra_sections,
-    measured_latency_s,
-    module_extras,
-    module_parents,
-    peak_memory_bytes,
-    roofline_device,
-    self_values,
+from flopwise.render.view import (
+    NOT_CALLED,
+    ReportView,
+    Viewable,
+    as_view,
+    by_dtype,
+    label,
+    run_line,
+    short_name,
 )
+from flopwise.saved import RooflineDevice
 
 __all__ = ["render_html", "render_html_table", "format_field", "CHART_TOP"]
 
@@ -72,17 +74,12 @@ CHART_TOP = 25
 #: Tree rows are shown expanded down to this depth when the page opens (root = 0).
 OPEN_DEPTH = 2
 
-_ROOT_LABEL = "(root)"
 _LEGEND = ("counts: K = 10³, M = 10⁶, G = 10⁹, T = 10¹², P = 10¹⁵; "
            "bytes (B): KiB = 2¹⁰, MiB = 2²⁰, GiB = 2³⁰, TiB = 2⁴⁰")
-_PHASE_HEADERS = {"forward": "fwd FLOPs", "backward": "bwd FLOPs", "optimizer": "optim FLOPs"}
 _SKIPPED_FIELDS = ("source", "url", "link", "reference")
 # per-module fields of extra sections that repeat the core columns (or name the row)
 _CORE_FIELDS = frozenset({"name", "flops", "macs", "params", "bytes_moved", "bytes_read",
                           "bytes_written"})
-# the parts of peak memory the summary card names (all of them are under "More figures")
-_MEMORY_PARTS = ("params_bytes", "activation_peak_bytes", "saved_for_backward_bytes",
-                 "grads_bytes", "optimizer_bytes")
 
 
 def _e(text: object) -> str:
@@ -158,136 +155,106 @@ def _skipped(key: str, value: Any) -> bool:
 
 
 # -- the pieces of a report --------------------------------------------------------------------
-def _inputs(run: Mapping[str, Any]) -> str:
-    shapes = run.get("inputs") or []
-    if not shapes:
-        return "no tensor inputs"
-    return "inputs " + ", ".join("[" + ", ".join(str(d) for d in shape) + "]" for shape in shapes)
-
-
-def _passes(run: Mapping[str, Any]) -> str:
-    passes = ["forward"]
-    if run.get("backward"):
-        passes.append("backward")
-    if run.get("optimizer"):
-        passes.append(f"{run['optimizer']} step")
-    return " + ".join(passes)
-
-
-def _run_line(data: Mapping[str, Any]) -> str:
-    run = data.get("run") or {}
-    mode = run.get("mode", "")
-    where = "meta" if mode == "meta" else f"{mode} on {run.get('device', '')}".strip()
-    parts = [str(run.get("model", "model"))] + [p for p in (where,) if p and p != "on"]
-    if "inputs" in run:
-        parts.append(_inputs(run))
-    parts.append(_passes(run))
-    return " · ".join(parts)
-
-
 def _card(label: str, value: str, sub: str = "", key: str = "") -> str:
     sub_html = f'<div class="sub">{_e(sub)}</div>' if sub else ""
     return (f'<div class="card" data-card="{_e(key)}"><div class="label">{_e(label)}</div>'
             f'<div class="value">{_e(value)}</div>{sub_html}</div>')
 
 
-def _by_dtype(sizes: Mapping[str, int]) -> str:
-    return " + ".join(f"{format_bytes(size)} {dtype}" for dtype, size in sorted(sizes.items()))
-
-
-def _summary(data: Mapping[str, Any]) -> str:
-    total = data["total"]
-    convention = data.get("convention", "")
-    read, written = int(total.get("bytes_read", 0)), int(total.get("bytes_written", 0))
+def _summary(view: ReportView) -> str:
+    total = view.total
+    convention = view.convention
+    read, written = total.bytes_read, total.bytes_written
     cards = [
-        _card("parameters", format_count(total.get("params", 0)),
-              f"{format_grouped(total.get('params', 0))} · "
-              f"{format_count(total.get('trainable_params', 0))} trainable", "params"),
-        _card("MACs", format_count(total.get("macs", 0)), format_grouped(total.get("macs", 0)),
-              "macs"),
-        _card(f"FLOPs ({convention})", format_count(total.get("flops", 0)),
-              f"{format_grouped(total.get('flops', 0))} · convention {convention}", "flops"),
+        _card("parameters", format_count(total.params),
+              f"{format_grouped(total.params)} · "
+              f"{format_count(total.trainable_params)} trainable", "params"),
+        _card("MACs", format_count(total.macs), format_grouped(total.macs), "macs"),
+        _card(f"FLOPs ({convention})", format_count(total.flops),
+              f"{format_grouped(total.flops)} · convention {convention}", "flops"),
         _card("bytes moved", format_bytes(read + written),
               f"read {format_bytes(read)} · written {format_bytes(written)}", "bytes"),
     ]
-    parameters = data.get("parameters") or {}
-    param_bytes = parameters.get("param_bytes_by_dtype") or {}
-    if param_bytes:
-        buffers = parameters.get("buffer_bytes_by_dtype") or {}
-        sub = _by_dtype(param_bytes) + (f" · buffers {_by_dtype(buffers)}" if buffers else "")
-        cards.append(_card("parameter memory", format_bytes(sum(param_bytes.values())), sub,
+    if view.param_bytes:
+        buffers = view.buffer_bytes
+        sub = by_dtype(view.param_bytes) + (f" · buffers {by_dtype(buffers)}" if buffers else "")
+        cards.append(_card("parameter memory", format_bytes(sum(view.param_bytes.values())), sub,
                            "param_bytes"))
-    peak = peak_memory_bytes(data)
+    peak = view.peak_memory_bytes
     if peak is not None:
-        memory = data.get("memory") or {}
-        parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(memory[key])}"
-                 for key in _MEMORY_PARTS
-                 if isinstance(memory.get(key), int) and memory[key] > 0]
+        parts = [f"{key.removesuffix('_bytes').replace('_', ' ')} {format_bytes(size)}"
+                 for key, size in view.peak_memory_parts.items()]
         cards.append(_card("peak memory", format_bytes(peak), " · ".join(parts), "memory"))
-    estimated = estimated_latency_s(data)
+    estimated = view.estimated_latency_s
     if estimated is not None:
-        device = roofline_device(data)
+        device = view.roofline_device
         sub = f"roofline on {device.name}" if device else "roofline estimate"
-        roofline = data.get("roofline") or {}
-        for key in ("samples_per_s", "tokens_per_s"):
-            if isinstance(roofline.get(key), (int, float)):
-                sub += f" · {format_field(key, roofline[key])}"
+        for key, rate in view.estimated_rates.items():
+            sub += f" · {format_field(key, rate)}"
         cards.append(_card("estimated time", format_seconds(estimated), sub, "estimated"))
-    measured = measured_latency_s(data)
+    measured = view.measured_latency_s
     if measured is not None:
         cards.append(_card("measured time", format_seconds(measured),
-                           f"wall time on {(data.get('run') or {}).get('device', 'the device')}",
-                           "measured"))
+                           f"wall time on {view.run.device or 'the device'}", "measured"))
     return f'<section id="summary"><div class="cards">{"".join(cards)}</div></section>'
 
 
 # -- the module table --------------------------------------------------------------------------
+@dataclass(frozen=True)
 class _Column:
-    """A module-table column: key, header, how a row's value is read and written."""
+    """A column of the page's module table: key, header, how a row's value is read (``get``)
+    and written (``text``; None for text columns), and whether it draws a % FLOPs bar."""
 
-    def __init__(self, key: str, header: str, get: Callable[[int, Mapping[str, Any]], Any],
-                 text: Callable[[Any], str] | None, percent: bool = False) -> None:
-        self.key, self.header, self.get, self.text, self.percent = key, header, get, text, percent
+    key: str
+    header: str
+    get: Callable[[ModuleRow], Any]
+    text: Callable[[Any], str] | None
+    percent: bool = False
 
     @property
     def numeric(self) -> bool:
         return self.text is not None
 
 
-def _module_columns(data: Mapping[str, Any]) -> list[_Column]:
-    def field(name: str) -> Callable[[int, Mapping[str, Any]], Any]:
-        return lambda _i, row: int(row.get(name, 0) or 0)
+def _core(view: ReportView, key: str, header: str | None = None) -> _Column:
+    """A column of :data:`flopwise.render.columns.COLUMNS`, read through the view."""
+    column = COLUMNS[key]
+    text = {Kind.COUNT: format_count, Kind.BYTES: format_bytes}.get(column.kind)
+    return _Column(key, header or column.header, lambda row: column.get(row, view), text,
+                   percent=column.kind is Kind.PERCENT)
 
+
+def _module_columns(view: ReportView) -> list[_Column]:
     columns = [
-        _Column("name", "module", lambda _i, row: row["name"] or _ROOT_LABEL, None),
-        _Column("type", "type", lambda _i, row: row.get("type", ""), None),
-        _Column("calls", "calls", field("calls"), format_count),
-        _Column("params", "params", field("params"), format_count),
-        _Column("macs", "MACs", field("macs"), format_count),
-        _Column("flops", f"FLOPs ({data.get('convention', '')})", field("flops"), format_count),
-        _Column("%flops", "% FLOPs", field("flops"), None, percent=True),
+        _Column("name", "module", lambda row: label(row.name), None),
+        _Column("type", "type", lambda row: row.type, None),
+        *(_core(view, key) for key in ("calls", "params", "macs")),
+        _core(view, "flops", f"FLOPs ({view.convention})"),
+        _core(view, "%flops"),
     ]
-    def phase_flops(phase: str) -> Callable[[int, Mapping[str, Any]], Any]:
-        return lambda _i, row: int((row.get("phase_flops") or {}).get(phase, 0))
-
-    phases = list(data.get("phases") or {})
-    if len(phases) > 1:
-        for phase in phases:
-            columns.append(_Column(f"{phase}_flops", _PHASE_HEADERS.get(phase, f"{phase} FLOPs"),
-                                   phase_flops(phase), format_count))
-    columns += [
-        _Column("self_flops", "self FLOPs", field("self_flops"), format_count),
-        _Column("bytes_read", "read (B)", field("bytes_read"), format_bytes),
-        _Column("bytes_written", "written (B)", field("bytes_written"), format_bytes),
-        _Column("output_bytes", "output (B)", field("output_bytes"), format_bytes),
-    ]
-    return columns + _extra_columns(data)
+    if len(view.phases) > 1:
+        columns += [_phase_column(view, phase) for phase in view.phases]
+    columns += [_core(view, key)
+                for key in ("self_flops", "bytes_read", "bytes_written", "output_bytes")]
+    return columns + _section_columns(view)
 
 
-def _extra_columns(data: Mapping[str, Any]) -> list[_Column]:
-    """One column per field of each extra section's per-module figures (``roofline.modules``)."""
+def _phase_column(view: ReportView, phase: str) -> _Column:
+    """FLOPs of one phase (a phase this version does not know is shown by its name)."""
+    key = f"{phase}_flops"
+    if key in COLUMNS:
+        return _core(view, key)
+
+    def get(row: ModuleRow) -> int:
+        return row.phase_flops.get(phase, 0)
+
+    return _Column(key, f"{phase} FLOPs", get, format_count)
+
+
+def _section_columns(view: ReportView) -> list[_Column]:
+    """One column per field of each section's per-module figures (``roofline.modules``)."""
     columns = []
-    for section, table in module_extras(data).items():
+    for section, table in view.module_figures.items():
         fields: list[str] = []
         for values in table.values():
             for key, value in values.items():
@@ -298,9 +265,9 @@ def _extra_columns(data: Mapping[str, Any]) -> list[_Column]:
             numeric = any(isinstance(v.get(key), (int, float)) and not isinstance(v.get(key), bool)
                           for v in table.values())
 
-            def get(_i: int, row: Mapping[str, Any], s: str = section, k: str = key,
-                    t: Mapping[str, Mapping[str, Any]] = table, n: bool = numeric) -> Any:
-                value = (t.get(row["name"]) or {}).get(k)
+            def get(row: ModuleRow, k: str = key, t: Mapping[str, Mapping[str, Any]] = table,
+                    n: bool = numeric) -> Any:
+                value = (t.get(row.name) or {}).get(k)
                 if n:
                     return value if isinstance(value, (int, float)) else None
                 if value is None:
@@ -313,8 +280,8 @@ def _extra_columns(data: Mapping[str, Any]) -> list[_Column]:
     return columns
 
 
-def _cell(column: _Column, index: int, row: Mapping[str, Any], total_flops: int) -> str:
-    value = column.get(index, row)
+def _cell(column: _Column, row: ModuleRow, total_flops: int) -> str:
+    value = column.get(row)
     key = _e(column.key)
     if column.percent:
         share = 100.0 * value / total_flops if total_flops else 0.0
@@ -329,36 +296,33 @@ def _cell(column: _Column, index: int, row: Mapping[str, Any], total_flops: int)
     return f'<td data-key="{key}">{_e(value)}</td>'
 
 
-def _name_cell(row: Mapping[str, Any], has_children: bool, tree: bool) -> str:
-    name = row["name"] or _ROOT_LABEL
+def _name_cell(row: ModuleRow, has_children: bool, tree: bool) -> str:
+    name = label(row.name)
     toggle = ('<button type="button" class="tog" aria-expanded="true" '
               f'aria-label="expand or collapse {_e(name)}">▾</button>'
               if has_children and tree else '<span class="leaf"></span>' if tree else "")
-    mark = "" if row.get("called", True) else ' <span class="muted">(not called)</span>'
-    depth = int(row.get("depth", 0))
-    return (f'<td class="name" data-key="name" data-s="{_e(name)}" style="--depth:{depth}">'
+    mark = "" if row.ran else f' <span class="muted">{NOT_CALLED}</span>'
+    return (f'<td class="name" data-key="name" data-s="{_e(name)}" style="--depth:{row.depth}">'
             f'{toggle}'
             f'<span class="label">{_e(name)}</span>{mark}</td>')
 
 
-def _module_rows(data: Mapping[str, Any], columns: Sequence[_Column],
+def _module_rows(view: ReportView, columns: Sequence[_Column],
                  max_depth: int | None = None, tree: bool = True) -> tuple[list[str], int]:
-    modules = data["modules"]
-    parents = module_parents(modules)
-    has_children = {p for p in parents if p is not None}
-    total_flops = int(data["total"].get("flops", 0))
+    parents = view.parents
+    total_flops = view.total.flops
     rows, hidden = [], 0
-    for i, row in enumerate(modules):
-        if max_depth is not None and int(row.get("depth", 0)) > max_depth:
+    for i, row in enumerate(view.rows):
+        if max_depth is not None and row.depth > max_depth:
             hidden += 1
             continue
         parent = "" if parents[i] is None else f"m{parents[i]}"
-        cls = "" if row.get("called", True) else ' class="uncalled"'
-        cells = [_name_cell(row, i in has_children, tree)]
-        cells += [_cell(c, i, row, total_flops) for c in columns[1:]]
+        cls = "" if row.ran else ' class="uncalled"'
+        cells = [_name_cell(row, i not in view.leaves, tree)]
+        cells += [_cell(c, row, total_flops) for c in columns[1:]]
         rows.append(f'<tr{cls} data-id="m{i}" data-parent="{parent}" '
-                    f'data-depth="{int(row.get("depth", 0))}" data-name="{_e(row["name"])}" '
-                    f'data-type="{_e(row.get("type", ""))}">{"".join(cells)}</tr>')
+                    f'data-depth="{row.depth}" data-name="{_e(row.name)}" '
+                    f'data-type="{_e(row.type)}">{"".join(cells)}</tr>')
     return rows, hidden
 
 
@@ -369,9 +333,9 @@ def _thead(columns: Sequence[_Column]) -> str:
     return f"<thead><tr>{heads}</tr></thead>"
 
 
-def _modules_section(data: Mapping[str, Any]) -> str:
-    columns = _module_columns(data)
-    rows, _ = _module_rows(data, columns)
+def _modules_section(view: ReportView) -> str:
+    columns = _module_columns(view)
+    rows, _ = _module_rows(view, columns)
     controls = (
         '<div class="controls">'
         '<input id="fw-filter" type="search" placeholder="filter modules by name or type" '
@@ -382,19 +346,15 @@ def _modules_section(data: Mapping[str, Any]) -> str:
         '<option value="flat">flat</option></select></label>'
         '<span class="muted">click a header to sort (again: reverse, a third time: the '
         'model\'s order); the tree sorts siblings, the flat view all modules</span></div>')
-    count = format_grouped(len(data["modules"]))
+    count = format_grouped(len(view.rows))
     return (f'<section id="modules"><h2>Modules <span class="muted">({count}; FLOPs: '
-            f'{_e(data.get("convention", ""))}; inclusive of children unless "self")</span></h2>'
+            f'{_e(view.convention)}; inclusive of children unless "self")</span></h2>'
             f'{controls}<div class="tablewrap"><table id="fw-modules" class="tree" '
             f'data-open-depth="{OPEN_DEPTH}">{_thead(columns)}<tbody>{"".join(rows)}</tbody>'
             f'</table></div></section>')
 
 
 # -- charts ------------------------------------------------------------------------------------
-def _short(name: str, limit: int = 46) -> str:
-    return name if len(name) <= limit else "…" + name[-(limit - 1):]
-
-
 def _bar_chart(chart_id: str, items: Sequence[tuple[str, int]], text: Callable[[int], str],
                colour: str, what: str) -> str:
     if not items:
@@ -412,7 +372,7 @@ def _bar_chart(chart_id: str, items: Sequence[tuple[str, int]], text: Callable[[
         parts.append(
             f'<g class="bar-row"><title>{_e(name)}: {_e(label)}</title>'
             f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" class="lbl">'
-            f'{_e(_short(name))}</text>'
+            f'{_e(short_name(name, 46))}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="{row_h - 6}" rx="2" '
             f'fill="{colour}"></rect>'
             f'<text x="{label_w + bar + 6:.1f}" y="{y + 14}" class="val">{_e(label)}</text></g>')
@@ -420,30 +380,16 @@ def _bar_chart(chart_id: str, items: Sequence[tuple[str, int]], text: Callable[[
     return "".join(parts)
 
 
-def _top(modules: Sequence[Mapping[str, Any]], values: Sequence[int],
-         top: int) -> list[tuple[str, int]]:
-    ranked = sorted(((value, i) for i, value in enumerate(values) if value > 0),
-                    key=lambda item: (-item[0], item[1]))
-    return [(modules[i]["name"] or _ROOT_LABEL, value) for value, i in ranked[:top]]
-
-
-def _own_bytes(modules: Sequence[Mapping[str, Any]]) -> list[int]:
-    read, written = self_values(modules, "bytes_read"), self_values(modules, "bytes_written")
-    return [r + w for r, w in zip(read, written)]
-
-
-def _charts_section(data: Mapping[str, Any], top: int) -> str:
-    modules = data["modules"]
-    convention = data.get("convention", "")
+def _charts_section(view: ReportView, top: int) -> str:
     charts = [
-        ("flops", f"FLOPs ({convention})", [int(m.get("self_flops", 0)) for m in modules],
+        ("flops", f"FLOPs ({view.convention})", [row.self_flops for row in view.rows],
          format_count, "#2f6fdb"),
-        ("params", "parameters", self_values(modules, "params"), format_count, "#2e9e6b"),
-        ("bytes", "bytes moved", _own_bytes(modules), format_bytes, "#d9822b"),
+        ("params", "parameters", view.own("params"), format_count, "#2e9e6b"),
+        ("bytes", "bytes moved", view.own_bytes(), format_bytes, "#d9822b"),
     ]
     tabs, panels = [], []
     for index, (key, what, values, text, colour) in enumerate(charts):
-        items = _top(modules, values, top)
+        items = view.top(values, top)
         shown = sum(1 for v in values if v > 0)
         selected = "true" if index == 0 else "false"
         tabs.append(f'<button type="button" role="tab" id="fw-tab-{key}" '
@@ -465,32 +411,29 @@ def _tick(value: float) -> str:
     return format_count(value, digits=0 if value >= 1 else 2)
 
 
-def _roofline_points(data: Mapping[str, Any],
+def _roofline_points(view: ReportView,
                      device: RooflineDevice) -> list[tuple[str, float, float, bool]]:
     """``(name, intensity, FLOP/s, measured)`` per module with own FLOPs and bytes."""
-    modules = data["modules"]
-    own_bytes = _own_bytes(modules)
-    parents = module_parents(modules)
-    leaves = set(range(len(modules))) - {p for p in parents if p is not None}
-    extras = module_extras(data)
-    timing, estimates = extras.get("timing", {}), extras.get("roofline", {})
+    own_bytes = view.own_bytes()
+    figures = view.module_figures
+    timing, estimates = figures.get("timing", {}), figures.get("roofline", {})
     # the roofline times standard FLOPs; its own times only pair with a standard report
-    standard = data.get("convention") == "standard"
+    standard = view.convention == "standard"
     points = []
-    for i, row in enumerate(modules):
-        flops, moved = int(row.get("self_flops", 0)), own_bytes[i]
+    for i, row in enumerate(view.rows):
+        flops, moved = row.self_flops, own_bytes[i]
         if flops <= 0 or moved <= 0:
             continue
         intensity = flops / moved
-        measured = (timing.get(row["name"]) or {}).get("time_s") if i in leaves else None
-        estimated = (estimates.get(row["name"]) or {}).get("self_time_s") if standard else None
+        measured = (timing.get(row.name) or {}).get("time_s") if i in view.leaves else None
+        estimated = (estimates.get(row.name) or {}).get("self_time_s") if standard else None
         if isinstance(measured, (int, float)) and measured > 0:
-            points.append((row["name"] or _ROOT_LABEL, intensity, flops / measured, True))
+            points.append((label(row.name), intensity, flops / measured, True))
         elif isinstance(estimated, (int, float)) and estimated > 0:
-            points.append((row["name"] or _ROOT_LABEL, intensity, flops / estimated, False))
+            points.append((label(row.name), intensity, flops / estimated, False))
         else:
             attainable = min(device.peak_flops_per_s, intensity * device.bandwidth_bytes_per_s)
-            points.append((row["name"] or _ROOT_LABEL, intensity, attainable, False))
+            points.append((label(row.name), intensity, attainable, False))
     return points
 
 
@@ -544,11 +487,11 @@ def _roofline_svg(device: RooflineDevice, points: Sequence[tuple[str, float, flo
     return "".join(parts)
 
 
-def _roofline_section(data: Mapping[str, Any]) -> str:
-    device = roofline_device(data)
+def _roofline_section(view: ReportView) -> str:
+    device = view.roofline_device
     if device is None:
         return ""
-    points = _roofline_points(data, device)
+    points = _roofline_points(view, device)
     measured = sum(1 for p in points if p[3])
     note = (f"{device.name}: peak {format_rate(device.peak_flops_per_s, 'FLOP/s')}, bandwidth "
             f"{format_rate(device.bandwidth_bytes_per_s, 'B/s')}, ridge at "
@@ -582,32 +525,28 @@ def _simple_table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
-def _phases_section(data: Mapping[str, Any]) -> str:
-    phases = data.get("phases") or {}
-    if not phases:
+def _phases_section(view: ReportView) -> str:
+    if not view.phases:
         return ""
-    whole = int(data["total"].get("flops", 0))
-    rows = [[(name, None), (format_count(t.get("macs", 0)), t.get("macs", 0)),
-             (format_count(t.get("flops", 0)), t.get("flops", 0)),
-             (format_percent(t.get("flops", 0), whole), t.get("flops", 0)),
-             (format_bytes(t.get("bytes_read", 0)), t.get("bytes_read", 0)),
-             (format_bytes(t.get("bytes_written", 0)), t.get("bytes_written", 0))]
-            for name, t in phases.items()]
+    whole = view.total.flops
+    rows = [[(name, None), (format_count(t.macs), t.macs), (format_count(t.flops), t.flops),
+             (format_percent(t.flops, whole), t.flops),
+             (format_bytes(t.bytes_read), t.bytes_read),
+             (format_bytes(t.bytes_written), t.bytes_written)]
+            for name, t in view.phases.items()]
     table = _simple_table("fw-phases", ("phase", "MACs", "FLOPs", "% FLOPs", "read (B)",
                                         "written (B)"), rows, (False,) + (True,) * 5)
     return f'<section id="phases"><h2>Phases</h2>{table}</section>'
 
 
-def _ops_section(data: Mapping[str, Any]) -> str:
-    ops = data.get("ops") or []
-    whole = int(data["total"].get("flops", 0))
-    rows = [[(op.get("op", ""), None), (op.get("status", ""), None),
-             (format_count(op.get("calls", 0)), op.get("calls", 0)),
-             (format_count(op.get("macs", 0)), op.get("macs", 0)),
-             (format_count(op.get("flops", 0)), op.get("flops", 0)),
-             (format_percent(op.get("flops", 0), whole), op.get("flops", 0)),
-             (format_bytes(op.get("bytes_read", 0)), op.get("bytes_read", 0)),
-             (format_bytes(op.get("bytes_written", 0)), op.get("bytes_written", 0))]
+def _ops_section(view: ReportView) -> str:
+    ops = view.ops()
+    whole = view.total.flops
+    rows = [[(op.op, None), (op.status, None), (format_count(op.calls), op.calls),
+             (format_count(op.macs), op.macs), (format_count(op.flops), op.flops),
+             (format_percent(op.flops, whole), op.flops),
+             (format_bytes(op.bytes_read), op.bytes_read),
+             (format_bytes(op.bytes_written), op.bytes_written)]
             for op in ops]
     table = _simple_table("fw-ops", ("op", "status", "calls", "MACs", "FLOPs", "% FLOPs",
                                      "read (B)", "written (B)"),
@@ -617,8 +556,8 @@ def _ops_section(data: Mapping[str, Any]) -> str:
             f'</summary><div class="tablewrap">{table}</div></details></section>')
 
 
-def _unsupported_section(data: Mapping[str, Any]) -> str:
-    unsupported = data.get("unsupported") or {}
+def _unsupported_section(view: ReportView) -> str:
+    unsupported = view.unsupported
     parts = ['<section id="unsupported"><h2>Unsupported ops</h2>']
     if unsupported:
         rows = [[(op, None), (format_count(calls), calls)] for op, calls in unsupported.items()]
@@ -630,11 +569,11 @@ def _unsupported_section(data: Mapping[str, Any]) -> str:
     else:
         parts.append('<p id="fw-unsupported-none">None: every op had a formula or was declared '
                      'cost-free.</p>')
-    decomposed = data.get("decomposed") or {}
+    decomposed = view.decomposed
     if decomposed:
         listed = ", ".join(f"{op} ×{format_count(n)}" for op, n in sorted(decomposed.items()))
         parts.append(f'<p class="muted">Counted through their decompositions: {_e(listed)}</p>')
-    for op, error in sorted((data.get("formula_errors") or {}).items()):
+    for op, error in sorted(view.formula_errors.items()):
         parts.append(f'<p class="warn">Formula error, counted as unsupported: {_e(op)}: '
                      f'{_e(error)}</p>')
     parts.append("</section>")
@@ -646,12 +585,11 @@ def _key_values(table_id: str, pairs: Sequence[tuple[str, str]]) -> str:
     return f'<table id="{table_id}" class="kv"><tbody>{rows}</tbody></table>'
 
 
-def _convention_section(data: Mapping[str, Any]) -> str:
-    manifest = data.get("convention_manifest") or {"name": data.get("convention", "")}
+def _convention_section(view: ReportView) -> str:
     pairs = [(key.replace("_", " "), format_field(key, value) if not isinstance(value, str)
-              else value) for key, value in manifest.items()]
+              else value) for key, value in view.convention_manifest.items()]
     return (f'<section id="convention"><h2>Convention <span class="muted">'
-            f'({_e(data.get("convention", ""))})</span></h2>'
+            f'({_e(view.convention)})</span></h2>'
             f'{_key_values("fw-convention", pairs)}</section>')
 
 
@@ -672,9 +610,9 @@ def _flatten(section: Mapping[str, Any], parent: str = "") -> list[tuple[str, st
     return pairs
 
 
-def _extras_section(data: Mapping[str, Any]) -> str:
+def _extras_section(view: ReportView) -> str:
     parts = []
-    for name, section in extra_sections(data).items():
+    for name, section in view.section_data.items():
         pairs = _flatten(section)
         if pairs:
             parts.append(f'<h3>{_e(name)}</h3>{_key_values(f"fw-extra-{_e(name)}", pairs)}')
@@ -683,12 +621,11 @@ def _extras_section(data: Mapping[str, Any]) -> str:
     return f'<section id="extras"><h2>More figures</h2>{"".join(parts)}</section>'
 
 
-def _run_section(data: Mapping[str, Any]) -> str:
-    run = data.get("run") or {}
+def _run_section(view: ReportView) -> str:
     pairs = [(key, ", ".join("[" + ", ".join(map(str, s)) + "]" for s in value)
               if key == "inputs" else "-" if value is None else format_field(key, value))
-             for key, value in run.items() if not _skipped(key, value)]
-    pairs.append(("schema", str(data.get("schema"))))
+             for key, value in view.run_data.items() if not _skipped(key, value)]
+    pairs.append(("schema", str(view.schema)))
     return f'<section id="run"><h2>Run</h2>{_key_values("fw-run", pairs)}</section>'
 
 
@@ -702,12 +639,13 @@ def _asset(name: str) -> str:
     return _ASSETS.joinpath(name).read_text(encoding="utf-8")
 
 
-def render_html(report: ReportLike, *, title: str | None = None, top: int = CHART_TOP) -> str:
+def render_html(report: Viewable, *, title: str | None = None, top: int = CHART_TOP) -> str:
     """The report as one self-contained, offline HTML page (see the module's docstring).
 
-    ``report`` is a :class:`~flopwise.Report` or its JSON form; ``top`` is how many modules each
-    bar chart shows. Raises :class:`~flopwise.UsageError` for a dict that is not a schema-1
-    report.
+    ``report`` is a :class:`~flopwise.render.view.ReportView` or what one is built from (a
+    :class:`~flopwise.Report`, its JSON form, a saved file's path); ``top`` is how many modules
+    each bar chart shows. Raises :class:`~flopwise.UsageError` for a dict that is not a report
+    of schema 1 or 2.
 
     >>> import torch, flopwise
     >>> report = flopwise.profile(torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU()),
@@ -716,22 +654,21 @@ def render_html(report: ReportLike, *, title: str | None = None, top: int = CHAR
     >>> page.count('<tr data-id="m'), "FLOPs (standard)" in page
     (3, True)
     """
-    data = as_dict(report)
-    model = str((data.get("run") or {}).get("model", "model"))
-    heading = title or f"flopwise: {model}"
-    version = (data.get("run") or {}).get("flopwise", "")
+    view = as_view(report)
+    heading = title or f"flopwise: {view.run.model}"
+    version = view.run.flopwise_version
     body = "".join([
-        f"<header><h1>{_e(heading)}</h1><p class=\"run\">{_e(_run_line(data))}</p></header>",
-        _summary(data),
-        _modules_section(data),
-        _charts_section(data, top),
-        _roofline_section(data),
-        _phases_section(data),
-        _ops_section(data),
-        _unsupported_section(data),
-        _convention_section(data),
-        _extras_section(data),
-        _run_section(data),
+        f"<header><h1>{_e(heading)}</h1><p class=\"run\">{_e(run_line(view))}</p></header>",
+        _summary(view),
+        _modules_section(view),
+        _charts_section(view, top),
+        _roofline_section(view),
+        _phases_section(view),
+        _ops_section(view),
+        _unsupported_section(view),
+        _convention_section(view),
+        _extras_section(view),
+        _run_section(view),
         (f"<footer><p>{_e(_LEGEND)}</p><p>written by flopwise {_e(version)}; this file is "
          "self-contained and loads nothing from the network.</p></footer>"),
     ])
@@ -741,7 +678,7 @@ def render_html(report: ReportLike, *, title: str | None = None, top: int = CHAR
             f"<body><main>{body}</main><script>{_asset('report.js')}</script></body></html>\n")
 
 
-def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) -> str:
+def render_html_table(report: Viewable, max_depth: int | None = OPEN_DEPTH) -> str:
     """A static HTML fragment (no script): the totals and the module table to ``max_depth``.
 
     This is what ``Report._repr_html_`` shows in Jupyter; ``report.to_html()`` writes the
@@ -752,23 +689,22 @@ def render_html_table(report: ReportLike, max_depth: int | None = OPEN_DEPTH) ->
     >>> fragment.startswith('<div class="flopwise-nb">'), "<script" in fragment
     (True, False)
     """
-    data = as_dict(report)
-    total = data["total"]
-    columns = [c for c in _module_columns(data) if not c.key.count(".")]
-    rows, hidden = _module_rows(data, columns, max_depth, tree=False)
-    moved = int(total.get("bytes_read", 0)) + int(total.get("bytes_written", 0))
-    totals = (f"params {format_count(total.get('params', 0))} · MACs "
-              f"{format_count(total.get('macs', 0))} · FLOPs ({data.get('convention', '')}) "
-              f"{format_count(total.get('flops', 0))} · bytes moved {format_bytes(moved)}")
+    view = as_view(report)
+    total = view.total
+    columns = [c for c in _module_columns(view) if not c.key.count(".")]
+    rows, hidden = _module_rows(view, columns, max_depth, tree=False)
+    totals = (f"params {format_count(total.params)} · MACs {format_count(total.macs)} · "
+              f"FLOPs ({view.convention}) {format_count(total.flops)} · bytes moved "
+              f"{format_bytes(total.bytes_moved)}")
     more = (f'<p class="muted">{format_grouped(hidden)} deeper modules not shown '
             f'(depth &gt; {max_depth}); report.to_html() writes the interactive report with '
             f"all of them.</p>" if hidden else "")
-    unsupported = data.get("unsupported") or {}
+    unsupported = view.unsupported
     warn = (f'<p><b>unsupported ops (not counted):</b> '
             f'{_e(", ".join(f"{op} ×{format_count(n)}" for op, n in unsupported.items()))}</p>'
             if unsupported else "")
     style = _asset("notebook.css").replace("\n", "")       # one line in the notebook's cell
     return (f'<div class="flopwise-nb"><style>{style}</style>'
-            f"<p><b>flopwise</b> · {_e(_run_line(data))}</p><p>{_e(totals)}</p>"
+            f"<p><b>flopwise</b> · {_e(run_line(view))}</p><p>{_e(totals)}</p>"
             f"<table>{_thead(columns)}<tbody>{''.join(rows)}</tbody></table>{more}{warn}"
             f'<p class="muted">{_e(_LEGEND)}</p></div>')

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flopwise.render import sections
-from flopwise.render.columns import cell_text, modules_that_ran, parse_columns
-from flopwise.report import Report
+from flopwise.render.columns import cell_text, parse_columns
+from flopwise.render.view import Viewable, as_view
 
 __all__ = ["render_markdown", "markdown_table"]
 
@@ -34,29 +34,29 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     return lines
 
 
-def render_markdown(report: Report, columns: str | Sequence[str] | None = None,
+def render_markdown(report: Viewable, columns: str | Sequence[str] | None = None,
                     max_depth: int | None = None) -> str:
     """The report as a Markdown document (module rows down to ``max_depth``)."""
-    chosen = parse_columns(columns, report)
-    lines = [f"## flopwise: {sections.run_line(report)}", "",
-             f"### Modules (FLOPs: {report.convention.name})", ""]
-    ran = modules_that_ran(report)
-    rows = [[cell_text(c, row, report, row.name in ran, indent=False) for c in chosen]
-            for row in report.modules(max_depth)]
+    view = as_view(report)
+    chosen = parse_columns(columns, view)
+    lines = [f"## flopwise: {sections.run_line(view)}", "",
+             f"### Modules (FLOPs: {view.convention})", ""]
+    rows = [[cell_text(c, row, view, row.name in view.ran, indent=False) for c in chosen]
+            for row in view.modules(max_depth)]
     lines += markdown_table([c.header for c in chosen], rows, [c.numeric for c in chosen])
-    if len(report.phases) > 1:
+    if len(view.phases) > 1:
         lines += ["", "### Phases", ""]
-        lines += markdown_table(sections.PHASE_HEADERS, sections.phase_rows(report),
+        lines += markdown_table(sections.PHASE_HEADERS, sections.phase_rows(view),
                                 [False] + [True] * 5)
-    lines += ["", f"### Totals (convention: {report.convention.name})", ""]
-    lines += markdown_table(("total", "value"), sections.totals(report), (False, True))
-    for title, pairs in sections.extra_sections(report):
+    lines += ["", f"### Totals (convention: {view.convention})", ""]
+    lines += markdown_table(("total", "value"), sections.totals(view), (False, True))
+    for title, pairs in sections.extra_sections(view):
         lines += ["", f"### {title}", ""]
         lines += markdown_table(("", "value"), pairs, (False, True))
-    if report.unsupported:
+    if view.unsupported:
         lines += ["", "### Unsupported ops (not counted)", ""]
-        lines += markdown_table(sections.UNSUPPORTED_HEADERS, sections.unsupported_rows(report),
+        lines += markdown_table(sections.UNSUPPORTED_HEADERS, sections.unsupported_rows(view),
                                 (False, True))
         lines += ["", f"> {sections.STRICT_HINT}"]
-    lines += [""] + [f"- {note}" for note in sections.notes(report)]
+    lines += [""] + [f"- {note}" for note in sections.notes(view)]
     return "\n".join(lines) + "\n"

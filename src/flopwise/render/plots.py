@@ -26,22 +26,15 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flopwise.errors import FlopwiseError, MissingExtraError, UsageError
 from flopwise.render.units import format_bytes, format_count, format_rate, format_seconds
-from flopwise.saved import (
-    ReportLike,
-    RooflineDevice,
-    as_dict,
-    estimated_latency_s,
-    measured_latency_s,
-    roofline_device,
-    self_values,
-)
+from flopwise.render.view import ReportView, Viewable, as_view, short_name
+from flopwise.saved import RooflineDevice
 
 __all__ = [
     "PLOT_TOP",
@@ -95,21 +88,6 @@ def _save(figure: Any, canvas_class: Any, path: str | Path, dpi: int) -> Path:
     return target
 
 
-def _short(name: str, limit: int = 42) -> str:
-    return name if len(name) <= limit else "…" + name[-(limit - 1):]
-
-
-def _top(modules: Sequence[Mapping[str, Any]], values: Sequence[int],
-         top: int) -> list[tuple[str, int]]:
-    ranked = sorted(((v, i) for i, v in enumerate(values) if v > 0), key=lambda t: (-t[0], t[1]))
-    return [(modules[i]["name"] or "(root)", v) for v, i in ranked[:top]]
-
-
-def _own_bytes(modules: Sequence[Mapping[str, Any]]) -> list[int]:
-    read, written = self_values(modules, "bytes_read"), self_values(modules, "bytes_written")
-    return [r + w for r, w in zip(read, written)]
-
-
 def _bars(axes: Any, formatter: Any, locator: Any, items: Sequence[tuple[str, int]],
           text: Callable[[float], str], colour: str, title: str) -> None:
     axes.set_title(title, loc="left", fontsize=11)
@@ -118,7 +96,7 @@ def _bars(axes: Any, formatter: Any, locator: Any, items: Sequence[tuple[str, in
                   transform=axes.transAxes)
         axes.set_axis_off()
         return
-    names = [_short(name) for name, _ in items][::-1]
+    names = [short_name(name, 42) for name, _ in items][::-1]
     values = [value for _, value in items][::-1]
     bars = axes.barh(range(len(values)), values, color=colour)
     axes.set_yticks(range(len(values)), names, fontsize=8, family="monospace")
@@ -131,12 +109,10 @@ def _bars(axes: Any, formatter: Any, locator: Any, items: Sequence[tuple[str, in
     axes.tick_params(axis="x", labelsize=8)
 
 
-def _roofline(axes: Any, formatter: Any, data: Mapping[str, Any], device: RooflineDevice) -> None:
-    modules = data["modules"]
-    own_bytes = _own_bytes(modules)
-    points = [(int(row.get("self_flops", 0)) / own_bytes[i], int(row.get("self_flops", 0)))
-              for i, row in enumerate(modules)
-              if int(row.get("self_flops", 0)) > 0 and own_bytes[i] > 0]
+def _roofline(axes: Any, formatter: Any, view: ReportView, device: RooflineDevice) -> None:
+    own_bytes = view.own_bytes()
+    points = [(row.self_flops / own_bytes[i], row.self_flops) for i, row in enumerate(view.rows)
+              if row.self_flops > 0 and own_bytes[i] > 0]
     ridge = device.ridge_flops_per_byte
     xs = [x for x, _ in points] + [ridge]
     low = 10.0 ** math.floor(math.log10(min(xs) / 1.5))
@@ -166,23 +142,22 @@ def _roofline(axes: Any, formatter: Any, data: Mapping[str, Any], device: Roofli
         axes.legend(loc="lower right", fontsize=8)
 
 
-def plot_report(report: ReportLike, path: str | Path, *, top: int = PLOT_TOP,
+def plot_report(report: Viewable, path: str | Path, *, top: int = PLOT_TOP,
                 dpi: int = 110) -> Path:
     """Draw the per-layer cost bars (and the roofline, when there is one) to ``path``.
 
     The format follows the suffix (.png, .svg, .pdf). Returns the path written.
     """
     Figure, Canvas, Formatter, Locator = _matplotlib()
-    data = as_dict(report)
-    modules = data["modules"]
-    convention = data.get("convention", "")
-    device = roofline_device(data)
+    view = as_view(report)
+    convention = view.convention
+    device = view.roofline_device
     panels = [
-        (_top(modules, [int(m.get("self_flops", 0)) for m in modules], top), format_count,
+        (view.top([row.self_flops for row in view.rows], top), format_count,
          _BLUE, f"own FLOPs ({convention}), top {top} modules"),
-        (_top(modules, self_values(modules, "params"), top), format_count, _GREEN,
+        (view.top(view.own("params"), top), format_count, _GREEN,
          f"own parameters, top {top} modules"),
-        (_top(modules, _own_bytes(modules), top), format_bytes, _ORANGE,
+        (view.top(view.own_bytes(), top), format_bytes, _ORANGE,
          f"own bytes moved (read + written), top {top} modules"),
     ]
     heights = [max(1.6, 0.24 * len(items) + 0.9) for items, *_ in panels]
@@ -190,15 +165,14 @@ def plot_report(report: ReportLike, path: str | Path, *, top: int = PLOT_TOP,
         heights.append(5.5)
     figure = Figure(figsize=(11, sum(heights) + 0.9), layout="constrained")
     grid = figure.add_gridspec(len(heights), 1, height_ratios=heights)
-    total = data["total"]
+    total = view.total
     figure.suptitle(
-        f"{(data.get('run') or {}).get('model', 'model')}: {format_count(total.get('params', 0))} "
-        f"params, {format_count(total.get('macs', 0))} MACs, "
-        f"{format_count(total.get('flops', 0))} FLOPs ({convention})", fontsize=12)
+        f"{view.run.model}: {format_count(total.params)} params, {format_count(total.macs)} "
+        f"MACs, {format_count(total.flops)} FLOPs ({convention})", fontsize=12)
     for row, (items, text, colour, title) in enumerate(panels):
         _bars(figure.add_subplot(grid[row]), Formatter, Locator, items, text, colour, title)
     if device is not None:
-        _roofline(figure.add_subplot(grid[len(panels)]), Formatter, data, device)
+        _roofline(figure.add_subplot(grid[len(panels)]), Formatter, view, device)
     return _save(figure, Canvas, path, dpi)
 
 
@@ -214,7 +188,7 @@ class ComparePoint:
     measured: bool
 
 
-def compare_points(reports: Sequence[ReportLike]) -> list[ComparePoint]:
+def compare_points(reports: Sequence[Viewable]) -> list[ComparePoint]:
     """One point per report; latency is measured when the report has it, else estimated.
 
     Raises :class:`~flopwise.UsageError` when the reports count FLOPs under different
@@ -222,14 +196,11 @@ def compare_points(reports: Sequence[ReportLike]) -> list[ComparePoint]:
     """
     points = []
     for report in reports:
-        data = as_dict(report)
-        measured = measured_latency_s(data)
-        latency = measured if measured is not None else estimated_latency_s(data)
-        total = data["total"]
-        points.append(ComparePoint(str((data.get("run") or {}).get("model", "model")),
-                                   int(total.get("params", 0)), int(total.get("flops", 0)),
-                                   str(data.get("convention", "")), latency,
-                                   measured is not None))
+        view = as_view(report)
+        measured = view.measured_latency_s
+        latency = measured if measured is not None else view.estimated_latency_s
+        points.append(ComparePoint(view.run.model, view.total.params, view.total.flops,
+                                   view.convention, latency, measured is not None))
     conventions = sorted({p.convention for p in points})
     if len(conventions) > 1:
         raise UsageError(f"the reports count FLOPs under different conventions "

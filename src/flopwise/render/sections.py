@@ -1,22 +1,26 @@
 """The parts of a report every renderer shows around its module table, as plain strings.
 
-Each function returns text pieces (label/value pairs, rows, sentences); the text, rich, tree and
-Markdown renderers only lay them out, so all of them say the same thing in the same words.
+Each function reads a :class:`~flopwise.render.view.ReportView` and returns text pieces
+(label/value pairs, rows, sentences); the text, rich, tree and Markdown renderers only lay them
+out, so all of them say the same thing in the same words.
+
+A report section (:mod:`flopwise.schema`) shows up in all of them by having two methods:
+``title() -> str`` and ``pairs() -> list[tuple[str, str]]`` (label/value text, empty to show
+nothing); :func:`extra_sections` finds them. ``memory``, ``roofline`` and ``timing`` are laid
+out here.
 
 >>> import torch, flopwise
+>>> from flopwise.render.view import ReportView
 >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
->>> report = flopwise.profile(model, torch.randn(4, 8))
->>> dict(totals(report))["FLOPs (standard)"]
+>>> view = ReportView.of(flopwise.profile(model, torch.randn(4, 8)))
+>>> dict(totals(view))["FLOPs (standard)"]
 '1.34 K (1,344)'
->>> run_line(report)
+>>> run_line(view)
 'Sequential · real on cpu · inputs [4, 8] · forward'
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from flopwise.render.columns import modules_that_ran
 from flopwise.render.units import (
     format_bytes,
     format_count,
@@ -26,9 +30,7 @@ from flopwise.render.units import (
     format_rate,
     format_seconds,
 )
-
-if TYPE_CHECKING:
-    from flopwise.report import Report
+from flopwise.render.view import ReportView, by_dtype, run_line
 
 __all__ = [
     "PREFIX_LEGEND",
@@ -62,102 +64,76 @@ STRICT_HINT = (
 )
 
 
-def _shapes(report: Report) -> str:
-    if not report.run.inputs:
-        return "no tensor inputs"
-    return "inputs " + ", ".join(f"[{', '.join(map(str, shape))}]" for shape in report.run.inputs)
-
-
-def _passes(report: Report) -> str:
-    passes = ["forward"]
-    if report.run.backward:
-        passes.append("backward")
-    if report.run.optimizer:
-        passes.append(f"{report.run.optimizer} step")
-    return " + ".join(passes)
-
-
-def run_line(report: Report) -> str:
-    """What ran: the model, how (real/meta/fake, device), its inputs and the passes."""
-    where = "meta" if report.run.mode == "meta" else f"{report.run.mode} on {report.run.device}"
-    return f"{report.run.model} · {where} · {_shapes(report)} · {_passes(report)}"
-
-
-def _by_dtype(sizes: dict[str, int]) -> str:
-    return " + ".join(f"{format_bytes(size)} {dtype}" for dtype, size in sorted(sizes.items()))
-
-
-def totals(report: Report) -> list[tuple[str, str]]:
+def totals(view: ReportView) -> list[tuple[str, str]]:
     """Label/value pairs: parameters, their bytes, MACs, FLOPs (convention named), bytes moved."""
-    total = report.total
+    total = view.total
     pairs = [(
         "params",
         f"{format_count_exact(total.params)}, {format_count(total.trainable_params)} trainable",
     )]
-    if report.param_bytes:
-        pairs.append(("param bytes", _by_dtype(report.param_bytes)))
-    if report.buffer_bytes:
-        pairs.append(("buffer bytes", _by_dtype(report.buffer_bytes)))
+    if view.param_bytes:
+        pairs.append(("param bytes", by_dtype(view.param_bytes)))
+    if view.buffer_bytes:
+        pairs.append(("buffer bytes", by_dtype(view.buffer_bytes)))
     pairs += [
         ("MACs", format_count_exact(total.macs)),
-        (f"FLOPs ({report.convention.name})", format_count_exact(total.flops)),
+        (f"FLOPs ({view.convention})", format_count_exact(total.flops)),
         ("bytes read", format_bytes(total.bytes_read)),
         ("bytes written", format_bytes(total.bytes_written)),
     ]
     return pairs
 
 
-def phase_rows(report: Report) -> list[tuple[str, ...]]:
+def phase_rows(view: ReportView) -> list[tuple[str, ...]]:
     """One row per phase that ran (see :data:`PHASE_HEADERS`)."""
-    whole = report.total.flops
+    whole = view.total.flops
     return [(name, format_count(t.macs), format_count(t.flops), format_percent(t.flops, whole),
              format_bytes(t.bytes_read), format_bytes(t.bytes_written))
-            for name, t in report.phases.items()]
+            for name, t in view.phases.items()]
 
 
-def op_rows(report: Report) -> list[tuple[str, ...]]:
+def op_rows(view: ReportView) -> list[tuple[str, ...]]:
     """One row per operator overload, largest FLOPs first (see :data:`OP_HEADERS`)."""
-    whole = report.total.flops
+    whole = view.total.flops
     return [(row.op, row.status, format_count(row.calls), format_count(row.macs),
              format_count(row.flops), format_percent(row.flops, whole),
              format_bytes(row.bytes_read), format_bytes(row.bytes_written))
-            for row in report.ops()]
+            for row in view.ops()]
 
 
-def unsupported_rows(report: Report) -> list[tuple[str, str]]:
+def unsupported_rows(view: ReportView) -> list[tuple[str, str]]:
     """``(op, calls)`` for every op that had no formula (see :data:`UNSUPPORTED_HEADERS`)."""
-    return [(op, format_count(calls)) for op, calls in report.unsupported.items()]
+    return [(op, format_count(calls)) for op, calls in view.unsupported.items()]
 
 
-def convention_line(report: Report) -> str:
+def convention_line(view: ReportView) -> str:
     """One line naming the convention and what it counts."""
-    return f"convention {report.convention.name}: {report.convention.summary}"
+    return f"convention {view.convention}: {view.convention_summary}"
 
 
-def notes(report: Report) -> list[str]:
+def notes(view: ReportView) -> list[str]:
     """Sentences under the tables: uncalled modules, decompositions, formula errors, units."""
     lines = []
-    ran = modules_that_ran(report)
-    uncalled = [row for row in report.modules() if row.name not in ran]
+    uncalled = [row for row in view.rows if row.name not in view.ran]
     if uncalled:
         names = [row.name for row in uncalled]
         params = sum(row.params for row in uncalled    # outermost uncalled modules only
                      if not any(row.name.startswith(name + ".") for name in names))
         lines.append(f"{len(uncalled)} module(s) never called, marked (not called); "
                      f"they hold {format_grouped(params)} params")
-    if report.decomposed:
-        parts = ", ".join(f"{op} ×{count}" for op, count in sorted(report.decomposed.items()))
+    if view.decomposed:
+        parts = ", ".join(f"{op} ×{count}" for op, count in sorted(view.decomposed.items()))
         lines.append(f"counted through their decompositions: {parts}")
-    for op, error in sorted(report.formula_errors.items()):
+    for op, error in sorted(view.formula_errors.items()):
         lines.append(f"formula error, counted as unsupported: {op}: {error}")
-    lines.append(convention_line(report))
+    lines.append(convention_line(view))
     lines.append(PREFIX_LEGEND)
     return lines
 
 
-def memory_pairs(report: Report) -> list[tuple[str, str]]:
+def memory_pairs(view: ReportView) -> list[tuple[str, str]]:
     """Label/value pairs of the run's memory (empty without ``memory=True``)."""
-    memory = report.memory
+    memory = view.memory
     if memory is None:
         return []
     pairs = [("parameters", format_bytes(memory.params_bytes))]
@@ -190,9 +166,9 @@ def memory_pairs(report: Report) -> list[tuple[str, str]]:
     return pairs
 
 
-def estimate_pairs(report: Report) -> list[tuple[str, str]]:
+def estimate_pairs(view: ReportView) -> list[tuple[str, str]]:
     """Label/value pairs of the roofline estimate (empty without ``--hardware``)."""
-    estimate = report.roofline
+    estimate = view.roofline
     if estimate is None:
         return []
     peak = (format_rate(estimate.peak_flops_per_s, "FLOP/s")
@@ -223,9 +199,9 @@ def estimate_pairs(report: Report) -> list[tuple[str, str]]:
     return pairs
 
 
-def timing_pairs(report: Report) -> list[tuple[str, str]]:
+def timing_pairs(view: ReportView) -> list[tuple[str, str]]:
     """Label/value pairs of the measured latency (empty without ``--time``)."""
-    timing = report.timing
+    timing = view.timing
     if timing is None:
         return []
     step = "forward + backward" if timing.backward else "forward"
@@ -247,20 +223,22 @@ def timing_pairs(report: Report) -> list[tuple[str, str]]:
     return pairs
 
 
-def extra_sections(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(title, pairs) of the memory, roofline and measured-time sections the report has."""
-    memory = report.memory
-    estimate = report.roofline
+def extra_sections(view: ReportView) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(title, pairs) of the sections the report has: memory, roofline and measured time, then
+    every other section with ``title()`` and ``pairs()`` methods, in the report's order."""
+    memory = view.memory
+    estimate = view.roofline
     device = estimate.hardware_id if estimate is not None else ""
     found = [
         ("Memory (training step)" if memory is not None and memory.training else "Memory",
-         memory_pairs(report)),
-        (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(report)),
-        ("Measured", timing_pairs(report)),
+         memory_pairs(view)),
+        (f"Roofline estimate on {device} (FLOPs: standard)", estimate_pairs(view)),
+        ("Measured", timing_pairs(view)),
     ]
-    serving = report.sections.get("serving")
-    if serving is not None:
-        from flopwise.serving.render import serving_pairs, serving_title
-
-        found.append((serving_title(serving), serving_pairs(serving)))
+    found += [(section.title(), section.pairs()) for key, section in view.sections.items()
+              if key not in _LAID_OUT_HERE and hasattr(section, "pairs")
+              and hasattr(section, "title")]
     return [(title, pairs) for title, pairs in found if pairs]
+
+
+_LAID_OUT_HERE = frozenset({"memory", "roofline", "timing"})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -26,10 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 from flopwise.render import sections
-from flopwise.render.columns import Column, cell_text, modules_that_ran, parse_columns
-
-if TYPE_CHECKING:
-    from flopwise.report import Report
+from flopwise.render.columns import Column, cell_text, parse_columns
+from flopwise.render.view import Viewable, as_view
 
 __all__ = [
     "modules_table",
@@ -68,36 +65,38 @@ def _table(title: str | None, headers: Sequence[str], numeric: Sequence[bool]) -
     return table
 
 
-def modules_table(report: Report, columns: str | Sequence[str] | None = None,
+def modules_table(report: Viewable, columns: str | Sequence[str] | None = None,
                   max_depth: int | None = None) -> Table:
     """One row per module (parents first) down to ``max_depth`` (root = 0)."""
-    chosen: list[Column] = parse_columns(columns, report)
-    table = _table(f"Modules (FLOPs: {report.convention.name})",
+    view = as_view(report)
+    chosen: list[Column] = parse_columns(columns, view)
+    table = _table(f"Modules (FLOPs: {view.convention})",
                    [c.header for c in chosen], [c.numeric for c in chosen])
-    ran = modules_that_ran(report)
-    for row in report.modules(max_depth):
-        table.add_row(*(cell_text(c, row, report, row.name in ran) for c in chosen),
+    ran = view.ran
+    for row in view.modules(max_depth):
+        table.add_row(*(cell_text(c, row, view, row.name in ran) for c in chosen),
                       style=None if row.name in ran else "dim")
     return table
 
 
-def phases_table(report: Report) -> Table:
+def phases_table(report: Viewable) -> Table:
     """MACs, FLOPs and bytes of each phase that ran (forward, backward, optimizer)."""
     table = _table("Phases", sections.PHASE_HEADERS, [False] + [True] * 5)
-    for row in sections.phase_rows(report):
+    for row in sections.phase_rows(as_view(report)):
         table.add_row(*row)
     return table
 
 
-def totals_table(report: Report) -> Table:
+def totals_table(report: Viewable) -> Table:
     """Totals over every phase that ran, the convention named in the title."""
+    view = as_view(report)
     grid = Table.grid(padding=(0, 2))
-    grid.title = f"Totals (convention: {report.convention.name})"
+    grid.title = f"Totals (convention: {view.convention})"
     grid.title_justify = "left"
     grid.title_style = "bold"
     grid.add_column(no_wrap=True)
     grid.add_column()
-    for label, value in sections.totals(report):
+    for label, value in sections.totals(view):
         grid.add_row(label, value)
     return grid
 
@@ -115,67 +114,71 @@ def pairs_table(title: str, pairs: Sequence[tuple[str, str]]) -> Table:
     return grid
 
 
-def unsupported_table(report: Report) -> Table:
+def unsupported_table(report: Viewable) -> Table:
     """The ops that had no formula, with their call counts."""
     table = _table("Unsupported ops (not counted)", sections.UNSUPPORTED_HEADERS, (False, True))
-    for row in sections.unsupported_rows(report):
+    for row in sections.unsupported_rows(as_view(report)):
         table.add_row(*row, style="yellow")
     return table
 
 
-def ops_table(report: Report) -> Table:
+def ops_table(report: Viewable) -> Table:
     """One row per operator overload: status, calls, MACs, FLOPs, % of FLOPs, bytes."""
-    table = _table(f"Operators (FLOPs: {report.convention.name})", sections.OP_HEADERS,
+    view = as_view(report)
+    table = _table(f"Operators (FLOPs: {view.convention})", sections.OP_HEADERS,
                    (False, False, True, True, True, True, True, True))
-    for row in sections.op_rows(report):
+    for row in sections.op_rows(view):
         table.add_row(*row, style="yellow" if row[1] == "unsupported" else None)
     return table
 
 
-def report_view(report: Report, *body: RenderableType) -> Table:
+def report_view(report: Viewable, *body: RenderableType) -> Table:
     """What ran, then ``body`` (the module table or tree), then phases, totals, unsupported
     ops and notes: the frame every human-readable rendering shares."""
+    view = as_view(report)
     grid = Table.grid()
     grid.add_column()
-    grid.add_row(Text(f"flopwise: {sections.run_line(report)}", style="bold"))
+    grid.add_row(Text(f"flopwise: {sections.run_line(view)}", style="bold"))
     for part in body:
         grid.add_row(part)
-    if len(report.phases) > 1:
-        grid.add_row(phases_table(report))
-    grid.add_row(totals_table(report))
-    for title, pairs in sections.extra_sections(report):
+    if len(view.phases) > 1:
+        grid.add_row(phases_table(view))
+    grid.add_row(totals_table(view))
+    for title, pairs in sections.extra_sections(view):
         grid.add_row("")
         grid.add_row(pairs_table(title, pairs))
-    if report.unsupported:
+    if view.unsupported:
         grid.add_row("")
-        grid.add_row(unsupported_table(report))
+        grid.add_row(unsupported_table(view))
         grid.add_row(Text(sections.STRICT_HINT, style="yellow"))
     grid.add_row("")
-    for line in sections.notes(report):
+    for line in sections.notes(view):
         grid.add_row(Text(line, style="dim"))
     return grid
 
 
-def rich_table(report: Report, columns: str | Sequence[str] | None = None,
+def rich_table(report: Viewable, columns: str | Sequence[str] | None = None,
                max_depth: int | None = None, ops: bool = False) -> Table:
     """The whole report as one rich renderable: the module table (and, with ``ops``, the
     per-operator table) in the frame of :func:`report_view`."""
-    body: list[RenderableType] = [modules_table(report, columns, max_depth)]
+    view = as_view(report)
+    body: list[RenderableType] = [modules_table(view, columns, max_depth)]
     if ops:
-        body.append(ops_table(report))
-    return report_view(report, *body)
+        body.append(ops_table(view))
+    return report_view(view, *body)
 
 
-def render_text(report: Report, columns: str | Sequence[str] | None = None,
+def render_text(report: Viewable, columns: str | Sequence[str] | None = None,
                 max_depth: int | None = None, width: int | None = None, ops: bool = False) -> str:
     """The report as plain text (no colour); ``width=None`` never wraps a line."""
     return to_text(rich_table(report, columns, max_depth, ops), width)
 
 
-def render_ops_text(report: Report, width: int | None = None) -> str:
+def render_ops_text(report: Viewable, width: int | None = None) -> str:
     """Only the per-operator table, as plain text, with the convention line under it."""
+    view = as_view(report)
     grid = Table.grid()
     grid.add_column()
-    grid.add_row(ops_table(report))
-    grid.add_row(sections.convention_line(report))
+    grid.add_row(ops_table(view))
+    grid.add_row(sections.convention_line(view))
     return to_text(grid, width)

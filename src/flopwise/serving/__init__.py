@@ -13,9 +13,9 @@ when first used.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from flopwise._lazy import lazy_attribute
 from flopwise.serving.polynomial import Polynomial, fit
 from flopwise.serving.section import (
     DecodePiece,
@@ -49,9 +49,4 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flopwise.serving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, globals(), name)

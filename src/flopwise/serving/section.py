@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from flopwise.errors import UsageError
+from flopwise.render.units import format_bytes, format_count, format_grouped, format_seconds
 from flopwise.serving.polynomial import Polynomial
 
 __all__ = ["PhaseCost", "DecodePiece", "ServingTime", "Hardware", "ServingSection"]
@@ -219,6 +220,42 @@ class ServingSection:
     def with_hardware(self, hardware: Hardware) -> ServingSection:
         return replace(self, hardware=hardware)
 
+    # -- what renderers show (flopwise.render.sections finds these two methods) ----------------
+    def title(self) -> str:
+        """The heading of the section in the text, tree and Markdown reports."""
+        return (f"Serving: {self.batch} × {self.prompt_tokens} prompt tokens + "
+                f"{self.new_tokens} new, {self.cache} cache (FLOPs: {self.convention})")
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Prefill, the decode formula piece by piece, KV sizes and (with hardware) times, as
+        label/value text.
+
+        >>> from fractions import Fraction
+        >>> piece = DecodePiece(9, 12, Polynomial((Fraction(1000), Fraction(8))),
+        ...     Polynomial((Fraction(500), Fraction(4))), Polynomial((Fraction(0), Fraction(64))),
+        ...     (9, 10, 11), (12,))
+        >>> section = ServingSection("m", "dynamic", "matmul", 1, 8, 5, "float32", 4000, 64,
+        ...                          PhaseCost(9000, 4500, 4000, 512), (piece,))
+        >>> dict(section.pairs())["decode step (c = context)"]
+        'FLOPs 1000 + 8·c, KV 64·c B, for c = 9..12 (fitted at 9, 10, 11; checked at 12)'
+        """
+        pairs = [("prefill", _phase_text(self.prefill))]
+        for piece in self.decode:
+            checked = ", ".join(map(str, piece.checked)) or "-"
+            pairs.append(("decode step (c = context)",
+                          f"FLOPs {piece.flops}, KV {piece.kv_bytes} B, for c = "
+                          f"{piece.first_context}..{piece.last_context} (fitted at "
+                          f"{', '.join(map(str, piece.sampled))}; checked at {checked})"))
+        contexts = self.decode_contexts
+        pairs.append((f"last decode step (c = {contexts[-1]})",
+                      _phase_text(self.decode_at(contexts[-1]))))
+        pairs.append(("KV cache", f"{format_bytes(self.kv_bytes_per_token)} per token, "
+                      f"{format_bytes(self.kv_bytes_end)} at the end"))
+        if self.unsupported:
+            listed = ", ".join(f"{op} ×{calls}" for op, calls in self.unsupported.items())
+            pairs.append(("decode ops without a formula", listed))
+        return pairs + ([] if self.hardware is None else _times_text(self.hardware))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "cache": self.cache, "convention": self.convention,
@@ -246,3 +283,23 @@ class ServingSection:
             unsupported={str(op): int(calls) for op, calls in data.get("unsupported", {}).items()},
             hardware=None if hardware is None else Hardware.from_dict(hardware),
         )
+
+
+def _phase_text(phase: PhaseCost) -> str:
+    return (f"{format_count(phase.flops)} FLOPs, reads {format_bytes(phase.weights_bytes)} "
+            f"weights + {format_bytes(phase.kv_bytes)} KV, {phase.intensity:.1f} FLOP/B")
+
+
+def _times_text(hardware: Hardware) -> list[tuple[str, str]]:
+    pairs = []
+    for time in hardware.times:
+        pairs.append((f"{hardware.id}, batch {time.batch}",
+                      f"TTFT {format_seconds(time.ttft_s)} ({time.prefill_bound}), TPOT "
+                      f"{format_seconds(time.tpot_first_s)} → {format_seconds(time.tpot_last_s)} "
+                      f"({time.decode_bound}), {format_count(time.tokens_per_s)} tokens/s"))
+    crossover = ("never: the KV cache keeps it memory-bound" if hardware.crossover_batch is None
+                 else f"batch {format_grouped(hardware.crossover_batch)}")
+    weights_only = hardware.weights_only_crossover_batch
+    pairs.append(("decode compute-bound from", f"{crossover} (weights alone: batch "
+                  f"{format_grouped(weights_only) if weights_only else '-'})"))
+    return pairs
