@@ -1,6 +1,6 @@
 """Every transformers model type through ``flopwise profile hf:TYPE`` (issue 11, must-show 1).
 
-    python bench/hf_zoo.py [--workers N] [--timeout S] [--only TYPE ...] [--write-docs]
+    python bench/hf_zoo.py [--workers N] [--timeout S] [--fresh] [--write-docs] [TYPE ...]
 
 For each type in ``MODEL_MAPPING_NAMES`` whose default config transformers can build into the
 class flopwise picks (on meta), the command line ``flopwise profile hf:TYPE --format json`` is
@@ -9,7 +9,8 @@ parameters of the built model (``sum(p.numel())``) and no unsupported op; otherw
 must be on ``bench/hf_zoo_listed.json`` (type → reason) and its error must be one line.
 
 Resumable: results go to ``bench/results/hf_zoo.jsonl`` one line per type; types already there
-are skipped (``--fresh`` starts over). Types run in worker processes, each with a per-type time
+are skipped (``--fresh`` starts over; types named on the command line run again, replacing
+their lines). Types run in worker processes, each with a per-type time
 limit; a worker that dies or hangs is replaced and its type recorded as such.
 """
 
@@ -142,6 +143,34 @@ def fold_parts(files: list[Path]) -> None:
             part.unlink()
 
 
+# a worker may hold at most this much memory (the machine is shared): the CPU retry's weights
+# are capped at half of it, and a worker whose resident memory passes it is stopped
+WORKER_MAX_BYTES = 6 * 2**30
+BATCH = 20                                 # types per worker process
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _watch(procs: list[subprocess.Popen[bytes]], deadline_s: list[float]) -> None:
+    """Wait for the workers; stop one that outlives its deadline or outgrows its memory."""
+    while any(proc.poll() is None for proc in procs):
+        for proc, deadline in zip(procs, deadline_s):
+            if proc.poll() is None and (time.monotonic() > deadline
+                                        or _rss_bytes(proc.pid) > WORKER_MAX_BYTES):
+                proc.kill()
+                proc.wait()
+        time.sleep(1)
+
+
 def run(types: list[str], workers: int, timeout: int) -> float:
     """Check every type not yet in the results, ``workers`` processes at a time; wall seconds."""
     RESULTS.parent.mkdir(exist_ok=True)
@@ -149,17 +178,15 @@ def run(types: list[str], workers: int, timeout: int) -> float:
     todo = [t for t in types if t not in done_rows(RESULTS)]
     started = time.perf_counter()
     while todo:
-        shards = [todo[i::workers] for i in range(workers) if todo[i::workers]]
+        batch = todo[:workers * BATCH]        # fresh workers per batch: a long sweep runs current code
+        shards = [batch[i::workers] for i in range(workers) if batch[i::workers]]
         files = [RESULTS.with_suffix(f".part{i}") for i in range(len(shards))]
+        env = {**os.environ, "OMP_NUM_THREADS": "1",
+               "FLOPWISE_FALLBACK_MAX_BYTES": str(WORKER_MAX_BYTES // 2)}
         procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(f), "--timeout",
-                                   str(timeout), *shard], env={**os.environ, "OMP_NUM_THREADS": "1"})
+                                   str(timeout), *shard], env=env)
                  for f, shard in zip(files, shards)]
-        for proc, shard in zip(procs, shards):
-            try:
-                proc.wait(timeout=timeout * len(shard) + 60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _watch(procs, [time.monotonic() + timeout * len(shard) + 60 for shard in shards])
         fold_parts(files)
         todo = [t for t in todo if t not in done_rows(RESULTS)]
     return time.perf_counter() - started
@@ -173,7 +200,8 @@ def summary(rows: dict[str, dict[str, Any]], known: dict[str, str]) -> dict[str,
             "listed": len(on_list), "neither": len(built) - len(works) - len(on_list)}
 
 
-def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None) -> str:
+def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None,
+          note: str = "") -> str:
     """The docs' table: counts, then the types of each outcome."""
     counts = summary(rows, known)
     share = counts["works"] / max(counts["buildable"], 1)
@@ -181,7 +209,8 @@ def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float 
              f"(`python bench/hf_zoo.py`): {counts['types']} types, {counts['buildable']} "
              f"buildable from their default config; **{counts['works']} work** "
              f"({share:.0%}), {counts['listed']} listed with a reason, {counts['neither']} "
-             "neither" + (f"; wall time {wall_s / 60:.1f} min" if wall_s else "") + ".", "",
+             "neither" + (f"; wall time {wall_s / 60:.1f} min" if wall_s else "") + "."
+             + (f" {note}" if note else ""), "",
              "| outcome | types |", "|---|---|"]
     by: dict[str, list[str]] = {}
     for row in rows.values():
@@ -199,6 +228,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--report", action="store_true", help="only fold and print the results")
+    parser.add_argument("--note", default="", help="a sentence for the docs (the machine's load)")
     parser.add_argument("types", nargs="*")
     args = parser.parse_args()
     if args.worker is not None:
@@ -206,11 +236,15 @@ def main() -> None:
         return
     if args.fresh and RESULTS.exists():
         RESULTS.unlink()
+    if args.types and RESULTS.exists():              # named types run again, replacing their lines
+        kept = [line for line in RESULTS.read_text(encoding="utf-8").splitlines()
+                if json.loads(line)["type"] not in args.types]
+        RESULTS.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     wall = None if args.report else run(args.types or all_types(), args.workers, args.timeout)
     if args.report:
         fold_parts(sorted(RESULTS.parent.glob(RESULTS.stem + ".part*")))
     rows, known = done_rows(RESULTS), listed()
-    text = table(rows, known, wall if not args.types else None)
+    text = table(rows, known, wall if not args.types else None, args.note)
     print(text)
     print(json.dumps(summary(rows, known)))
     if args.write_docs:

@@ -22,11 +22,12 @@ def _loaded(declared: str | None = None) -> LoadedModel:
 
 @pytest.mark.parametrize(("error", "values", "half"), [
     (META_ITEM, True, False),
+    (RuntimeError("Tensor on device cpu is not on the expected device meta!"), True, False),
     (NotImplementedError("The register_meta function for torch.nonzero() raises unimplemented"),
      True, False),
     (HALF_ONLY, False, True),
     (ValueError("Input image size (64*64) doesn't match model (32*32)"), False, False),
-], ids=["item", "nonzero", "half-only", "shape-mismatch"])
+], ids=["item", "cpu-made-tensor", "nonzero", "half-only", "shape-mismatch"])
 def test_which_errors_ask_for_which_retry(error: Exception, values: bool, half: bool) -> None:
     assert (needs_values(error), needs_half(error)) == (values, half)
 
@@ -37,17 +38,34 @@ def test_meta_falls_back_to_the_cpu_when_the_weights_fit(monkeypatch: pytest.Mon
     monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
     retry = next_attempt(META_ITEM, loaded, Attempt("meta"))
     assert retry is not None and retry.device == "cpu" and retry.model_dtype is None
-    assert "rebuilt on the CPU" in retry.reason and "4 MiB" in retry.reason
+    # cheap hf weights: room for the one 4 MiB weight and its gradient (2 · 4 MiB), no buffers
+    assert "rebuilt on the CPU" in retry.reason and "8 MiB" in retry.reason
     assert next_attempt(META_ITEM, loaded, retry) is None       # no second CPU retry
 
 
 def test_a_model_too_large_for_memory_is_refused_in_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fallback, "available_bytes", lambda: 6 * 2**20)   # 4 MiB > half of 6
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 14 * 2**20)  # 8 MiB > half of 14
     with pytest.raises(ModelRunError) as raised:
         next_attempt(META_ITEM, _loaded(), Attempt("meta"))
     message = str(raised.value)
-    assert "\n" not in message and "4 MiB" in message and "--device" in message
+    assert "\n" not in message and "8 MiB" in message and "--device" in message
+
+
+def test_other_sources_need_all_their_weights_on_the_cpu() -> None:
+    loaded = _loaded()
+    timm_like = LoadedModel("timm:toy", "timm", loaded.model)
+    assert fallback.retry_bytes(timm_like) == (1024 * 1024 + 1024) * 4
+    assert fallback.retry_bytes(loaded) == 2 * 1024 * 1024 * 4
+
+
+def test_a_sweep_can_cap_the_cpu_retry_below_half_the_free_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
+    monkeypatch.setenv("FLOPWISE_FALLBACK_MAX_BYTES", str(2 * 2**20))   # 2 MiB < the 8 MiB
+    with pytest.raises(ModelRunError) as raised:
+        next_attempt(META_ITEM, _loaded(), Attempt("meta"))
+    assert "\n" not in str(raised.value) and "2 MiB the CPU retry may use" in str(raised.value)
 
 
 @pytest.mark.parametrize(("declared", "chosen"), [(None, "bfloat16"), ("float32", "bfloat16"),

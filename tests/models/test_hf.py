@@ -139,3 +139,19 @@ def test_user_inputs_still_override_the_made_ones(tmp_path: Path) -> None:
     vision = 2 * (4 * 32 * 3 * 16 * 16 + _layer(5, 32, 64) + 32 * 8)
     assert report["total"]["macs"] == text + vision + 2 * 8
     assert not any(line.startswith("note: pixel_values") for line in notes)
+
+
+def test_a_packed_patch_vision_tower_gets_a_patch_grid(tmp_path: Path) -> None:
+    from transformers import AutoConfig
+
+    # a one-block Qwen2.5-VL vision tower: 14-px patches, 2 frames per temporal patch, 2×2 merge
+    config = AutoConfig.for_model("qwen2_5_vl_vision", depth=1, hidden_size=64, num_heads=2,
+                                  intermediate_size=128, out_hidden_size=32, patch_size=14,
+                                  temporal_patch_size=2, spatial_merge_size=2, in_channels=3,
+                                  fullatt_block_indexes=[0])
+    report, notes = _profile(tmp_path, config)
+    # 224 px = 16 patches a side (whole 2×2 merged blocks): 256 rows of 3·2·14·14 = 1176 pixels
+    assert "note: input: a 224×224 image as 256 packed 14×14 patches (grid 1×16×16)" in notes
+    assert "note: grid_thw: one image, grid 1×16×16 patches" in notes
+    embed = next(m for m in report["modules"] if m["name"] == "patch_embed")
+    assert embed["macs"] == 256 * 1176 * 64                 # one 1176 → 64 projection per patch

@@ -20,6 +20,7 @@ DATA_MOVEMENT: tuple[str, ...] = (
     "clone", "_to_copy", "copy", "copy_", "_copy_from", "_copy_from_and_resize", "cat", "stack",
     "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
     "replication_pad1d", "replication_pad2d", "replication_pad3d", "flip", "roll", "repeat",
+    "repeat_interleave",
     "fill", "fill_", "zero_", "masked_scatter", "index_copy", "index_copy_", "scatter",
     "scatter_", "slice_scatter", "select_scatter", "diagonal_scatter", "as_strided_scatter",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "tril",

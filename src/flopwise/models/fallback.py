@@ -1,12 +1,15 @@
 """When the default device or dtype cannot run a model: what to try next, and why.
 
 The default device is ``meta`` (shapes only, no weights). Some models' own code needs values
-(``Tensor.item()``, ``nonzero``, data-dependent shapes); they are rebuilt on the CPU with real
-(cheaply initialised) weights when those fit in half the available memory. Some kernels exist
+(``Tensor.item()``, ``nonzero``, data-dependent shapes, tensors the code makes on the CPU);
+they are rebuilt on the CPU with real (cheap) weights when those fit in half the available
+memory. Some kernels exist
 in half precision only (grouped GEMMs of mixture-of-experts layers); those models are rebuilt
 in the dtype their config declares, or bfloat16. Each retry comes with one line saying what happened and why.
 
 >>> needs_values(RuntimeError("Tensor.item() cannot be called on meta tensors"))
+True
+>>> needs_values(RuntimeError("Tensor on device meta is not on the expected device cpu!"))
 True
 >>> needs_half(RuntimeError("Expected mat_a to be BFloat16 or supported Float16 matrix, got torch.float32"))
 True
@@ -28,16 +31,20 @@ if TYPE_CHECKING:
 
     from flopwise.models.loaded import LoadedModel
 
-__all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes",
-           "available_bytes", "model_bytes_text"]
+__all__ = ["Attempt", "next_attempt", "needs_values", "needs_half", "model_bytes", "retry_bytes",
+           "available_bytes", "fallback_budget_bytes", "model_bytes_text"]
 
 _VALUE_ERRORS = re.compile(
     r"meta tensor|on meta|device type meta|'meta'|data-dependent|data dependent|"
-    r"unbacked symint|cannot copy out of meta|item\(\)|register_meta|nonzero", re.IGNORECASE)
+    r"unbacked symint|cannot copy out of meta|item\(\)|register_meta|nonzero|"
+    r"device (meta|cpu) is not on the expected device|meta and cpu|cpu and meta|"
+    r"to be on same device as", re.IGNORECASE)
 _HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|float16)",
                           re.IGNORECASE)
 # the model must leave this share of the free memory for activations and the run itself
 _MEMORY_SHARE = 0.5
+# an optional lower cap on the weights' bytes (set by batch sweeps that share a machine)
+_CAP_ENV = "FLOPWISE_FALLBACK_MAX_BYTES"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,21 @@ def model_bytes(model: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def retry_bytes(loaded: LoadedModel) -> int:
+    """Memory the CPU retry needs for the model itself (read from the meta build).
+
+    An ``hf:`` model is rebuilt with cheap weights (a few values per parameter, see
+    :func:`flopwise.models.hf.cheap_weights`): its buffers, and room for the largest weight
+    copied whole by an op and its gradient. Other models hold all their weights.
+    """
+    if loaded.source != "hf":
+        return model_bytes(loaded.model)
+    sizes = [p.numel() * p.element_size() for p in loaded.model.parameters()]
+    buffers = sum(b.numel() * b.element_size() for b in loaded.model.buffers())
+    # NB: activations are left out; they are small beside the weights at the default inputs
+    return buffers + 2 * max(sizes, default=0)
+
+
 def available_bytes() -> int:
     """Memory the system says is available now (``MemAvailable``; physical memory elsewhere)."""
     try:
@@ -75,6 +97,16 @@ def available_bytes() -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def fallback_budget_bytes() -> int:
+    """Bytes the CPU retry's weights may take: half the available memory, or less if capped.
+
+    ``FLOPWISE_FALLBACK_MAX_BYTES`` lowers the cap (a sweep sharing a machine sets it).
+    """
+    budget = int(_MEMORY_SHARE * available_bytes())
+    cap = os.environ.get(_CAP_ENV, "").strip()
+    return min(budget, int(cap)) if cap.isdigit() else budget
 
 
 def model_bytes_text(size: int) -> str:
@@ -92,22 +124,24 @@ def _first_line(error: BaseException) -> str:
 def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) -> Attempt | None:
     """What to try after ``attempt`` failed with ``error`` on ``loaded``; ``None``: nothing.
 
-    Meta → CPU when the model needs values, if its weights fit in half the available memory
-    (else :class:`~flopwise.ModelRunError` names the size and ``--device``). A float32 model
-    whose kernel wants half precision → the config's declared dtype, or bfloat16, when the
-    user chose no ``--model-dtype``.
+    Meta → CPU when the model needs values, if its weights (:func:`retry_bytes`) fit in half
+    the available memory (else :class:`~flopwise.ModelRunError` names the size and
+    ``--device``). A float32 model whose kernel wants half precision → the config's declared
+    dtype, or bfloat16, when the user chose no ``--model-dtype``.
     """
     if attempt.device == "meta" and needs_values(error):
-        size, free = model_bytes(loaded.model), available_bytes()
-        if size > _MEMORY_SHARE * free:
+        size, budget = retry_bytes(loaded), fallback_budget_bytes()
+        if size > budget:
             raise ModelRunError(
                 f"{loaded.spec} needs real values ({_first_line(error)}), but its weights "
-                f"({model_bytes_text(size)}) do not fit in the {model_bytes_text(free)} of free "
-                "memory; run it on a larger machine with --device cuda (or cpu)")
+                f"({model_bytes_text(size)} on the CPU) do not fit in the "
+                f"{model_bytes_text(budget)} the "
+                "CPU retry may use; run it on a larger machine with "
+                "--device cuda (or cpu)")
         return Attempt("cpu", attempt.model_dtype,
                        f"the model's code needs real values on the meta device "
                        f"({_first_line(error)}); rebuilt on the CPU with cheap real weights "
-                       f"({model_bytes_text(size)})")
+                       f"({model_bytes_text(size)}), running for real")
     if attempt.model_dtype is None and needs_half(error):
         declared = loaded.declared_dtype not in (None, "float32")
         dtype = loaded.declared_dtype if declared and loaded.declared_dtype else "bfloat16"

@@ -20,7 +20,7 @@ from flopwise.models.specs import close_names
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["load", "build", "hf_config", "hf_class", "declared_dtype"]
+__all__ = ["load", "build", "cheap_weights", "hf_config", "hf_class", "declared_dtype"]
 
 
 def hf_config(spec: str, text: str) -> Any:
@@ -67,7 +67,8 @@ def hf_class(config: Any) -> Any:
 
 def declared_dtype(config: Any) -> str | None:
     """The floating dtype the config declares (``dtype``, formerly ``torch_dtype``), if any."""
-    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    # transformers 5 warns on reading ``torch_dtype``: read it only where ``dtype`` is absent
+    value = config.dtype if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
     name = str(value).removeprefix("torch.") if value is not None else None
     return name if name in ("float32", "float16", "bfloat16") else None
 
@@ -76,8 +77,8 @@ def build(cls: Any, config: Any) -> torch.nn.Module:
     """``cls`` from ``config`` on the default device; off meta with cheap weights.
 
     Off the meta device, transformers' weight initialisation (seconds to minutes on a CPU) is
-    skipped and every floating parameter is drawn uniformly from ±0.02 with a fixed seed:
-    counting needs values only where the model's code branches on them.
+    skipped and the weights are cheap (:func:`cheap_weights`): counting needs values only where
+    the model's code branches on them.
     """
     import torch
     from transformers.initialization import no_init_weights
@@ -92,13 +93,42 @@ def build(cls: Any, config: Any) -> torch.nn.Module:
     tie_weights = getattr(model, "tie_weights", None)
     if callable(tie_weights):
         tie_weights()                # skipped with the initialisation
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.is_floating_point():
-                cheap = torch.rand(param.shape, generator=generator, dtype=param.dtype)
-                param.copy_(cheap.mul_(0.04).sub_(0.02))
+    cheap_weights(model)
     return model
+
+
+def cheap_weights(model: torch.nn.Module) -> None:
+    """Make every floating parameter a view of a few random numbers, in place.
+
+    A parameter of shape ``(d0, d1, ...)`` reads element ``[i, j, ...]`` from
+    ``pool[i + j + ...]``, a pool of ``d0 + d1 + ... - n + 1`` values drawn uniformly from
+    ±0.02 with a fixed seed: values vary along every dimension, yet a 7 GiB model holds a few
+    MiB of weights (an op copies one weight at a time). Tied parameters stay tied.
+
+    >>> import torch
+    >>> layer = torch.nn.Linear(1000, 1000)
+    >>> cheap_weights(layer)
+    >>> layer.weight.untyped_storage().nbytes(), layer.weight.shape
+    (7996, torch.Size([1000, 1000]))
+    """
+    import torch
+    from torch._subclasses.fake_tensor import is_fake
+
+    if any(is_fake(param) for param in model.parameters()):
+        return                     # a simulated world's fake tensors hold no values to make
+    generator = torch.Generator().manual_seed(0)
+    made: dict[int, torch.nn.Parameter] = {}
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is None or not param.is_floating_point():
+                continue
+            if id(param) not in made:
+                size = max(1, sum(param.shape) - param.dim() + 1)
+                pool = torch.rand(size, generator=generator, dtype=param.dtype)
+                view = pool.mul_(0.04).sub_(0.02).to(param.device).as_strided(
+                    param.shape, (1,) * param.dim())
+                made[id(param)] = torch.nn.Parameter(view, requires_grad=param.requires_grad)
+            module._parameters[name] = made[id(param)]
 
 
 def load(spec: str, text: str) -> LoadedModel:

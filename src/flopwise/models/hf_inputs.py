@@ -13,7 +13,13 @@ Rules (each made input carries its reason, which the CLI prints as a note):
 - beside text: ``bbox`` ``[1, T, 4]`` (layout models), ``decoder_input_ids`` (encoder-decoder
   models), ``pixel_values`` (text-image models such as CLIP, unless the model splices image
   features into placeholder tokens, which needs real token values), ``lang_ids`` (X-MOD);
-- beside an image or audio: ``input_ids`` when the forward requires them (BLIP-2).
+- beside an image or audio: every ``*input_ids`` the forward requires (BLIP-2, InstructBLIP's
+  ``qformer_input_ids``), and ``input_ids`` when the config has a text tower (Kosmos-2, SAM 3);
+- packed-patch vision towers (Qwen-VL-style, a ``grid_thw`` input): one 224 px image (or the
+  config's ``image_size``) as rows of ``channels × temporal_patch_size × patch²`` pixels, its
+  patch grid ``[[1, h, w]]`` (and ``merge_sizes``) as real values; NaFlex towers (SigLIP 2,
+  a ``spatial_shapes`` input): the config's ``num_patches`` as one square grid;
+- time series ``past_values``: ``[1, context_length, num_input_channels]``.
 
 >>> _token_count(type("C", (), {"max_position_embeddings": 77})())
 77
@@ -110,6 +116,30 @@ def _waveform(model: Any, config: Any) -> tuple[tuple[int, ...], str]:
     return (1, rate), f"1 s of {rate} Hz audio"
 
 
+def _packed(config: Any) -> tuple[tuple[int, ...], tuple[int, int, int], int, str]:
+    """Packed patches of one image (Qwen-VL-style vision towers): the patch rows, the grid
+    ``(t, h, w)`` in patches, and the spatial merge size.
+
+    The image is 224 px (or the config's ``image_size``) rounded up to whole merged patches;
+    each row holds ``channels × temporal_patch_size × patch²`` pixels (a still image fills the
+    temporal patch with copies, as the processors do).
+    """
+    vision = _sub_config(config, "vision_config")
+    patch = int(getattr(vision, "patch_size", None) or 14)
+    temporal = int(getattr(vision, "temporal_patch_size", None)
+                   or getattr(vision, "patch_temporal", None) or 1)
+    merge = int(getattr(vision, "spatial_merge_size", None) or getattr(vision, "merge_size", None)
+                or 1)
+    channels = int(getattr(vision, "in_channels", None) or getattr(vision, "in_chans", None)
+                   or getattr(vision, "num_channels", None) or 3)
+    size = getattr(vision, "image_size", None)
+    size = size if isinstance(size, int) and size > 0 else DEFAULT_IMAGE
+    side = -(-size // (patch * merge)) * merge                 # patches, whole merged blocks
+    rows = (side * side, channels * temporal * patch * patch)
+    return rows, (1, side, side), merge, (f"a {side * patch}×{side * patch} image as {rows[0]} "
+                                          f"packed {patch}×{patch} patches (grid 1×{side}×{side})")
+
+
 def _splices(config: Any, *kinds: str) -> bool:
     """Whether features of ``kinds`` replace placeholder tokens (text must hold those tokens)."""
     return any(kind in key and "token" in key for key in config.to_dict() for kind in kinds)
@@ -125,7 +155,55 @@ def _main_input(model: Any, config: Any, main: str) -> tuple[tuple[int, ...] | N
         return _features(config)
     if main in ("input_values", "audio_values"):
         return _waveform(model, config)
+    if main == "hidden_states":                      # a vision tower fed packed patches
+        rows, _, _, note = _packed(config)
+        return rows, note
+    if main == "past_values" and isinstance(getattr(config, "context_length", None), int):
+        steps, channels = config.context_length, getattr(config, "num_input_channels", None)
+        shape = (1, steps, channels) if isinstance(channels, int) else (1, steps)
+        return shape, f"{steps} past time steps" + (f" × {channels} channel(s)" if channels else "")
     return None, ""
+
+
+def _spatial(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
+    """NaFlex-style towers (SigLIP 2): ``num_patches`` patches of one square image, flattened,
+    with their ``spatial_shapes`` as real values and an all-ones ``pixel_attention_mask``."""
+    if made.main != "pixel_values" or "spatial_shapes" not in parameters:
+        return []
+    vision = _sub_config(config, "vision_config")
+    patch, count = int(getattr(vision, "patch_size", 16)), int(getattr(vision, "num_patches", 256))
+    side = int(count ** 0.5)
+    channels = int(getattr(vision, "num_channels", None) or 3)
+    made.shapes = ((1, side * side, channels * patch * patch),)
+    made.note = f"a {side * patch}×{side * patch} image as {side * side} flattened {patch}×{patch} patches"
+    made.kwargs["spatial_shapes"] = TensorRequest((1, 2), "int64", values=(side, side))
+    notes = [f"spatial_shapes: {side}×{side} patches"]
+    if "pixel_attention_mask" in parameters:
+        made.kwargs["pixel_attention_mask"] = TensorRequest((1, side * side), "int64")
+        notes.append("pixel_attention_mask: every patch")
+    return notes
+
+
+def _grids(parameters: Any, made: MadeInputs, config: Any) -> list[str]:
+    """The patch grid (and merge size) of a packed-patch vision tower; its patches replace an
+    image input."""
+    names = [name for name in parameters if name.endswith("grid_thw")]
+    if not names or (made.main == "input_ids" and _splices(config, "image", "video")):
+        return []                      # a VLM splicing features into tokens: text only
+    rows, grid, merge, note = _packed(config)
+    if made.main in ("pixel_values", "hidden_states"):
+        made.shapes, made.note = (rows,), note
+    elif "pixel_values" in parameters:
+        made.kwargs["pixel_values"] = TensorRequest(rows)
+    for name in names:
+        made.kwargs[name] = TensorRequest((1, 3), "int64", values=grid)
+    notes = [f"{', '.join(names)}: one image, grid {grid[0]}×{grid[1]}×{grid[2]} patches"]
+    if "merge_sizes" in parameters:
+        made.kwargs["merge_sizes"] = TensorRequest((1,), "int64", values=(merge,))
+        notes.append(f"merge_sizes: {merge} (the config's spatial merge size)")
+    if made.main not in ("pixel_values", "hidden_states") and "pixel_values" in parameters:
+        notes.append(f"pixel_values: {note}")
+    return notes
 
 
 def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
@@ -141,6 +219,8 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
     required = {name for name, parameter in parameters.items()
                 if parameter.default is inspect.Parameter.empty
                 and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)}
+    notes.extend(_grids(parameters, made, config))
+    notes.extend(_spatial(parameters, made, config))
     if text and "bbox" in parameters:
         made.follow["bbox"] = (4,)
         notes.append("bbox: one box per token, all zero (a layout model)")
@@ -158,7 +238,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
                          _token_count(decoder))
             made.kwargs["decoder_input_ids"] = TensorRequest((1, tokens))
             notes.append(f"decoder_input_ids: {tokens} decoder tokens")
-    if text and "pixel_values" in parameters:
+    if text and "pixel_values" in parameters and "pixel_values" not in made.kwargs:
         if _splices(config, "image", "video"):
             notes.append("text only: this model splices image features into image tokens; "
                          "pass --kwarg pixel_values=... with matching tokens to count its vision")
@@ -171,9 +251,15 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
         features, why = _features(config)
         made.kwargs["input_features"] = TensorRequest(features)
         notes.append(f"input_features: {why}")
-    if not text and "input_ids" in required:
+    wanted = [name for name in parameters if name.endswith("input_ids") and name != main
+              and name not in made.kwargs
+              and (name in required or (name == "input_ids" and hasattr(config, "text_config")))]
+    if not text and wanted:
         tokens = _token_count(_sub_config(config, "text_config"))
-        made.kwargs["input_ids"] = TensorRequest((1, tokens))
-        notes.append(f"input_ids: {tokens} tokens")
+        for name in wanted:                  # a qformer's ids stay below the qformer's vocabulary
+            own = getattr(_sub_config(config, name.removesuffix("input_ids") + "config"),
+                          "vocab_size", None)
+            made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
+        notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     made.notes = tuple(notes)
     return made

@@ -20,6 +20,9 @@ def _tensor(request: TensorRequest, dtype: str, device: str, vocab_size: int | N
     import torch
 
     torch_dtype = getattr(torch, dtype)
+    if request.values is not None:           # read by the model's code: real even on meta
+        value = torch.tensor(request.values, dtype=torch_dtype).reshape(request.shape)
+        return value if device == "meta" else value.to(device)
     if device == "meta":
         return torch.empty(request.shape, dtype=torch_dtype, device="meta")
     generator = torch.Generator().manual_seed(0)

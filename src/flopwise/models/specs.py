@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flopwise.errors import UsageError
 
@@ -43,12 +43,15 @@ class TensorRequest:
     """An input to build: its shape and dtype name (``None``: the model kind's default).
 
     ``high`` bounds the values of an integer input on a real device (``0 <= value < high``;
-    ``None``: the model's vocabulary); meta tensors have no values.
+    ``None``: the model's vocabulary); meta tensors have no values. ``values`` (row-major)
+    fixes the contents of a small layout input (an image's patch grid); such an input is made
+    on the CPU even for a meta run, since the model's code reads it.
     """
 
     shape: tuple[int, ...]
     dtype: str | None = None
     high: int | None = None
+    values: tuple[int, ...] | None = field(default=None, repr=False)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
