@@ -284,24 +284,6 @@ def _device_of(tensors: list[torch.Tensor]) -> torch.device:
     return cuda[0] if cuda else torch.device("cpu")
 
 
-def _step(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], backward: bool,
-          loss: Callable[[Any], Any] | None, leaves: list[torch.Tensor],
-          clock: Any) -> tuple[Any, Any, Any]:
-    """One call (and backward); returns marks (start, forward end, end)."""
-    import torch
-
-    start = clock.mark()
-    output = model(*args, **kwargs)
-    middle = clock.mark()
-    if backward:
-        from flopwise.capture.run import loss_of
-
-        value = loss(output) if loss is not None else loss_of(output)
-        torch.autograd.grad(value, leaves, allow_unused=True)
-    end = clock.mark()
-    return start, middle, end
-
-
 class LatencyMeter:
     """One model's timing, run by run: warm-up runs, then clean + hooked pairs.
 
@@ -359,8 +341,10 @@ class LatencyMeter:
         self._stack.close()
 
     def _run(self) -> tuple[Any, Any, Any]:
-        return _step(self.model, self.args, self.kwargs, self.backward, self.loss,
-                     self._leaf_params, self.clock)
+        from flopwise.capture.run import run_timed_step
+
+        return run_timed_step(self.model, self.args, self.kwargs, self.backward, self.loss,
+                              self._leaf_params, self.clock)
 
     def warm(self) -> None:
         """One untimed run."""

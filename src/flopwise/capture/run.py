@@ -58,6 +58,7 @@ __all__ = [
     "preserved_state",
     "resized_inputs",
     "run_counted",
+    "run_timed_step",
     "shadowed",
     "uncompiled",
     "walk_model",
@@ -256,6 +257,24 @@ def run_backward(walk: Walk, output: Any, positional: tuple, keyword: dict,
             torch.autograd.grad(value, leaves, allow_unused=True)
     finally:
         scope.phase = Phase.FORWARD
+
+
+def run_timed_step(model: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], backward: bool,
+                   loss: Callable[[Any], torch.Tensor] | None, leaves: list[torch.Tensor],
+                   clock: Any) -> tuple[Any, Any, Any]:
+    """One real call of ``model`` (and its backward) for timing, marked by ``clock.mark()``.
+
+    Returns the marks (start, forward end, end). Gradients go through ``torch.autograd.grad``,
+    so no ``.grad`` is written.
+    """
+    start = clock.mark()
+    output = model(*args, **kwargs)
+    middle = clock.mark()
+    if backward:
+        value = loss(output) if loss is not None else loss_of(output)
+        torch.autograd.grad(value, leaves, allow_unused=True)
+    end = clock.mark()
+    return start, middle, end
 
 
 def run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> None:
