@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from flopwise.capture.events import Status
 from flopwise.hardware.calibration import COMPUTE_CLASSES, MEMORY_KINDS, CalibrationTable
-from flopwise.hardware.estimate import ESTIMATE_CONVENTION, _modules
+from flopwise.hardware.estimate import ESTIMATE_CONVENTION, module_estimates
 
 if TYPE_CHECKING:
     from flopwise.capture.events import OpEvent
@@ -230,7 +230,7 @@ def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate
             classes["overhead"] += node.calls * module_s
     zero: Counter[str] = Counter()
     modules = tuple(ModuleLatency(m.name, m.time_s, m.self_time_s)
-                    for m in _modules(report, own, {}, zero, zero))
+                    for m in module_estimates(report, own, {}, zero, zero))
     roofline = report.roofline
     return LatencyEstimate(
         calibration=table.source or "(in memory)", device=table.device, threads=table.threads,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ESTIMATE_CONVENTION",
     "ModuleEstimate",
+    "module_estimates",
     "OpEstimate",
     "RooflineEstimate",
     "estimate_roofline",
@@ -323,7 +324,7 @@ def estimate_roofline(
         row[2] += seconds
         row[3] += compute
         op_calls[event.op] += 1
-    modules = _modules(report, own_time, own_compute, own_flops, own_bytes)
+    modules = module_estimates(report, own_time, own_compute, own_flops, own_bytes)
     ops = sorted((OpEstimate(op, op_calls[op], int(r[0]), int(r[1]), r[2], r[3])
                   for op, r in op_rows.items()), key=lambda o: (-o.time_s, o.op))
     dtype = _dominant(dtype_flops)
@@ -351,9 +352,11 @@ def estimate_roofline(
     )
 
 
-def _modules(report: Report, own_time: dict[str, float], own_compute: dict[str, float],
-             own_flops: Counter[str], own_bytes: Counter[str]) -> tuple[ModuleEstimate, ...]:
-    """Self and inclusive figures per module of the report's tree, in tree order."""
+def module_estimates(report: Report, own_time: dict[str, float], own_compute: dict[str, float],
+                     own_flops: Counter[str], own_bytes: Counter[str]
+                     ) -> tuple[ModuleEstimate, ...]:
+    """Self and inclusive figures per module of the report's tree, in tree order, from per-module
+    own times (the roofline's and the calibrated model's alike)."""
     nodes = list(report.tree.walk())
     names = [node.name for node in nodes]
     totals = {name: [0.0, 0.0, 0, 0] for name in names}
