@@ -1,11 +1,15 @@
 """Calibrated latency against measured latency on torchvision models (issue 15, must-shows 1 and 3).
 
-    python bench/latency_calibration.py [--profile FILE] [--threads N] [--batches 1 8]
+    python bench/latency_calibration.py [--profile FILE] [--threads N ...] [--batches 1 8]
                                         [--models NAME ...] [--repeats 5] [--write-docs]
+
+``--threads 2 1`` runs everything below once per thread count, one after the other (the final
+measurement on an idle machine: one command).
 
 1. Calibration: runs ``flopwise bench-device`` quick (its microbenchmarks: no model involved)
    with the given threads, or loads ``--profile FILE`` written by it.
-2. Per model (weights=None, eval, 224², fp32) and batch: counts the model on ``meta``, attaches
+2. Per model (weights=None, eval, 224², fp32) and batch: counts the model on ``meta`` under
+   ``torch.no_grad()`` (the measured run's mode: no autograd clones or detaches), attaches
    the roofline of the same profile and the calibrated prediction
    (``report.with_roofline(profile).with_latency(profile)``), then measures the latency on CPU
    with :func:`flopwise.timing.measure_latency` (no_grad, warm-up, median of clean runs) with the
@@ -83,7 +87,8 @@ def _profile(args: argparse.Namespace) -> Path:
 def _row(name: str, batch: int, profile: Path, args: argparse.Namespace) -> dict[str, object]:
     model = _build(name)
     meta = copy.deepcopy(model).to("meta")
-    report = flopwise.profile(meta, torch.empty(batch, 3, 224, 224, device="meta"))
+    with torch.no_grad():
+        report = flopwise.profile(meta, torch.empty(batch, 3, 224, 224, device="meta"))
     report = report.with_roofline(str(profile)).with_latency(profile)
     latency = report.sections["latency"]
     x = torch.randn(batch, 3, 224, 224)
@@ -127,19 +132,28 @@ def _write_docs(lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="a bench-device profile with calibration tables")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as set)")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="torch threads, one full run per count (default: as set)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--json", help="also write the rows to NAME-<threads>t.json")
     parser.add_argument("--cpu-time", action="store_true",
                         help="development on a loaded machine: time calibration and models with "
                              "process CPU time (use with --threads 1)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    blocks: list[str] = []
+    for threads in args.threads or [torch.get_num_threads()]:
+        torch.set_num_threads(threads)
+        blocks += [*_run(args), ""]
+    if args.write_docs:
+        _write_docs(blocks[:-1])
+
+
+def _run(args: argparse.Namespace) -> list[str]:
+    """Calibrate (or load the profile), predict and measure every pair; the table's lines."""
     load_before = os.getloadavg()
     profile = _profile(args)
     rows = []
@@ -159,12 +173,12 @@ def main() -> None:
               f"{load_after[2]:.2f}; measured = median of {args.repeats} clean runs after "
               f"{args.warmup} warm-up runs" + (", process CPU time" if args.cpu_time else ""))
     lines = _lines(rows, header)
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    if args.write_docs:
-        _write_docs(lines)
-
+        path = Path(args.json)
+        path.with_name(f"{path.stem}-{torch.get_num_threads()}t{path.suffix}").write_text(
+            json.dumps(rows, indent=1), encoding="utf-8")
+    return lines
 
 if __name__ == "__main__":
     main()

@@ -171,6 +171,14 @@ def test_profile_file_round_trip_and_old_profiles_say_how_to_fix(tmp_path) -> No
         CalibrationTable.from_dict({"schema": "other"})
 
 
+def test_version_2_is_written_and_version_1_tables_still_load() -> None:
+    written = _table().to_dict()
+    assert written["schema"] == "flopwise.calibration/2"
+    # version 1 (hot-operand microbenchmarks) has the same fields: it loads unchanged
+    old = CalibrationTable.from_dict({**written, "schema": "flopwise.calibration/1"})
+    assert old.compute == _table().compute and old.overhead_s == _table().overhead_s
+
+
 def test_a_class_fixed_cost_replaces_the_generic_op_cost() -> None:
     table = CalibrationTable(
         compute={"conv_grouped": (KernelPoint(10**6, 10**6, 1e-4 + 1e-4),)},

@@ -10,6 +10,7 @@ from flopwise.hardware.calibration import COMPUTE_CLASSES, MEMORY_KINDS, Calibra
 from flopwise.hardware.microbench import (
     MicroSettings,
     case_count,
+    cold_operands,
     micro_settings_for,
     run_microbenchmarks,
 )
@@ -42,3 +43,20 @@ def test_cpu_time_clock_and_the_presets() -> None:
     quick, full = micro_settings_for("quick"), micro_settings_for("full")
     assert quick.scale == 1 and full.scale == 2 and full.repeats > quick.repeats
     assert case_count(full) > case_count(quick) > case_count(TOKEN)
+
+
+def test_cold_operands_rotate_through_disjoint_aligned_copies_of_the_pool() -> None:
+    pool = torch.arange(1000.0)
+    # a 3x5 input (15 elements, padded to 16) and a 7-element weight (padded to 16): 32 per
+    # copy, 1000 // 32 = 31 copies
+    rotation = cold_operands(pool, (3, 5), (7,))
+    seen = [next(rotation) for _ in range(32)]
+    starts = [x.data_ptr() - pool.data_ptr() for x, _ in seen]
+    assert starts[:3] == [0, 4 * 32, 4 * 64] and starts[31] == starts[0]   # 31 copies, then again
+    assert all(x.shape == (3, 5) and w.shape == (7,) for x, w in seen)
+    assert all(w.data_ptr() - x.data_ptr() == 4 * 16 for x, w in seen)     # 64-byte aligned
+    assert len({x.data_ptr() for x, _ in seen}) == 31                     # disjoint copies
+    # an operand set larger than half the pool gets one copy of its own, outside the pool
+    big = cold_operands(torch.zeros(100), (80,))
+    (first,), (second,) = next(big), next(big)
+    assert first.data_ptr() == second.data_ptr() and first.shape == (80,)

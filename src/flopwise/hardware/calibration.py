@@ -55,8 +55,11 @@ __all__ = [
     "load_calibration",
 ]
 
-#: Version of the ``calibration`` object inside a hardware profile.
-CALIBRATION_SCHEMA = "flopwise.calibration/1"
+#: Version of the ``calibration`` object inside a hardware profile. Version 2 has the same
+#: fields as 1; its microbenchmarks read cold operands (:mod:`flopwise.hardware.microbench`),
+#: version 1's hot ones (faster rates than a network sees). Both load.
+CALIBRATION_SCHEMA = "flopwise.calibration/2"
+_READABLE = ("flopwise.calibration/1", CALIBRATION_SCHEMA)
 #: Kernel classes of the compute table.
 COMPUTE_CLASSES: tuple[str, ...] = (
     "gemm", "bmm", "attention", "conv_dense", "conv_pointwise", "conv_grouped", "pool")
@@ -192,8 +195,9 @@ class CalibrationTable:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "") -> CalibrationTable:
-        """Read a ``calibration`` object; :class:`~flopwise.UsageError` for another schema."""
-        if data.get("schema") != CALIBRATION_SCHEMA:
+        """Read a ``calibration`` object (version 1 or 2); :class:`~flopwise.UsageError` for
+        another schema."""
+        if data.get("schema") not in _READABLE:
             raise UsageError(f"{source or 'calibration'}: schema {data.get('schema')!r} is not "
                              f"{CALIBRATION_SCHEMA!r}; regenerate it with flopwise bench-device")
         try:

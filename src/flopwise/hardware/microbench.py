@@ -24,6 +24,14 @@ last about ``sample_s`` (so that microsecond ops are timed as well as 100-ms con
 CUDA a sample is synchronised before and after. FLOPs are 2 per multiply-accumulate and bytes
 are inputs read plus outputs written, as the formula table counts them.
 
+Operands are **cold**, as in a network: a case does not call its kernel on one input again and
+again (which keeps input and weights in the core's caches and measures rates no network sees —
+there, every weight is read once per forward), but rotates through copies of its operands laid
+side by side in one random buffer of ``cold_bytes`` (64 MiB, above the last-level cache), so
+that each call reads operands no recent call touched (:func:`cold_operands`). Every call writes a
+freshly allocated output, as a network's ops do. Only the fixed costs (the smallest instances,
+one cache line of data) are timed hot.
+
 >>> table = run_microbenchmarks("cpu", MicroSettings(repeats=1, sample_s=1e-4, scale=0))
 >>> sorted(table.compute)
 ['attention', 'bmm', 'conv_dense', 'conv_grouped', 'conv_pointwise', 'gemm', 'pool']
@@ -33,18 +41,26 @@ are inputs read plus outputs written, as the formula table counts them.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from math import prod
 from typing import Any
 
 from flopwise.hardware.calibration import BandwidthPoint, CalibrationTable, KernelPoint
 
-__all__ = ["MicroSettings", "micro_settings_for", "run_microbenchmarks", "case_count"]
+__all__ = ["MicroSettings", "cold_operands", "micro_settings_for", "run_microbenchmarks",
+           "case_count"]
 
 _F32 = 4
+#: Most copies of a case's operands in its rotation (bounds the set-up time of tiny cases, whose
+#: 1024 copies still exceed the per-core caches).
+_MAX_COPIES = 1024
+#: Copies start on 64-byte boundaries (a cache line; aligned vector loads).
+_ALIGN = 16
 
 #: (in channels, out channels, spatial size, kernel, stride, groups) of the convolution cases.
 _DENSE = ((3, 64, 224, 7, 2, 1), (3, 32, 224, 3, 2, 1), (16, 16, 112, 3, 1, 1),
@@ -88,27 +104,34 @@ class MicroSettings:
     warm-up sample. ``scale`` picks the grid: 0 a token grid (tests), 1 every kernel case and
     a bandwidth point every 4× in size, 2 the same with a point every 2×. ``cpu_time`` times
     with the process's CPU time instead of the wall clock (CPU only: on a loaded machine and one
-    thread it approximates the wall time an idle machine would show)."""
+    thread it approximates the wall time an idle machine would show). ``cold_bytes``: the size of
+    the random buffer whose copies of the operands each case rotates through (module docstring)."""
 
     repeats: int = 5
     sample_s: float = 2e-3
     scale: int = 1
     cpu_time: bool = False
+    cold_bytes: int = 64 << 20
 
 
 def micro_settings_for(mode: str) -> MicroSettings:
     """The microbenchmark settings of a ``bench-device`` mode.
 
     >>> micro_settings_for("quick")
-    MicroSettings(repeats=5, sample_s=0.002, scale=1, cpu_time=False)
+    MicroSettings(repeats=5, sample_s=0.002, scale=1, cpu_time=False, cold_bytes=67108864)
     """
     if mode == "quick":
         return MicroSettings(5, 2e-3, 1)
     return MicroSettings(7, 5e-3, 2)
 
 
+def _batches(settings: MicroSettings) -> tuple[int, ...]:
+    # NB: a geometric grid of batches: a batch between two is interpolated from both
+    return (1,) if settings.scale < 1 else (1, 4, 16)
+
+
 def _conv_cases(settings: MicroSettings) -> Iterator[tuple[str, tuple[int, ...]]]:
-    batches = (1,) if settings.scale < 1 else (1, 4)
+    batches = _batches(settings)
     groups = {"conv_dense": _DENSE, "conv_pointwise": _POINTWISE, "conv_grouped": _GROUPED}
     for kind, shapes in groups.items():
         chosen = shapes[:2] if settings.scale < 1 else shapes
@@ -128,9 +151,40 @@ def case_count(settings: MicroSettings) -> int:
     """How many steps :func:`run_microbenchmarks` reports to ``progress`` with ``settings``."""
     small = settings.scale < 1
     matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
-    shaped = 2 if small else len(_POOL) + len(_NORM)
-    return (sum(1 for _ in _conv_cases(settings)) + matmul + shaped
+    shaped = 1 if small else len(_POOL)
+    return (sum(1 for _ in _conv_cases(settings)) + len(_norm_cases(settings)) + matmul + shaped
             + len(_bandwidth_sizes(settings)) + 11)
+
+
+def cold_operands(pool: Any, *shapes: tuple[int, ...]) -> Iterator[tuple[Any, ...]]:
+    """An endless rotation of operand tuples of ``shapes``, each copy its own region of ``pool``.
+
+    As many copies as fit in ``pool`` (a flat tensor; at most ``_MAX_COPIES``), each starting
+    on a 64-byte boundary: cycling through them, a call reads operands the previous
+    ``copies - 1`` calls did not touch. Operands larger than half the pool get one copy of their
+    own from a fresh random buffer (they exceed the caches by themselves).
+
+    >>> import torch
+    >>> pool = torch.arange(64.0)
+    >>> rotation = cold_operands(pool, (2, 3), (4,))  # 6 and 4 elements, each padded to 16
+    >>> [tuple(t.flatten().tolist()[0] for t in next(rotation)) for _ in range(3)]  # 2 copies
+    [(0.0, 16.0), (32.0, 48.0), (0.0, 16.0)]
+    """
+    return itertools.cycle(_copies(pool, shapes))
+
+
+def _copies(pool: Any, shapes: tuple[tuple[int, ...], ...]) -> list[tuple[Any, ...]]:
+    sizes = [-(-prod(shape) // _ALIGN) * _ALIGN for shape in shapes]
+    stride = sum(sizes)
+    copies = min(_MAX_COPIES, pool.numel() // stride)
+    if copies < 2:
+        import torch
+
+        pool, copies = torch.rand(stride, device=pool.device, dtype=pool.dtype), 1
+    return [tuple(pool[start:start + prod(shape)].view(shape)
+                  for start, shape in zip(itertools.accumulate(sizes, initial=copy * stride),
+                                          shapes))
+            for copy in range(copies)]
 
 
 def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Callable[[], Any]], float]:
@@ -158,42 +212,42 @@ def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Call
     return per_call_s
 
 
-def _conv_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _conv_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
                 case: tuple[int, ...]) -> KernelPoint:
     batch, cin, cout, size, kernel, stride, groups = case
-    x = torch.randn(batch, cin, size, size, device=device)
-    w = torch.randn(cout, cin // groups, kernel, kernel, device=device)
+    x, w = (batch, cin, size, size), (cout, cin // groups, kernel, kernel)
+    operands = cold_operands(pool, x, w)
     pad = kernel // 2
     out = (size + 2 * pad - kernel) // stride + 1
     macs = batch * cout * out * out * (cin // groups) * kernel * kernel
-    moved = _F32 * (x.numel() + w.numel() + batch * cout * out * out)
+    moved = _F32 * (prod(x) + prod(w) + batch * cout * out * out)
     conv = torch.nn.functional.conv2d
-    return KernelPoint(2 * macs, moved, timer(lambda: conv(x, w, None, stride, pad, 1, groups)))
+    return KernelPoint(2 * macs, moved,
+                       timer(lambda: conv(*next(operands), None, stride, pad, 1, groups)))
 
 
-def _gemm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _gemm_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
                 m: int, k: int, n: int) -> KernelPoint:
-    x, w, b = (torch.randn(m, k, device=device), torch.randn(n, k, device=device),
-               torch.randn(n, device=device))
+    operands = cold_operands(pool, (m, k), (n, k), (n,))
     moved = _F32 * (m * k + n * k + n + m * n)
     return KernelPoint(2 * m * k * n, moved,
-                       timer(lambda: torch.nn.functional.linear(x, w, b)))
+                       timer(lambda: torch.nn.functional.linear(*next(operands))))
 
 
-def _bmm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _bmm_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
                b: int, m: int, k: int, n: int) -> KernelPoint:
-    x, y = torch.randn(b, m, k, device=device), torch.randn(b, k, n, device=device)
+    operands = cold_operands(pool, (b, m, k), (b, k, n))
     moved = _F32 * b * (m * k + k * n + m * n)
-    return KernelPoint(2 * b * m * k * n, moved, timer(lambda: torch.bmm(x, y)))
+    return KernelPoint(2 * b * m * k * n, moved, timer(lambda: torch.bmm(*next(operands))))
 
 
-def _sdpa_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _sdpa_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
                 b: int, h: int, s: int, d: int) -> KernelPoint:
-    q, k, v = (torch.randn(b, h, s, d, device=device) for _ in range(3))
+    operands = cold_operands(pool, *([(b, h, s, d)] * 3))
     attend = torch.nn.functional.scaled_dot_product_attention
     # two contractions of b·h·s·s·d MACs each; q, k, v read and the output written
     return KernelPoint(4 * b * h * s * s * d, _F32 * 4 * b * h * s * d,
-                       timer(lambda: attend(q, k, v)))
+                       timer(lambda: attend(*next(operands))))
 
 
 def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
@@ -207,6 +261,8 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
     chosen = settings or MicroSettings()
     target = torch.device(device)
     timer = _sampler(torch, target, chosen)
+    # uniform in [0, 1): positive (a valid variance for batch norm), no denormals
+    pool = torch.rand(max(chosen.cold_bytes // _F32, 1), device=target)
 
     def note(text: str) -> None:
         if progress is not None:
@@ -216,25 +272,25 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         compute: dict[str, list[KernelPoint]] = {}
         for kind, case in _conv_cases(chosen):
             note(f"{kind} {case}")
-            compute.setdefault(kind, []).append(_conv_point(torch, target, timer, case))
+            compute.setdefault(kind, []).append(_conv_point(torch, pool, timer, case))
         small = chosen.scale < 1
         for m, k, n in (_GEMM[:1] if small else _GEMM):
             note(f"gemm {m}x{k}x{n}")
-            compute.setdefault("gemm", []).append(_gemm_point(torch, target, timer, m, k, n))
+            compute.setdefault("gemm", []).append(_gemm_point(torch, pool, timer, m, k, n))
         for shape in (_BMM[:1] if small else _BMM):
             note(f"bmm {shape}")
-            compute.setdefault("bmm", []).append(_bmm_point(torch, target, timer, *shape))
+            compute.setdefault("bmm", []).append(_bmm_point(torch, pool, timer, *shape))
         for shape in (_SDPA[:1] if small else _SDPA):
             note(f"attention {shape}")
-            compute.setdefault("attention", []).append(_sdpa_point(torch, target, timer, *shape))
-        for pool in (_POOL[:1] if small else _POOL):
-            note(f"pool {pool}")
-            compute.setdefault("pool", []).append(_pool_point(torch, target, timer, pool))
-        memory = _bandwidth(torch, target, timer, chosen, note)
+            compute.setdefault("attention", []).append(_sdpa_point(torch, pool, timer, *shape))
+        for case in (_POOL[:1] if small else _POOL):
+            note(f"pool {case}")
+            compute.setdefault("pool", []).append(_pool_point(torch, pool, timer, case))
+        memory = _bandwidth(pool, timer, chosen, note)
         memory["norm"] = []
-        for channels, size in (_NORM[:1] if small else _NORM):
-            note(f"norm {channels}x{size}²")
-            memory["norm"].append(_norm_point(torch, target, timer, channels, size))
+        for batch, channels, size in _norm_cases(chosen):
+            note(f"norm {batch}x{channels}x{size}²")
+            memory["norm"].append(_norm_point(torch, pool, timer, batch, channels, size))
         note("per-op overhead")
         one = torch.ones(1, device=target)
         empty = torch.nn.Module()
@@ -251,19 +307,23 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         overhead_s=overhead, threads=threads, device=str(target))
 
 
-def _bandwidth(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _bandwidth(pool: Any, timer: Callable[[Callable[[], Any]], float],
                settings: MicroSettings, note: Callable[[str], None]
                ) -> dict[str, list[BandwidthPoint]]:
     memory: dict[str, list[BandwidthPoint]] = {"elementwise": [], "reduction": [], "copy": []}
     for n in _bandwidth_sizes(settings):
         note(f"bandwidth {n} fp32 elements")
-        a, b = torch.rand(n, device=device), torch.rand(n, device=device)
-        memory["elementwise"].append(BandwidthPoint(3 * _F32 * n, timer(partial(torch.add, a, b))))
-        planes = a.view(-1, 64)[:, :49].reshape(-1, 7, 7)
-        memory["reduction"].append(BandwidthPoint(_F32 * (planes.numel() + planes.shape[0]),
-                                                  timer(partial(planes.mean, (-2, -1)))))
-        square = a.view(64, -1)
-        memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(square.t().contiguous)))
+        pairs = cold_operands(pool, (n,), (n,))
+        memory["elementwise"].append(BandwidthPoint(
+            3 * _F32 * n, timer(lambda: operator.add(*next(pairs)))))
+        # 49 of every 64 elements: n / 64 planes of 7×7, averaged
+        planes = itertools.cycle([x[:, :49].reshape(-1, 7, 7)
+                                  for (x,) in _copies(pool, ((n // 64, 64),))])
+        memory["reduction"].append(BandwidthPoint(
+            _F32 * (49 * (n // 64) + n // 64), timer(lambda: next(planes).mean((-2, -1)))))
+        transposed = itertools.cycle([x.t() for (x,) in _copies(pool, ((64, n // 64),))])
+        memory["copy"].append(BandwidthPoint(
+            2 * _F32 * n, timer(lambda: next(transposed).contiguous())))
     return memory
 
 
@@ -291,24 +351,29 @@ def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
-def _pool_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
+def _pool_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
                 case: tuple[Any, ...]) -> KernelPoint:
     channels, size, window, stride, kind = case
-    x = torch.randn(1, channels, size, size, device=device)
+    inputs = cold_operands(pool, (1, channels, size, size))
     pad = window // 2 if stride == 1 or window % 2 else 0
     out = (size + 2 * pad - window) // stride + 1
     outputs = channels * out * out
-    pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    pooling = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
     # the formula table's pooling work: one operation per window element per output
-    return KernelPoint(outputs * window * window, _F32 * (x.numel() + outputs),
-                       timer(lambda: pool(x, window, stride, pad)))
+    return KernelPoint(outputs * window * window, _F32 * (channels * size * size + outputs),
+                       timer(lambda: pooling(*next(inputs), window, stride, pad)))
 
 
-def _norm_point(torch: Any, device: Any, timer: Callable[[Callable[[], Any]], float],
-                channels: int, size: int) -> BandwidthPoint:
-    x = torch.randn(1, channels, size, size, device=device)
-    mean, var = torch.zeros(channels, device=device), torch.ones(channels, device=device)
-    weight, bias = torch.ones(channels, device=device), torch.zeros(channels, device=device)
+def _norm_cases(settings: MicroSettings) -> list[tuple[int, int, int]]:
+    shapes = _NORM[:1] if settings.scale < 1 else _NORM
+    return [(batch, *shape) for batch in _batches(settings) for shape in shapes]
+
+
+def _norm_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
+                batch: int, channels: int, size: int) -> BandwidthPoint:
+    # input, running mean, running variance (positive: the pool is uniform in [0, 1)), weight
+    # and bias
+    operands = cold_operands(pool, (batch, channels, size, size), *([(channels,)] * 4))
     norm = torch.nn.functional.batch_norm
-    return BandwidthPoint(_F32 * (2 * x.numel() + 4 * channels),
-                          timer(lambda: norm(x, mean, var, weight, bias, False)))
+    return BandwidthPoint(_F32 * (2 * batch * channels * size * size + 4 * channels),
+                          timer(lambda: norm(*next(operands), False)))
