@@ -19,12 +19,14 @@ For every recorded op (every phase that ran), with the tables of a
   declared cost-free that still move data (``clone``, ``cat``, padding), ``reduction`` when the
   op writes fewer elements than it reads (means, sums), else ``elementwise``; the bandwidth is
   looked up by the op's bytes (small tensors run from cache).
-- **overhead**: the fixed cost of the op's class or kind (the smallest instance of it,
-  measured), or ``overhead_s["op"]`` when the table has none, per op that does work or moves
-  bytes;
-  ``overhead_s["view"]`` per op that only changes metadata (views, ``empty``), which is what such
-  an op costs when measured; and ``overhead_s["module"]`` per module call, the Python cost of
-  eager ``nn.Module.__call__`` (ops called outside any module pay none).
+- **overhead**: the fixed cost of the op's class or kind (the smallest instance of it, measured
+  interleaved with the other kinds' smallest instances, as ops run in a network:
+  :meth:`~flopwise.hardware.calibration.CalibrationTable.op_fixed_s`), or that of a one-element
+  add when the kind has none, per op that does work or moves bytes; that of a ``view`` per op
+  that only changes metadata (views, ``empty``); and that of calling an empty ``nn.Module`` per
+  module call, the Python cost of eager ``nn.Module.__call__`` (ops called outside any module
+  pay none). The rates are net of the fixed cost *their* loops paid (timed alone, smaller), so
+  the difference is what a network's op pays more.
 
 FLOPs are the ``standard`` convention's, like the roofline's. Assumptions (``# NB`` below): ops
 run one after another (no overlap; true of eager CPU execution, and a bound on a GPU where
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
     from flopwise.capture.events import OpEvent
     from flopwise.report import Report
 
-__all__ = ["LatencyEstimate", "ModuleLatency", "estimate_latency", "op_class"]
+__all__ = ["LatencyEstimate", "ModuleLatency", "estimate_latency", "op_class", "op_latencies"]
 
 
 @dataclass(frozen=True)
@@ -195,16 +197,36 @@ def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable) -> tuple[str
     if event.comm is not None:
         return "comm", 0.0, 0.0  # NB: collectives are timed by the α–β model, not here
     if not moved and not event.cost.macs:
-        return "overhead", 0.0, table.overhead_s["view"]
+        return "overhead", 0.0, table.op_fixed_s("view")
     kind = op_class(event)
-    # NB: rates come from microbenchmark loops, whose operands stay warm in cache; in a network
-    # an op's weights (and, at large sizes, its inputs) may be cold.
+    # NB: rates come from loops over cold operands (rotated beyond the last-level cache): in a
+    # network an op's input was often just written by the op before it, and may be warmer.
     memory_kind = kind if kind in MEMORY_KINDS else "elementwise"
     seconds = moved / table.bytes_per_s(memory_kind, moved) if moved else 0.0
     if kind in COMPUTE_CLASSES:
         work = flops if kind != "pool" else event.cost.elementwise
         seconds = max(seconds, work / table.flops_per_s(kind, work, moved))
-    return kind, seconds, table.fixed_s(kind)
+    return kind, seconds, table.op_fixed_s(kind)
+
+
+def op_latencies(report: Report, table: CalibrationTable) -> list[tuple[str, float]]:
+    """(class, predicted seconds with its fixed cost) of every recorded op, in order — what a
+    per-op comparison with a measured run reads (module calls are not included).
+
+    >>> from flopwise.hardware.calibration import BandwidthPoint, CalibrationTable
+    >>> import torch, flopwise
+    >>> table = CalibrationTable(compute={},  # 12,000 bytes in 2 µs, 1 µs of it the fixed cost
+    ...                          memory={"elementwise": (BandwidthPoint(12_000, 2e-6),)},
+    ...                          overhead_s={"op": 1e-6, "view": 0.0})
+    >>> x = torch.empty(1000, device="meta")   # an add of 1000 fp32: 8,000 bytes read, 4,000 written
+    >>> [(kind, round(s * 1e6, 6)) for kind, s in op_latencies(flopwise.profile(torch.add, (x, x)), table)]
+    [('elementwise', 2.0)]
+    """
+    from flopwise.conventions import get_convention
+
+    standard = get_convention(ESTIMATE_CONVENTION)
+    timed = (_op_time_s(event, standard.flops(event.cost), table) for event in report.events)
+    return [(kind, seconds + overhead) for kind, seconds, overhead in timed]
 
 
 def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate:
@@ -222,7 +244,7 @@ def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate
         classes[kind] += seconds
         classes["overhead"] += overhead
     # NB: the call of an empty module; the Python inside a layer's own forward is not modelled.
-    module_s = table.overhead_s.get("module", 0.0)
+    module_s = table.op_fixed_s("module") if "module" in table.overhead_s else 0.0
     for node in report.tree.walk():
         if node.calls:
             own[node.name] += node.calls * module_s

@@ -17,10 +17,13 @@ Three tables:
   allocation included); ``view``, a metadata-only op such as ``view``; ``module`` (optional),
   the call of an ``nn.Module`` itself (Python's share of eager execution); and, optionally, one
   per class or kind (the smallest instance of it: a depthwise convolution sets up far more than
-  an add), which :meth:`CalibrationTable.fixed_s` prefers to ``op``.
+  an add), which :meth:`CalibrationTable.fixed_s` prefers to ``op``. Each timed alone in a loop.
+- **interleaved_s** (optional, version 2) — the same fixed costs timed with all the smallest
+  instances running one after another, as an op runs in a network between ops of other kinds:
+  :meth:`CalibrationTable.op_fixed_s`, what the time model charges per op.
 
-Rates are *net* of the fixed cost: a point's rate is its work over (its time − its class's fixed
-cost), so that ``time = work / rate + fixed cost`` gives the point's own time back.
+Rates are *net* of the fixed cost paid in their loop: a point's rate is its work over (its time −
+its class's ``fixed_s``), so that ``time = work / rate + fixed_s`` gives the point's own time back.
 
 Pure Python, no torch: the tables load anywhere.
 
@@ -123,6 +126,7 @@ class CalibrationTable:
     device: str = ""
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    interleaved_s: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("op", "view"):
@@ -134,8 +138,26 @@ class CalibrationTable:
                              "with flopwise bench-device")
 
     def fixed_s(self, kind: str) -> float:
-        """The fixed cost of one op of ``kind`` (its own entry, else ``op``)."""
+        """The fixed cost of one op of ``kind`` timed alone in a loop (its own entry, else
+        ``op``): what the measured points paid per call."""
         return self.overhead_s.get(kind, self.overhead_s["op"])
+
+    def op_fixed_s(self, kind: str) -> float:
+        """The fixed cost of one op of ``kind`` in a network: its interleaved entry, else the
+        interleaved ``op`` for a kind without an entry of its own, else :meth:`fixed_s` (tables
+        without ``interleaved_s``).
+
+        >>> table = CalibrationTable({}, {"elementwise": (BandwidthPoint(1, 1.0),)},
+        ...                          {"op": 1e-6, "view": 0.0, "norm": 5e-6},
+        ...                          interleaved_s={"op": 4e-6, "norm": 3e-5})
+        >>> table.op_fixed_s("norm"), table.op_fixed_s("elementwise"), table.op_fixed_s("view")
+        (3e-05, 4e-06, 0.0)
+        """
+        if kind in self.interleaved_s:
+            return self.interleaved_s[kind]
+        if kind not in self.overhead_s and "op" in self.interleaved_s:
+            return self.interleaved_s["op"]
+        return self.fixed_s(kind)
 
     def _net_s(self, median_s: float, kind: str) -> float:
         return max(median_s - self.fixed_s(kind), _MIN_NET_SHARE * median_s)
@@ -188,6 +210,7 @@ class CalibrationTable:
             "threads": self.threads,
             "device": self.device,
             "overhead_s": dict(self.overhead_s),
+            "interleaved_s": dict(self.interleaved_s),
             "compute": {k: [p.to_dict() for p in v] for k, v in self.compute.items()},
             "memory": {k: [p.to_dict() for p in v] for k, v in self.memory.items()},
             "notes": list(self.notes),
@@ -207,6 +230,7 @@ class CalibrationTable:
                 memory={k: tuple(BandwidthPoint.from_dict(p) for p in v)
                         for k, v in data["memory"].items()},
                 overhead_s={k: float(v) for k, v in data["overhead_s"].items()},
+                interleaved_s={k: float(v) for k, v in data.get("interleaved_s", {}).items()},
                 threads=int(data.get("threads", 0)), device=str(data.get("device", "")),
                 source=source, notes=tuple(data.get("notes", ())),
             )

@@ -18,6 +18,10 @@ has set, the tables of a :class:`~flopwise.hardware.calibration.CalibrationTable
   (``view``), the call of an empty ``nn.Module`` (``module``: Python's share of eager
   execution), and the smallest instance of every class and kind (a 4×4 depthwise convolution,
   a one-element batch norm, …): set-up costs that differ by class by two orders of magnitude.
+  Each is timed twice: alone in a loop (``overhead_s``, what the loops above paid per call,
+  which their rates are net of) and interleaved, all of them one after another round after
+  round (``interleaved_s``, what an op pays in a network, where the op before it was of
+  another kind: several times more, :func:`_interleaved_s`).
 
 Each case is timed as the median over ``repeats`` samples, each sample a loop of enough calls to
 last about ``sample_s`` (so that microsecond ops are timed as well as 100-ms convolutions); on
@@ -59,6 +63,8 @@ _F32 = 4
 #: Most copies of a case's operands in its rotation (bounds the set-up time of tiny cases, whose
 #: 1024 copies still exceed the per-core caches).
 _MAX_COPIES = 1024
+#: Rounds of the interleaved fixed-cost measurement per repeat.
+_INTERLEAVED_ROUNDS = 40
 #: Copies start on 64-byte boundaries (a cache line; aligned vector loads).
 _ALIGN = 16
 
@@ -153,7 +159,7 @@ def case_count(settings: MicroSettings) -> int:
     matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
     shaped = 1 if small else len(_POOL)
     return (sum(1 for _ in _conv_cases(settings)) + len(_norm_cases(settings)) + matmul + shaped
-            + len(_bandwidth_sizes(settings)) + 11)
+            + len(_bandwidth_sizes(settings)) + 15)
 
 
 def cold_operands(pool: Any, *shapes: tuple[int, ...]) -> Iterator[tuple[Any, ...]]:
@@ -187,7 +193,9 @@ def _copies(pool: Any, shapes: tuple[tuple[int, ...], ...]) -> list[tuple[Any, .
             for copy in range(copies)]
 
 
-def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Callable[[], Any]], float]:
+def _sampler(torch: Any, device: Any, settings: MicroSettings
+             ) -> tuple[Callable[[Callable[[], Any]], float], Callable[[Callable[[], Any], int], float]]:
+    """(median seconds per call of a case, seconds of a loop of ``calls`` calls)."""
     cuda = device.type == "cuda"
     clock = time.process_time if settings.cpu_time and not cuda else time.perf_counter
 
@@ -209,7 +217,23 @@ def _sampler(torch: Any, device: Any, settings: MicroSettings) -> Callable[[Call
         loop_s(call, calls)
         return statistics.median(loop_s(call, calls) / calls for _ in range(settings.repeats))
 
-    return per_call_s
+    return per_call_s, loop_s
+
+
+def _interleaved_s(calls: dict[str, Callable[[], Any]],
+                   loop_s: Callable[[Callable[[], Any], int], float], rounds: int) -> dict[str, float]:
+    """The median time of each call when ``calls`` run one after another, round after round.
+
+    A network never runs one op twice in a row: between two calls of a kind, other kinds run,
+    and the code, branch history and allocator state of the first are no longer warm. Timed
+    alone in a loop, the smallest instances cost a few µs; in this rotation, several times more.
+    """
+    # NB: each call is timed by itself, so each figure includes one read of the clock
+    times: dict[str, list[float]] = {kind: [] for kind in calls}
+    for _ in range(rounds):
+        for kind, call in calls.items():
+            times[kind].append(loop_s(call, 1))
+    return {kind: statistics.median(seconds) for kind, seconds in times.items()}
 
 
 def _conv_point(torch: Any, pool: Any, timer: Callable[[Callable[[], Any]], float],
@@ -260,7 +284,7 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
 
     chosen = settings or MicroSettings()
     target = torch.device(device)
-    timer = _sampler(torch, target, chosen)
+    timer, loop_s = _sampler(torch, target, chosen)
     # uniform in [0, 1): positive (a valid variance for batch norm), no denormals
     pool = torch.rand(max(chosen.cold_bytes // _F32, 1), device=target)
 
@@ -295,16 +319,19 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         one = torch.ones(1, device=target)
         empty = torch.nn.Module()
         empty.forward = lambda: None  # type: ignore[method-assign]
-        overhead = {"op": timer(lambda: torch.add(one, one)), "view": timer(lambda: one.view(-1)),
-                    "module": timer(empty)}
-        for kind, call in _smallest(torch, target).items():
+        smallest = {"op": lambda: torch.add(one, one), "view": lambda: one.view(-1),
+                    "module": empty, **_smallest(torch, target)}
+        overhead = {}
+        for kind, call in smallest.items():
             note(f"fixed cost of {kind}")
             overhead[kind] = timer(call)
+        note("fixed costs interleaved")
+        interleaved = _interleaved_s(smallest, loop_s, _INTERLEAVED_ROUNDS * chosen.repeats)
     threads = 0 if target.type == "cuda" else torch.get_num_threads()
     return CalibrationTable(
         compute={k: tuple(v) for k, v in compute.items()},
         memory={k: tuple(v) for k, v in memory.items()},
-        overhead_s=overhead, threads=threads, device=str(target))
+        overhead_s=overhead, interleaved_s=interleaved, threads=threads, device=str(target))
 
 
 def _bandwidth(pool: Any, timer: Callable[[Callable[[], Any]], float],
@@ -314,17 +341,28 @@ def _bandwidth(pool: Any, timer: Callable[[Callable[[], Any]], float],
     for n in _bandwidth_sizes(settings):
         note(f"bandwidth {n} fp32 elements")
         pairs = cold_operands(pool, (n,), (n,))
-        memory["elementwise"].append(BandwidthPoint(
-            3 * _F32 * n, timer(lambda: operator.add(*next(pairs)))))
+        memory["elementwise"].append(BandwidthPoint(3 * _F32 * n, timer(_each(operator.add, pairs))))
         # 49 of every 64 elements: n / 64 planes of 7×7, averaged
-        planes = itertools.cycle([x[:, :49].reshape(-1, 7, 7)
+        planes = itertools.cycle([(x[:, :49].reshape(-1, 7, 7), (-2, -1))
                                   for (x,) in _copies(pool, ((n // 64, 64),))])
-        memory["reduction"].append(BandwidthPoint(
-            _F32 * (49 * (n // 64) + n // 64), timer(lambda: next(planes).mean((-2, -1)))))
-        transposed = itertools.cycle([x.t() for (x,) in _copies(pool, ((64, n // 64),))])
-        memory["copy"].append(BandwidthPoint(
-            2 * _F32 * n, timer(lambda: next(transposed).contiguous())))
+        memory["reduction"].append(BandwidthPoint(_F32 * (49 * (n // 64) + n // 64),
+                                                  timer(_each(_mean, planes))))
+        transposed = itertools.cycle([(x.t(),) for (x,) in _copies(pool, ((64, n // 64),))])
+        memory["copy"].append(BandwidthPoint(2 * _F32 * n, timer(_each(_contiguous, transposed))))
     return memory
+
+
+def _each(call: Callable[..., Any], rotation: Iterator[tuple[Any, ...]]) -> Callable[[], Any]:
+    """A call of ``call`` on the next operands of ``rotation``."""
+    return lambda: call(*next(rotation))
+
+
+def _mean(x: Any, dims: tuple[int, ...]) -> Any:
+    return x.mean(dims)
+
+
+def _contiguous(x: Any) -> Any:
+    return x.contiguous()
 
 
 def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
