@@ -192,3 +192,23 @@ def test_a_class_fixed_cost_replaces_the_generic_op_cost() -> None:
     flops = 2 * 8 * 4 * 4 * 9                  # 2,304 FLOPs: 0.23 µs at 1e10 FLOP/s
     assert estimate.class_time_s["overhead"] == pytest.approx(1e-4)
     assert estimate.class_time_s["conv_grouped"] == pytest.approx(flops / 1e10)
+
+
+def test_interleaved_fixed_costs_are_charged_while_rates_stay_net_of_the_loops_own() -> None:
+    hot = _table(module_s=2e-6)
+    # the same tables, with the fixed costs timed interleaved: 4x the op, 5x the view and
+    # module costs (the gemm point's rate stays 2e9 FLOPs / (0.1 s + 10 µs - 10 µs))
+    table = CalibrationTable(hot.compute, hot.memory, hot.overhead_s, 2, "test",
+                             interleaved_s={"op": 4 * OP_S, "view": 5 * VIEW_S, "module": 1e-5})
+    n = 2**20
+    adds = flopwise.profile(torch.add, (_meta(n), _meta(n)))
+    assert estimate_latency(adds, table).estimated_latency_s == pytest.approx(
+        3 * 4 * n / BANDWIDTH + 4 * OP_S, rel=1e-12)            # 1.258 ms + 40 µs
+    m, k = 64, 128
+    report = flopwise.profile(torch.nn.Linear(k, k, device="meta"), (_meta(m, k),))
+    ops = {e.op: e for e in report.events}
+    assert set(ops) == {"aten.t.default", "aten.addmm.default"}   # one view, one GEMM
+    flops = 2 * m * k * k     # 2,097,152 (standard: the bias add is not counted): 104.9 µs
+    assert estimate_latency(report, table).estimated_latency_s == pytest.approx(
+        flops / GEMM_RATE + 4 * OP_S + 5 * VIEW_S + 1e-5, rel=1e-12)   # + one module call
+    assert table.op_fixed_s("gemm") == 4 * OP_S and table.fixed_s("gemm") == OP_S
