@@ -49,7 +49,9 @@ def benchmark_table(bench: DeviceBenchmark) -> Table:
             table.add_row(f"calibration {kind}", f"{len(points)} sizes", "-",
                           f"up to {format_rate(best, 'FLOP/s')}")
         for name, seconds in calibration.overhead_s.items():
-            table.add_row(f"calibration overhead ({name})", "one op", format_seconds(seconds), "-")
+            among = calibration.interleaved_s.get(name)
+            table.add_row(f"calibration overhead ({name})", "one op", format_seconds(seconds),
+                          "-" if among is None else f"{format_seconds(among)} among other ops")
     return table
 
 

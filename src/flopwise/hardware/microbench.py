@@ -307,9 +307,9 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         for shape in (_SDPA[:1] if small else _SDPA):
             note(f"attention {shape}")
             compute.setdefault("attention", []).append(_sdpa_point(torch, pool, timer, *shape))
-        for case in (_POOL[:1] if small else _POOL):
-            note(f"pool {case}")
-            compute.setdefault("pool", []).append(_pool_point(torch, pool, timer, case))
+        for pooling in (_POOL[:1] if small else _POOL):
+            note(f"pool {pooling}")
+            compute.setdefault("pool", []).append(_pool_point(torch, pool, timer, pooling))
         memory = _bandwidth(pool, timer, chosen, note)
         memory["norm"] = []
         for batch, channels, size in _norm_cases(chosen):
@@ -319,8 +319,9 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
         one = torch.ones(1, device=target)
         empty = torch.nn.Module()
         empty.forward = lambda: None  # type: ignore[method-assign]
-        smallest = {"op": lambda: torch.add(one, one), "view": lambda: one.view(-1),
-                    "module": empty, **_smallest(torch, target)}
+        smallest: dict[str, Callable[[], Any]] = {
+            "op": lambda: torch.add(one, one), "view": lambda: one.view(-1), "module": empty,
+            **_smallest(torch, target)}
         overhead = {}
         for kind, call in smallest.items():
             note(f"fixed cost of {kind}")
