@@ -154,8 +154,9 @@ def _signature(value: Any) -> Any:
         if not value.is_meta:
             raise TypeError("not a meta tensor")
         return (value.shape, value.stride(), value.dtype)
-    if kind is list or kind is tuple:
-        return (kind, *[_signature(item) for item in value])
+    if kind is list or kind is tuple:   # scalars inline: most items are ints
+        return (kind, *[(type(item), item) if type(item) in _SCALAR_TYPES else _signature(item)
+                        for item in value])
     if kind in _SCALAR_TYPES or isinstance(value, _SCALARS):
         return (kind, value)
     raise TypeError(f"no metadata signature for {kind.__name__}")

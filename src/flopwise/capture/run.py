@@ -95,12 +95,14 @@ def as_tuple(inputs: Any) -> tuple[Any, ...]:
 
 @dataclass
 class Walk:
-    """The model's structure, read in one walk: module names, tree nodes, unique tensors."""
+    """The model's structure, read in one walk: module names, tree nodes, unique tensors, and
+    the torch modules themselves (empty for models described by an adapter)."""
 
     names: dict[int, str] = field(default_factory=dict)
     nodes: list[ModuleNode] = field(default_factory=lambda: [ModuleNode("", "function")])
     params: list[torch.Tensor] = field(default_factory=list)
     buffers: list[torch.Tensor] = field(default_factory=list)
+    modules: list[torch.nn.Module] = field(default_factory=list)
 
 
 def _adapter(model: Any) -> Callable[[Any], tuple[dict[int, str], list[ModuleNode]]] | None:
@@ -131,6 +133,7 @@ def walk_model(model: Any) -> Walk:
     buffers: dict[int, torch.Tensor] = {}
     for name, module in model.named_modules():
         walk.names[id(module)] = name
+        walk.modules.append(module)
         node = ModuleNode(name, type(module).__name__)
         for param in module._parameters.values():
             if param is None or id(param) in params:
@@ -314,29 +317,28 @@ def can_shadow(model: Any, walk: Walk, positional: tuple, keyword: dict) -> bool
     return real
 
 
-def device_kernel(model: torch.nn.Module) -> str | None:
-    """Why shadows would count ``model`` differently from a real run, if they would: its
+def device_kernel(walk: Walk) -> str | None:
+    """Why shadows would count the walked model differently from a real run, if they would: its
     recurrent layers run one fused kernel on the CPU (oneDNN) and on CUDA (cuDNN), which meta
     replaces by per-step matmuls."""
     # NB: the recurrent layers are the device-specific kernels known to change the count; other
     # device-dependent paths are replayed on shadows (flopwise.capture.stand_in)
-    for module in model.modules():
+    for module in walk.modules:
         if isinstance(module, torch.nn.RNNBase):
             return f"nn.{type(module).__name__} runs a device-specific fused kernel"
     return None
 
 
 @contextlib.contextmanager
-def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dict,
-             ) -> Iterator[tuple[Walk, tuple, dict]]:
-    """Swap meta shadows in for every parameter and buffer entry of ``model``'s modules (one
+def shadowed(walk: Walk, positional: tuple, keyword: dict) -> Iterator[tuple[Walk, tuple, dict]]:
+    """Swap meta shadows in for every parameter and buffer entry of the walked model's modules (one
     shadow per tensor, so tied weights stay tied) and yield the walk and inputs to run with;
     the original entries are put back on exit, also when the call raised. The model object,
     its modules, hooks and tensors (identity, ``requires_grad``, values) are not touched.
 
     >>> model = torch.nn.Linear(2, 3)
     >>> weight = model.weight
-    >>> with shadowed(model, walk_model(model), (torch.ones(1, 2),), {}) as (walk, args, _):
+    >>> with shadowed(walk_model(model), (torch.ones(1, 2),), {}) as (walk, args, _):
     ...     model.weight.device.type, args[0].device.type, model(*args).shape
     ('meta', 'meta', torch.Size([1, 3]))
     >>> model.weight is weight
@@ -353,7 +355,7 @@ def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dic
         return found
 
     swapped: list[tuple[dict[str, Any], str, Any]] = []
-    for module in model.modules():
+    for module in walk.modules:
         for table in (module._parameters, module._buffers):
             swapped.extend((table, key, value) for key, value in table.items()
                            if value is not None)
@@ -361,7 +363,7 @@ def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dic
         for table, key, value in swapped:
             table[key] = twin(value)
         shadow_walk = Walk(walk.names, walk.nodes, [twin(p) for p in walk.params],
-                           [twin(b) for b in walk.buffers])
+                           [twin(b) for b in walk.buffers], walk.modules)
         args, kwargs = torch.utils._pytree.tree_map(twin, (list(positional), keyword))
         yield shadow_walk, tuple(args), kwargs
     finally:
@@ -417,12 +419,12 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
     execute = Execute(execute)
     shadow = (execute is not Execute.ALWAYS and not fake and distributed is None
               and can_shadow(model, walk, positional, keyword))
-    reason = device_kernel(model) if shadow and execute is Execute.AUTO else None
+    reason = device_kernel(walk) if shadow and execute is Execute.AUTO else None
     if shadow and reason is None:
         try:
             device = next(t.device for t in all_tensors(walk, positional, keyword)
                           if not t.is_meta)
-            with shadowed(model, walk, positional, keyword) as (shadow_walk, args, kwargs):
+            with shadowed(walk, positional, keyword) as (shadow_walk, args, kwargs):
                 watched = capture()
                 _run(model, shadow_walk, args, kwargs, watched, backward, loss, optimizer,
                      False, None, StandIn(device))
