@@ -295,12 +295,18 @@ def run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> 
 _PLAIN = (torch.Tensor, torch.nn.Parameter)   # not fake, DTensor, lazy or quantised subclasses
 
 
+_META = torch.device("meta")
+
+
 def _twin(tensor: torch.Tensor) -> torch.Tensor:
     """A meta tensor of ``tensor``'s shape, strides, dtype, type and ``requires_grad``."""
-    shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
-                                 device="meta")
-    if isinstance(tensor, torch.nn.Parameter):
-        return torch.nn.Parameter(shadow, requires_grad=tensor.requires_grad)
+    if tensor.is_contiguous():   # empty_like keeps a dense tensor's strides, and is quicker
+        shadow = torch.empty_like(tensor, device=_META)
+    else:
+        shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
+                                     device=_META)
+    if isinstance(tensor, torch.nn.Parameter):   # what Parameter() does for a plain tensor
+        return torch.Tensor._make_subclass(torch.nn.Parameter, shadow, tensor.requires_grad)
     return shadow.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else shadow
 
 
