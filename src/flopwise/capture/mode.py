@@ -92,11 +92,20 @@ def _is_view(func: torch._ops.OpOverload) -> bool:
     )
 
 
+#: The ``types`` of ops seen without a DTensor (a class that is not one never becomes one).
+_NO_DTENSOR: set[Any] = set()
+
+
 def _has_dtensor(types: Any) -> bool:
     """Whether a DTensor takes part in the op (only once torch.distributed.tensor is loaded)."""
+    if types in _NO_DTENSOR:
+        return False
     module = sys.modules.get("torch.distributed.tensor")
     dtensor = getattr(module, "DTensor", None)
-    return dtensor is not None and any(issubclass(t, dtensor) for t in types)
+    if dtensor is not None and any(issubclass(t, dtensor) for t in types):
+        return True
+    _NO_DTENSOR.add(types)
+    return False
 
 
 def _in_sharding_propagation() -> bool:

@@ -96,13 +96,15 @@ def as_tuple(inputs: Any) -> tuple[Any, ...]:
 @dataclass
 class Walk:
     """The model's structure, read in one walk: module names, tree nodes, unique tensors, and
-    the torch modules themselves (empty for models described by an adapter)."""
+    the torch modules themselves with every ``(table, key, tensor)`` entry of their
+    ``_parameters`` and ``_buffers`` (both empty for models described by an adapter)."""
 
     names: dict[int, str] = field(default_factory=dict)
     nodes: list[ModuleNode] = field(default_factory=lambda: [ModuleNode("", "function")])
     params: list[torch.Tensor] = field(default_factory=list)
     buffers: list[torch.Tensor] = field(default_factory=list)
     modules: list[torch.nn.Module] = field(default_factory=list)
+    entries: list[tuple[dict[str, Any], str, torch.Tensor]] = field(default_factory=list)
 
 
 def _adapter(model: Any) -> Callable[[Any], tuple[dict[int, str], list[ModuleNode]]] | None:
@@ -135,14 +137,19 @@ def walk_model(model: Any) -> Walk:
         walk.names[id(module)] = name
         walk.modules.append(module)
         node = ModuleNode(name, type(module).__name__)
-        for param in module._parameters.values():
-            if param is None or id(param) in params:
+        table = module._parameters
+        for key, param in table.items():
+            if param is None:
                 continue
-            params[id(param)] = param
-            node.own_params += param.numel()
-            node.own_trainable += param.numel() if param.requires_grad else 0
-        for buffer in module._buffers.values():
+            walk.entries.append((table, key, param))
+            if id(param) not in params:
+                params[id(param)] = param
+                node.own_params += param.numel()
+                node.own_trainable += param.numel() if param.requires_grad else 0
+        table = module._buffers
+        for key, buffer in table.items():
             if buffer is not None:
+                walk.entries.append((table, key, buffer))
                 buffers.setdefault(id(buffer), buffer)
         walk.nodes.append(node)
     walk.params, walk.buffers = list(params.values()), list(buffers.values())
@@ -360,20 +367,15 @@ def shadowed(walk: Walk, positional: tuple, keyword: dict) -> Iterator[tuple[Wal
             found = twins[id(value)] = _twin(value)
         return found
 
-    swapped: list[tuple[dict[str, Any], str, Any]] = []
-    for module in walk.modules:
-        for table in (module._parameters, module._buffers):
-            swapped.extend((table, key, value) for key, value in table.items()
-                           if value is not None)
     try:
-        for table, key, value in swapped:
+        for table, key, value in walk.entries:
             table[key] = twin(value)
         shadow_walk = Walk(walk.names, walk.nodes, [twin(p) for p in walk.params],
                            [twin(b) for b in walk.buffers], walk.modules)
         args, kwargs = torch.utils._pytree.tree_map(twin, (list(positional), keyword))
         yield shadow_walk, tuple(args), kwargs
     finally:
-        for table, key, value in swapped:
+        for table, key, value in walk.entries:
             table[key] = value
 
 
