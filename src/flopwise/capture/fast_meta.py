@@ -15,7 +15,9 @@ the counting mode takes two short cuts when every tensor argument is a plain met
   strides, dtype) and non-tensor values, so the first call's outputs' metadata is remembered for
   that key and later calls with the same key build empty meta outputs directly. Models repeat
   their blocks, so most calls hit; the counting mode shares one cache per process
-  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout.
+  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout. Each
+  key has a :class:`Slot`, where the counting mode also keeps the call's event record (its cost
+  is a function of the same metadata), so a repeated call is one key and one lookup.
 
 Tests check both against the real kernels (shape, strides, dtype) and counts against real runs.
 
