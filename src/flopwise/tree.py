@@ -89,11 +89,22 @@ class ModuleTree:
         return parent
 
     def _aggregate(self, events: Iterable[OpEvent]) -> None:
-        own: dict[str, dict[Phase, Cost]] = defaultdict(dict)
+        sums: dict[tuple[str, Phase], list[int]] = {}   # plain ints: no Cost per event
         for event in events:
-            costs = own[event.module]
-            costs[event.phase] = _add(costs.get(event.phase, ZERO_COST), event.cost)
+            total = sums.get((event.module, event.phase))
+            if total is None:
+                total = sums[(event.module, event.phase)] = [0, 0, 0, 0, 0, 0]
+            cost = event.cost
+            total[0] += cost.macs
+            total[1] += cost.dot_outputs
+            total[2] += cost.bias_adds
+            total[3] += cost.elementwise
+            total[4] += cost.bytes_read or 0
+            total[5] += cost.bytes_written or 0
             self.nodes[event.module].ops += 1
+        own: dict[str, dict[Phase, Cost]] = defaultdict(dict)
+        for (name, phase), total in sums.items():
+            own[name][phase] = Cost(*total)
         for name, costs in own.items():
             self.nodes[name].self_cost = costs
         for node in self._post_order():

@@ -179,6 +179,42 @@ def test_shadows_leave_identity_requires_grad_hooks_and_behaviour_as_found():
     assert out.device.type == "cpu" and model.seen == ["cpu"]   # behaves as before
 
 
+class Strided(torch.nn.Module):
+    """A transposed (non-contiguous) frozen weight, a channels-last buffer, an integer buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(4, 3).t(), requires_grad=False)   # 3x4
+        self.register_buffer("image", torch.ones(1, 2, 3, 3).to(memory_format=torch.channels_last))
+        self.register_buffer("steps", torch.tensor(0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = [(t.stride(), type(t), t.requires_grad, t.dtype, t.device.type)
+                     for t in (self.weight, self.image, self.steps)]
+        return x @ self.weight
+
+
+def test_shadows_keep_strides_type_dtype_and_requires_grad():
+    model = Strided()
+    report = flopwise.profile(model, torch.ones(2, 3))
+    assert report.run.executed == "shadow"
+    assert model.seen == [((1, 3), torch.nn.Parameter, False, torch.float32, "meta"),
+                          ((18, 1, 6, 2), torch.Tensor, False, torch.float32, "meta"),
+                          ((), torch.Tensor, False, torch.int64, "meta")]
+    assert report.total.macs == 2 * 3 * 4    # (2x3) @ (3x4)
+
+
+def test_module_output_bytes_are_the_same_on_shadows_as_for_real():
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v3_small(weights=None).eval()
+    x = torch.randn(1, 3, 64, 64)
+    shadow, real = flopwise.profile(model, x), flopwise.profile(model, x, execute="always")
+    assert shadow.run.executed == "shadow" and real.run.executed == "real"
+    outputs = {n.name: n.output_bytes for n in shadow.tree.nodes.values()}
+    assert outputs == {n.name: n.output_bytes for n in real.tree.nodes.values()}
+    assert outputs["classifier.3"] == 1000 * 4      # the logits: 1,000 float32 values
+
+
 def test_shadows_count_what_a_real_run_counts_with_backward_and_optimizer():
     torch.manual_seed(0)
     model = Frozen().train()

@@ -15,7 +15,9 @@ the counting mode takes two short cuts when every tensor argument is a plain met
   strides, dtype) and non-tensor values, so the first call's outputs' metadata is remembered for
   that key and later calls with the same key build empty meta outputs directly. Models repeat
   their blocks, so most calls hit; the counting mode shares one cache per process
-  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout.
+  (:data:`SHARED`), so counting a model again, or one of the same family, hits throughout. Each
+  key has a :class:`Slot`, where the counting mode also keeps the call's event record (its cost
+  is a function of the same metadata), so a repeated call is one key and one lookup.
 
 Tests check both against the real kernels (shape, strides, dtype) and counts against real runs.
 
@@ -34,7 +36,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["FAST_META", "SHARED", "MetaCache", "all_meta"]
+__all__ = ["FAST_META", "SHARED", "MetaCache", "Slot", "all_meta"]
 
 aten = torch.ops.aten
 _STATS_UPCAST = (torch.float16, torch.bfloat16)
@@ -85,6 +87,8 @@ _UNTAGGED_POINTWISE = frozenset({aten.hardswish.default, aten.hardswish_.default
                                  aten.zero_.default, aten.masked_fill_.Scalar})
 _SCALARS = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
             torch.memory_format)
+_SCALAR_TYPES = frozenset(_SCALARS)
+_UNSEEN = "unseen"
 
 
 def _kind(func: Any) -> str | None:
@@ -147,15 +151,28 @@ def _layout(tensors: list[torch.Tensor]) -> Any:
 
 def _signature(value: Any) -> Any:
     """A hashable stand-in for an argument's metadata; raises ``TypeError`` if it has none."""
-    if isinstance(value, torch.Tensor):
-        if type(value) not in _PLAIN or not value.is_meta:
-            raise TypeError("not a plain meta tensor")
-        return (tuple(value.shape), value.stride(), value.dtype)
-    if isinstance(value, (list, tuple)):
-        return (type(value), tuple(_signature(item) for item in value))
-    if isinstance(value, _SCALARS):
-        return (type(value), value)
-    raise TypeError(f"unhashable argument {type(value).__name__}")
+    kind = type(value)
+    if kind in _PLAIN:
+        if not value.is_meta:
+            raise TypeError("not a meta tensor")
+        return (value.shape, value.stride(), value.dtype)
+    if kind is list or kind is tuple:   # scalars inline: most items are ints
+        return (kind, *[(type(item), item) if type(item) in _SCALAR_TYPES else _signature(item)
+                        for item in value])
+    if kind in _SCALAR_TYPES or isinstance(value, _SCALARS):
+        return (kind, value)
+    raise TypeError(f"no metadata signature for {kind.__name__}")
+
+
+class Slot:
+    """What the cache knows of one call signature (the op, the default dtype, the arguments'
+    metadata): its outputs' metadata, once seen, and what the counting mode recorded for it."""
+
+    __slots__ = ("outputs", "record")
+
+    def __init__(self) -> None:
+        self.outputs: Any = _UNSEEN
+        self.record: Any = None
 
 
 class MetaCache:
@@ -165,42 +182,66 @@ class MetaCache:
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
         self._kinds: dict[Any, str | None] = {}
-        self._seen: dict[Any, Any] = {}
+        self._seen: dict[Any, Slot] = {}
         self._pointwise: set[Any] = set()
         self._pointwise_seen: dict[Any, Any] = {}
         self.hits = 0
 
+    def slot(self, func: Any, args: tuple, kwargs: dict) -> Slot | None:
+        """The slot of this call's signature (new if unseen); ``None`` when an argument is not
+        a plain meta tensor or a plain value (lists of them included)."""
+        try:
+            key = (func, torch.get_default_dtype(), _signature(args),
+                   _signature(tuple(kwargs.items())) if kwargs else ())
+        except TypeError:
+            return None
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= self.limit:
+                self._seen.clear()
+            found = self._seen[key] = Slot()
+        return found
+
     def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
         """``func(*args, **kwargs)``, or its remembered outputs' metadata as new meta tensors."""
+        return self.run_in(self.slot(func, args, kwargs), func, args, kwargs)
+
+    def run_in(self, slot: Slot | None, func: Any, args: tuple, kwargs: dict) -> Any:
+        """:meth:`run` with the call's :meth:`slot` already looked up."""
+        if slot is not None:
+            outputs = slot.outputs
+            if outputs is not _UNSEEN and outputs is not None:
+                self.hits += 1
+                return _rebuild(outputs, args)
+            if outputs is None:
+                return func(*args, **kwargs)
+        kind = self._kind_of(func)
+        if kind is None:
+            if slot is not None:
+                slot.outputs = None
+            return func(*args, **kwargs)
+        out = None
+        if func in self._pointwise:
+            out = self._run_pointwise(func, kind, args, kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
+        if slot is not None:
+            slot.outputs = _remember(kind, out, args)
+        return out
+
+    def remember(self, slot: Slot, func: Any, out: Any, args: tuple) -> None:
+        """Keep ``out``'s metadata in ``slot`` (outputs built elsewhere, e.g. by
+        :data:`FAST_META`)."""
+        kind = self._kind_of(func)
+        slot.outputs = None if kind is None else _remember(kind, out, args)
+
+    def _kind_of(self, func: Any) -> str | None:
         kind = self._kinds.get(func, "")
         if kind == "":
             kind = self._kinds[func] = _kind(func)
             if kind is not None and _pointwise(func):
                 self._pointwise.add(func)
-        if kind is None:
-            return func(*args, **kwargs)
-        if func in self._pointwise:
-            out = self._run_pointwise(func, kind, args, kwargs)
-            if out is not None:
-                return out
-        try:
-            key = (func, torch.get_default_dtype(), _signature(args),
-                   _signature(tuple(kwargs.items())) if kwargs else ())
-        except TypeError:
-            return func(*args, **kwargs)
-        found = self._seen.get(key)
-        if found is not None:
-            self.hits += 1
-            if found == _INPLACE:
-                return args[0]
-            if isinstance(found, list):
-                return tuple(_empty(*meta) for meta in found)
-            return _empty(*found)
-        out = func(*args, **kwargs)
-        if len(self._seen) >= self.limit:
-            self._seen.clear()
-        self._seen[key] = self._remember(kind, out, args)
-        return out
+        return kind
 
     def _run_pointwise(self, func: Any, kind: str, args: tuple, kwargs: dict) -> Any:
         """A pointwise op over tensors of one shape and dense layout: its output keyed by the
@@ -236,16 +277,6 @@ class MetaCache:
             self._pointwise_seen[key] = out.dtype
         return out
 
-    @staticmethod
-    def _remember(kind: str, out: Any, args: tuple) -> Any:
-        if kind == _INPLACE:
-            return _INPLACE if out is args[0] else None
-        outputs = [out] if isinstance(out, torch.Tensor) else list(out)
-        if not all(isinstance(item, torch.Tensor) and item.is_meta for item in outputs):
-            return None
-        metadata = [_metadata(item) for item in outputs]
-        return metadata[0] if isinstance(out, torch.Tensor) else metadata
-
 
 #: The cache every counting run shares.
 SHARED = MetaCache()
@@ -257,3 +288,23 @@ def _metadata(tensor: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], t
 
 def _empty(shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+
+
+def _remember(kind: str, out: Any, args: tuple) -> Any:
+    """What a slot keeps of ``out``: ``"inplace"``, one tensor's metadata, a list of them, or
+    ``None`` (not rebuildable: run the kernel every time)."""
+    if kind == _INPLACE:
+        return _INPLACE if out is args[0] else None
+    outputs = [out] if isinstance(out, torch.Tensor) else list(out)
+    if not all(isinstance(item, torch.Tensor) and item.is_meta for item in outputs):
+        return None
+    metadata = [_metadata(item) for item in outputs]
+    return metadata[0] if isinstance(out, torch.Tensor) else metadata
+
+
+def _rebuild(outputs: Any, args: tuple) -> Any:
+    if outputs is _INPLACE:
+        return args[0]
+    if isinstance(outputs, list):
+        return tuple(_empty(*meta) for meta in outputs)
+    return _empty(*outputs)

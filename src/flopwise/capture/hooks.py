@@ -62,11 +62,14 @@ class HookStack:
         name = self.names.get(id(module))
         if name is None or not self.active():
             return
-        # pop the innermost entry for this module (robust to a forward that raised inside)
-        for index in range(len(self.running) - 1, -1, -1):
-            if self.running[index] == name:
-                del self.running[index:]
-                break
+        running = self.running
+        if running and running[-1] == name:
+            running.pop()
+        else:   # pop the innermost entry for this module (a forward raised inside it)
+            for index in range(len(running) - 1, -1, -1):
+                if running[index] == name:
+                    del running[index:]
+                    break
         self.left(name, module, output)
 
     def install(self) -> None:

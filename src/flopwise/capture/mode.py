@@ -14,7 +14,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from flopwise.capture.events import OpEvent, Status
 from flopwise.capture.fast_meta import FAST_META, SHARED, all_meta
 from flopwise.capture.scope import ModuleScope
-from flopwise.formulas.comm import Collective
 from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
 from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
@@ -93,11 +92,20 @@ def _is_view(func: torch._ops.OpOverload) -> bool:
     )
 
 
+#: The ``types`` of ops seen without a DTensor (a class that is not one never becomes one).
+_NO_DTENSOR: set[Any] = set()
+
+
 def _has_dtensor(types: Any) -> bool:
     """Whether a DTensor takes part in the op (only once torch.distributed.tensor is loaded)."""
+    if types in _NO_DTENSOR:
+        return False
     module = sys.modules.get("torch.distributed.tensor")
     dtensor = getattr(module, "DTensor", None)
-    return dtensor is not None and any(issubclass(t, dtensor) for t in types)
+    if dtensor is not None and any(issubclass(t, dtensor) for t in types):
+        return True
+    _NO_DTENSOR.add(types)
+    return False
 
 
 def _in_sharding_propagation() -> bool:
@@ -114,6 +122,10 @@ def _in_sharding_propagation() -> bool:
         frame = frame.f_back
     return False
 
+
+#: What one op call recorded: (entry, status, cost, dtype, in_shape, out_shape, formula error,
+#: collective); kept in the metadata cache's slot of the call when it has no collective.
+_Record = tuple[Any, ...]
 
 _VIEW_ENTRY = Entry("(view)", EntryKind.ZERO, "view", None, "output aliases an input", False)
 
@@ -160,12 +172,23 @@ class CountingMode(TorchDispatchMode):
             result = self._decompose(func, name, args, kwargs)
             if result is not NotImplemented:
                 return result
-        fast = FAST_META.get(func)
-        if fast is not None and all_meta(args, kwargs):
-            out = fast(*args, **kwargs)
+        slot = self._meta.slot(func, args, kwargs)
+        record = slot.record if slot is not None else None
+        if record is not None and record[0] is entry:
+            # this op with these arguments' metadata was counted before: the same record
+            out = self._meta.run_in(slot, func, args, kwargs)
         else:
-            out = self._meta.run(func, args, kwargs)
-        self._record(name, entry, args, kwargs, out)
+            fast = FAST_META.get(func)
+            if fast is not None and all_meta(args, kwargs):
+                out = fast(*args, **kwargs)
+                if slot is not None:
+                    self._meta.remember(slot, func, out, args)
+            else:
+                out = self._meta.run_in(slot, func, args, kwargs)
+            record = self._record(entry, args, kwargs, out)
+            if slot is not None and record[-1] is None:
+                slot.record = record
+        self._append(name, record)
         for observer in self.observers:
             observer.on_op(name, args, kwargs, out, self.events[-1])
         return out
@@ -189,27 +212,27 @@ class CountingMode(TorchDispatchMode):
             self.decomposed[name] += 1
         return result
 
-    def _record(self, op: str, entry: Entry | None, args: tuple, kwargs: dict, out: Any) -> None:
+    def _record(self, entry: Entry | None, args: tuple, kwargs: dict, out: Any) -> _Record:
+        """What an op call costs, as a function of its arguments' and outputs' metadata only
+        (so a call with the same metadata can reuse it)."""
         if entry is not None and entry.kind is EntryKind.ZERO:
             if entry.moves_data:
                 cost = Cost(0, 0, 0, 0, _nbytes(args) + _nbytes(kwargs), _nbytes(out))
             else:
                 cost = ZERO_COST
-            self._append(op, Status.ZERO, cost, "none")
-            return
+            return (entry, Status.ZERO, cost, "none", (), (), None, None)
         inputs, outputs = _Converter(), _Converter()
         arg_specs = inputs.convert(args)
         kwarg_specs = inputs.convert(kwargs) if kwargs else kwargs
         result = outputs.convert(out)
-        status = Status.COUNTED
+        status, error = Status.COUNTED, None
         if entry is None:
             status, cost = Status.UNSUPPORTED, Cost()
         else:
             try:
                 cost = entry.formula(result, *arg_specs, **kwarg_specs)  # type: ignore[misc]
-            except Exception as error:  # a formula that cannot read these arguments
-                self.formula_errors.setdefault(op, f"{type(error).__name__}: {error}")
-                status, cost = Status.UNSUPPORTED, Cost()
+            except Exception as exc:  # a formula that cannot read these arguments
+                status, cost, error = Status.UNSUPPORTED, Cost(), f"{type(exc).__name__}: {exc}"
         if cost.bytes_read is None or cost.bytes_written is None:
             cost = Cost(
                 cost.macs, cost.dot_outputs, cost.bias_adds, cost.elementwise,
@@ -217,12 +240,13 @@ class CountingMode(TorchDispatchMode):
                 outputs.nbytes if cost.bytes_written is None else cost.bytes_written,
             )
         dtype = inputs.dtype if inputs.dtype != "none" else outputs.dtype
-        self._append(op, status, cost, dtype, inputs.shape or (), outputs.shape or (),
-                     getattr(cost, "collective", None))
+        return (entry, status, cost, dtype, inputs.shape or (), outputs.shape or (), error,
+                getattr(cost, "collective", None))
 
-    def _append(self, op: str, status: Status, cost: Cost, dtype: str,
-                in_shape: tuple[int, ...] = (), out_shape: tuple[int, ...] = (),
-                comm: Collective | None = None) -> None:
+    def _append(self, op: str, record: _Record) -> None:
+        _, status, cost, dtype, in_shape, out_shape, error, comm = record
+        if error is not None:
+            self.formula_errors.setdefault(op, error)
         self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
                                    dtype, self._via[-1] if self._via else None,
                                    in_shape, out_shape, comm))

@@ -95,12 +95,16 @@ def as_tuple(inputs: Any) -> tuple[Any, ...]:
 
 @dataclass
 class Walk:
-    """The model's structure, read in one walk: module names, tree nodes, unique tensors."""
+    """The model's structure, read in one walk: module names, tree nodes, unique tensors, and
+    the torch modules themselves with every ``(table, key, tensor)`` entry of their
+    ``_parameters`` and ``_buffers`` (both empty for models described by an adapter)."""
 
     names: dict[int, str] = field(default_factory=dict)
     nodes: list[ModuleNode] = field(default_factory=lambda: [ModuleNode("", "function")])
     params: list[torch.Tensor] = field(default_factory=list)
     buffers: list[torch.Tensor] = field(default_factory=list)
+    modules: list[torch.nn.Module] = field(default_factory=list)
+    entries: list[tuple[dict[str, Any], str, torch.Tensor]] = field(default_factory=list)
 
 
 def _adapter(model: Any) -> Callable[[Any], tuple[dict[int, str], list[ModuleNode]]] | None:
@@ -131,15 +135,21 @@ def walk_model(model: Any) -> Walk:
     buffers: dict[int, torch.Tensor] = {}
     for name, module in model.named_modules():
         walk.names[id(module)] = name
+        walk.modules.append(module)
         node = ModuleNode(name, type(module).__name__)
-        for param in module._parameters.values():
-            if param is None or id(param) in params:
+        table = module._parameters
+        for key, param in table.items():
+            if param is None:
                 continue
-            params[id(param)] = param
-            node.own_params += param.numel()
-            node.own_trainable += param.numel() if param.requires_grad else 0
-        for buffer in module._buffers.values():
+            walk.entries.append((table, key, param))
+            if id(param) not in params:
+                params[id(param)] = param
+                node.own_params += param.numel()
+                node.own_trainable += param.numel() if param.requires_grad else 0
+        table = module._buffers
+        for key, buffer in table.items():
             if buffer is not None:
+                walk.entries.append((table, key, buffer))
                 buffers.setdefault(id(buffer), buffer)
         walk.nodes.append(node)
     walk.params, walk.buffers = list(params.values()), list(buffers.values())
@@ -292,12 +302,18 @@ def run_optimizer_step(optimizer: torch.optim.Optimizer, scope: ModuleScope) -> 
 _PLAIN = (torch.Tensor, torch.nn.Parameter)   # not fake, DTensor, lazy or quantised subclasses
 
 
+_META = torch.device("meta")
+
+
 def _twin(tensor: torch.Tensor) -> torch.Tensor:
     """A meta tensor of ``tensor``'s shape, strides, dtype, type and ``requires_grad``."""
-    shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
-                                 device="meta")
-    if isinstance(tensor, torch.nn.Parameter):
-        return torch.nn.Parameter(shadow, requires_grad=tensor.requires_grad)
+    if tensor.is_contiguous():   # empty_like keeps a dense tensor's strides, and is quicker
+        shadow = torch.empty_like(tensor, device=_META)
+    else:
+        shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
+                                     device=_META)
+    if isinstance(tensor, torch.nn.Parameter):   # what Parameter() does for a plain tensor
+        return torch.Tensor._make_subclass(torch.nn.Parameter, shadow, tensor.requires_grad)
     return shadow.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else shadow
 
 
@@ -314,29 +330,28 @@ def can_shadow(model: Any, walk: Walk, positional: tuple, keyword: dict) -> bool
     return real
 
 
-def device_kernel(model: torch.nn.Module) -> str | None:
-    """Why shadows would count ``model`` differently from a real run, if they would: its
+def device_kernel(walk: Walk) -> str | None:
+    """Why shadows would count the walked model differently from a real run, if they would: its
     recurrent layers run one fused kernel on the CPU (oneDNN) and on CUDA (cuDNN), which meta
     replaces by per-step matmuls."""
     # NB: the recurrent layers are the device-specific kernels known to change the count; other
     # device-dependent paths are replayed on shadows (flopwise.capture.stand_in)
-    for module in model.modules():
+    for module in walk.modules:
         if isinstance(module, torch.nn.RNNBase):
             return f"nn.{type(module).__name__} runs a device-specific fused kernel"
     return None
 
 
 @contextlib.contextmanager
-def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dict,
-             ) -> Iterator[tuple[Walk, tuple, dict]]:
-    """Swap meta shadows in for every parameter and buffer entry of ``model``'s modules (one
+def shadowed(walk: Walk, positional: tuple, keyword: dict) -> Iterator[tuple[Walk, tuple, dict]]:
+    """Swap meta shadows in for every parameter and buffer entry of the walked model's modules (one
     shadow per tensor, so tied weights stay tied) and yield the walk and inputs to run with;
     the original entries are put back on exit, also when the call raised. The model object,
     its modules, hooks and tensors (identity, ``requires_grad``, values) are not touched.
 
     >>> model = torch.nn.Linear(2, 3)
     >>> weight = model.weight
-    >>> with shadowed(model, walk_model(model), (torch.ones(1, 2),), {}) as (walk, args, _):
+    >>> with shadowed(walk_model(model), (torch.ones(1, 2),), {}) as (walk, args, _):
     ...     model.weight.device.type, args[0].device.type, model(*args).shape
     ('meta', 'meta', torch.Size([1, 3]))
     >>> model.weight is weight
@@ -352,20 +367,15 @@ def shadowed(model: torch.nn.Module, walk: Walk, positional: tuple, keyword: dic
             found = twins[id(value)] = _twin(value)
         return found
 
-    swapped: list[tuple[dict[str, Any], str, Any]] = []
-    for module in model.modules():
-        for table in (module._parameters, module._buffers):
-            swapped.extend((table, key, value) for key, value in table.items()
-                           if value is not None)
     try:
-        for table, key, value in swapped:
+        for table, key, value in walk.entries:
             table[key] = twin(value)
         shadow_walk = Walk(walk.names, walk.nodes, [twin(p) for p in walk.params],
-                           [twin(b) for b in walk.buffers])
+                           [twin(b) for b in walk.buffers], walk.modules)
         args, kwargs = torch.utils._pytree.tree_map(twin, (list(positional), keyword))
         yield shadow_walk, tuple(args), kwargs
     finally:
-        for table, key, value in swapped:
+        for table, key, value in walk.entries:
             table[key] = value
 
 
@@ -417,12 +427,12 @@ def run_counted(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: di
     execute = Execute(execute)
     shadow = (execute is not Execute.ALWAYS and not fake and distributed is None
               and can_shadow(model, walk, positional, keyword))
-    reason = device_kernel(model) if shadow and execute is Execute.AUTO else None
+    reason = device_kernel(walk) if shadow and execute is Execute.AUTO else None
     if shadow and reason is None:
         try:
             device = next(t.device for t in all_tensors(walk, positional, keyword)
                           if not t.is_meta)
-            with shadowed(model, walk, positional, keyword) as (shadow_walk, args, kwargs):
+            with shadowed(walk, positional, keyword) as (shadow_walk, args, kwargs):
                 watched = capture()
                 _run(model, shadow_walk, args, kwargs, watched, backward, loss, optimizer,
                      False, None, StandIn(device))

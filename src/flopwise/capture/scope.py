@@ -28,9 +28,14 @@ ROOT = ""
 
 
 def _output_bytes(output: Any) -> int:
-    if isinstance(output, torch.Tensor):  # the common case, without a pytree walk
-        return output.numel() * output.element_size()
-    return sum(t.numel() * t.element_size() for t in tree_leaves(output) if isinstance(t, torch.Tensor))
+    """The bytes of the tensors in a module's output. Torch-function modes (the shadows'
+    :class:`~flopwise.capture.stand_in.StandIn`) are off while they are read: the hook runs
+    outside any op, and each ``numel`` through a Python mode costs microseconds."""
+    with torch._C.DisableTorchFunction():
+        if isinstance(output, torch.Tensor):  # the common case, without a pytree walk
+            return output.numel() * output.element_size()
+        return sum(t.numel() * t.element_size() for t in tree_leaves(output)
+                   if isinstance(t, torch.Tensor))
 
 
 class ModuleScope(HookStack):
