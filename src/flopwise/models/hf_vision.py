@@ -146,9 +146,10 @@ def vision_inputs(parameters: Any, made: Any, config: Any, notes: list[str]) -> 
 
     notes = [*notes, *_task_tokens(parameters, made, config)]
     found = _image_request(made, parameters)
-    if found is None or len(found[1]) != 4:
+    if found is None or len(found[1]) not in (4, 5):
         return notes
-    where, (batch, channels, height, width) = found
+    where, made_shape = found
+    batch, (channels, height, width) = made_shape[0], made_shape[-3:]
     model_type = getattr(config, "model_type", "")
     why: list[str] = []
     prompted = "prompt_pixel_values" in parameters
@@ -165,7 +166,7 @@ def vision_inputs(parameters: Any, made: Any, config: Any, notes: list[str]) -> 
     why += [rounded] if rounded else []
     shape: tuple[int, ...] = (batch, channels, height, width)
     what = f"a {height}×{width} image"
-    frames = _frames(config)
+    frames = _frames(config) or (made_shape[1] if len(made_shape) == 5 else None)
     if model_type in MODEL_FOR_KEYPOINT_MATCHING_MAPPING_NAMES:
         shape, what = (batch, 2, channels, height, width), f"a pair of {height}×{width} images"
         why.append("a keypoint matcher compares two images")
