@@ -10,10 +10,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import torch
 
+from flopwise.errors import UsageError
 from flopwise.models.hf_inputs import hf_inputs
 from flopwise.models.hf_vision import processor_size
+from flopwise.models.inputs import make_inputs
+from flopwise.models.loaded import LoadedModel
 from flopwise.models.specs import TensorRequest
 
 
@@ -102,3 +106,20 @@ def test_processor_sizes_fixed_ones_only_and_towers_take_their_models() -> None:
     assert processor_size("sam2") == ("sam2", (1024, 1024))        # Sam2ImageProcessor
     assert processor_size("edgetam_vision_model") == ("edgetam", (1024, 1024))
     assert processor_size("detr") is None          # shortest edge 800: the aspect ratio decides
+
+
+class _Tracker(torch.nn.Module):
+    main_input_name = "pixel_values"
+
+    def forward(self, inference_session: Any, frame_idx: Any = None) -> Any:
+        return inference_session
+
+
+def test_video_trackers_have_no_default_input_and_say_what_to_profile() -> None:
+    made = hf_inputs(_Tracker(), SimpleNamespace(model_type="sam2_video"))
+    assert made.shapes == ()
+    loaded = LoadedModel("hf:sam2_video", "hf", _Tracker(), made.shapes, made.note)
+    with pytest.raises(UsageError) as raised:
+        make_inputs(loaded)
+    message = str(raised.value)
+    assert "\n" not in message and "inference session" in message and "hf:sam2," in message

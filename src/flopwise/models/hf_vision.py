@@ -14,6 +14,8 @@ Rules applied after :func:`hf_inputs <flopwise.models.hf_inputs.hf_inputs>` made
   ``[1, frames, C, H, W]``;
 - keypoint matching (a type of ``MODEL_FOR_KEYPOINT_MATCHING``): the forward compares two
   images, ``[1, 2, C, H, W]``;
+- video trackers (a forward taking an ``inference_session``): no default input; the error
+  names the per-frame model to profile instead;
 - task-conditioned segmentation (OneFormer, a ``task_inputs`` and ``task_seq_len``): the task
   prompt as ``task_seq_len`` token ids;
 - in-context segmentation (a required ``prompt_pixel_values``, SegGPT): the image, a prompt
@@ -128,6 +130,18 @@ def _image_request(made: Any, parameters: Any) -> tuple[str, tuple[int, ...]] | 
     return None
 
 
+def _session_forward(parameters: Any, made: Any, config: Any) -> None:
+    """Video trackers (SAM 2 video, EdgeTAM video, SAM 3 video) take an inference session, not
+    tensors: no default input; the note says what to profile instead."""
+    if made.main != "inference_session" or made.shapes:
+        return
+    frame_model = getattr(config, "model_type", "").removesuffix("_video")
+    made.note = ("its forward takes an inference session (a Python object its processor builds "
+                 "from a video and prompts), not tensors; profile the model it runs on each "
+                 f"frame, hf:{frame_model}, or build the session in a factory file "
+                 "(path/to/file.py:factory returning the model and its inputs)")
+
+
 def _task_tokens(parameters: Any, made: Any, config: Any) -> list[str]:
     """OneFormer's task prompt (``task_inputs``): ``task_seq_len`` token ids, as its processor
     tokenises "the task is semantic/instance/panoptic"."""
@@ -144,6 +158,7 @@ def vision_inputs(parameters: Any, made: Any, config: Any, notes: list[str]) -> 
     of a remade keyword image replaced, and one more per input made."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_KEYPOINT_MATCHING_MAPPING_NAMES
 
+    _session_forward(parameters, made, config)
     notes = [*notes, *_task_tokens(parameters, made, config)]
     found = _image_request(made, parameters)
     if found is None or len(found[1]) not in (4, 5):
