@@ -123,3 +123,10 @@ def test_video_trackers_have_no_default_input_and_say_what_to_profile() -> None:
         make_inputs(loaded)
     message = str(raised.value)
     assert "\n" not in message and "inference session" in message and "hf:sam2," in message
+
+
+def test_a_default_config_too_small_for_its_processor_keeps_the_generic_size() -> None:
+    # PP-OCRv5 mobile's processor makes 48×320 text lines, which its default backbone (five
+    # stride-2 stages: 48 / 2⁵ < 2) cannot pool; the generic 224 px default stays
+    assert processor_size("pp_ocrv5_mobile_rec") is None
+    assert processor_size("pp_ocrv5_server_rec") == ("pp_ocrv5_server_rec", (48, 320))

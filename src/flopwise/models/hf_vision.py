@@ -7,7 +7,8 @@ Rules applied after :func:`hf_inputs <flopwise.models.hf_inputs.hf_inputs>` made
   (SAM 2's ``vision_config.backbone_config``), then ``max_img_size`` / ``crop_size`` of the
   config, then the fixed output size of the model's own image (or video) processor, which is
   what a user's images are resized to (DepthPro 1536², SAM 2 1024², PP-OCR detection 960²,
-  UVDoc 712×488); a ``*_vision_model`` tower takes its model's processor;
+  UVDoc 712×488); a ``*_vision_model`` tower takes its model's processor; a short table
+  (:data:`_PROCESSOR_TOO_SMALL`) names default configs that cannot take their processor's size;
 - windowed backbones (a ``num_windows`` beside ``patch_size``, RF-DETR): each side rounded up to
   whole windows of whole patches;
 - video: a ``num_frames`` or ``frames_per_clip`` on the model's own config (TVP, V-JEPA 2) makes
@@ -35,6 +36,13 @@ from flopwise.models.specs import TensorRequest
 __all__ = ["vision_inputs", "processor_size"]
 
 _TOWER_SUFFIX = "_vision_model"
+# types whose default config cannot take its processor's size (the size fits the released
+# checkpoint's config only): they keep the generic 224 px default
+_PROCESSOR_TOO_SMALL = {
+    # the default pp_lcnet_v3 backbone halves the height in all 5 stages: a 48 px text line
+    # leaves nothing to pool (RuntimeError: Calculated output size: (384x0x5))
+    "pp_ocrv5_mobile_rec": (48, 320),
+}
 _FRAME_FIELDS = ("num_frames", "frames_per_clip")
 
 
@@ -53,7 +61,7 @@ def processor_size(model_type: str) -> tuple[str, tuple[int, int]] | None:
             names = table.get(kind)
             for name in (names.values() if isinstance(names, dict) else [names]):
                 size = _class_size(name) if isinstance(name, str) else None
-                if size:
+                if size and _PROCESSOR_TOO_SMALL.get(model_type) != size:
                     return kind, size
     return None
 
