@@ -96,9 +96,9 @@ def _config_side(config: Any) -> tuple[tuple[int, int], str] | None:
 
 def _generic_size_found(config: Any) -> bool:
     """Whether the generic rule (hf_inputs) found an ``image_size`` in the config."""
-    from flopwise.models.hf_inputs import _sub_config
-
-    vision = _sub_config(config, "vision_config", "backbone_config")
+    vision = next((sub for sub in (getattr(config, name, None)
+                                   for name in ("vision_config", "backbone_config"))
+                   if sub is not None and not isinstance(sub, (dict, int, str))), config)
     return bool(getattr(vision, "image_size", None) or getattr(config, "image_size", None))
 
 
