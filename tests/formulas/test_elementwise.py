@@ -30,6 +30,7 @@ DERIVED: dict[str, int] = {
     "addcmul": 3, "addcdiv": 3,     # a + v·(b ∘ c): product/quotient, scale, add
     "hypot": 3,                     # √(a² + b²): 2 squares... counted square, add, sqrt
     "xlogy": 2,                     # x · log y
+    "floor_divide": 2,              # ⌊a / b⌋: divide, floor
     "logaddexp": 4,                 # max + log1p(exp(−|a − b|)): subtract, exp, log1p, add
     "leaky_relu": 2,                # compare, multiply
     "elu": 4, "celu": 4,            # compare, exp, subtract 1, multiply by α

@@ -31,6 +31,7 @@ PER_ELEMENT: dict[str, int] = {
     "masked_fill": 1, "lerp": 3,       # a + w·(b − a)
     "addcmul": 3, "addcdiv": 3,        # a + v·(b ∘ c)
     "hypot": 3, "xlogy": 2, "copysign": 1, "logical_not": 1, "logaddexp": 4,
+    "floor_divide": 2,                 # divide, floor (its reference decomposition is prims)
     # activations (forward)
     "relu": 1, "relu6": 1, "threshold": 1, "hardtanh": 1,
     "leaky_relu": 2,                   # compare, multiply

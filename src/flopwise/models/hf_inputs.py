@@ -31,6 +31,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models.hf_vision import vision_inputs
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
@@ -210,6 +211,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
     """Every input ``model.forward`` needs, from ``config`` and the forward's parameters."""
     parameters = inspect.signature(model.forward).parameters
     main = getattr(model, "main_input_name", "input_ids")
+    main = main[0] if isinstance(main, (list, tuple)) else main          # OneFormer names two
     if main not in parameters:
         main = next(iter(parameters), main)
     shape, note = _main_input(model, config, main)
@@ -261,5 +263,6 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
                           "vocab_size", None)
             made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
+    notes = vision_inputs(parameters, made, config, notes)
     made.notes = tuple(notes)
     return made

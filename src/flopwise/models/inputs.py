@@ -82,6 +82,8 @@ def make_inputs(loaded: LoadedModel, inputs: Sequence[TensorRequest] = (),
         return loaded.example_args, {**loaded.example_kwargs, **built}
     if not inputs and not set(loaded.replacing_kwargs) & set(keyword_requests):
         if not loaded.default_shapes and not keyword_requests:
+            if loaded.default_note:                 # why none can be made, and what to pass
+                raise UsageError(f"{loaded.spec} has no default input: {loaded.default_note}")
             raise UsageError(f"{loaded.spec} has no default input shape; pass --input SHAPE "
                              "(repeat it for several positional inputs)")
         inputs = [TensorRequest(shape) for shape in loaded.default_shapes]
@@ -100,7 +102,8 @@ def input_notes(loaded: LoadedModel, inputs: Sequence[TensorRequest] = (),
         return []
     given = dict(kwargs or {})
     notes: list[str] = []
-    if not inputs and loaded.default_note and not set(loaded.replacing_kwargs) & set(given):
+    if (not inputs and loaded.default_note and loaded.default_shapes
+            and not set(loaded.replacing_kwargs) & set(given)):
         notes.append(f"input: {loaded.default_note}")
     notes.extend(note for note in loaded.notes if note.partition(":")[0] not in given)
     return notes
