@@ -31,6 +31,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models.hf_audio import audio_inputs
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
@@ -262,4 +263,5 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
             made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     made.notes = tuple(notes)
+    made.notes = audio_inputs(model, config, parameters, made)
     return made

@@ -1,0 +1,207 @@
+"""Inputs for audio, speech, codec, time-series and decision models whose layout the generic
+rules of :mod:`hf_inputs <flopwise.models.hf_inputs>` do not reach.
+
+General rules, each from the config or the model's own first layer:
+
+- Whisper-style stems (a ``conv1`` Conv1d over mel bins) read ``[1, mel, frames]``, mel bins
+  first, with twice the encoder's positions as frames (its stride-2 conv halves them);
+- a features-last encoder whose first layer is a Linear over several stacked mel frames (its
+  ``in_features`` a multiple of the mel bins) reads the stacked frames: ``[1, frames / k,
+  k · mel]`` (the processor stacks them);
+- a Wav2Vec2-BERT feature projection (``feature_projection_input_dim``) reads that many features
+  per step: two stacked 80-bin frames, 50 steps per second;
+- the mel bins of an audio config under any name (``asr_config``) beat the 80-bin default;
+- the main input's own mask (``input_features_mask``, ``audio_mel_mask``) covers every frame.
+
+Models whose input no config field describes get an entry of :data:`LAYOUTS` (type → what to
+make and why).
+
+>>> stacked_steps(1000, 80, 320)
+(250, 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flopwise.models.specs import TensorRequest
+
+if TYPE_CHECKING:
+    from flopwise.models.hf_inputs import MadeInputs
+
+__all__ = ["audio_inputs", "stacked_steps", "LAYOUTS"]
+
+SECONDS = 10                       # the feature-input default of hf_inputs: 10 s of audio
+FRAMES_PER_S = 100                 # log-mel frames per second (10 ms hop)
+
+
+def stacked_steps(frames: int, mel_bins: int, in_features: int) -> tuple[int, int]:
+    """Steps and frames per step when ``in_features`` holds whole stacked ``mel_bins`` frames."""
+    k = in_features // mel_bins
+    return frames // k, k
+
+
+def _first_leaf(model: Any) -> Any:
+    for module in model.modules():
+        if next(module.children(), None) is None and next(module.parameters(False), None) is not None:
+            return module
+    return None
+
+
+def _sub_with(config: Any, name: str) -> Any:
+    """``config`` if it has ``name``, else its first sub-config that does."""
+    if getattr(config, name, None) is not None:
+        return config
+    for key in dir(config):
+        if key.endswith("_config") and not key.startswith("_"):
+            sub = getattr(config, key, None)
+            if sub is not None and getattr(sub, name, None) is not None:
+                return sub
+    return None
+
+
+def _features_shape(made: MadeInputs) -> tuple[str, tuple[int, ...]] | None:
+    """Where the made ``input_features`` lives (``""``: the main input) and its shape."""
+    if made.main == "input_features" and made.shapes:
+        return "", made.shapes[0]
+    if "input_features" in made.kwargs:
+        return "input_features", made.kwargs["input_features"].shape
+    return None
+
+
+def _put(made: MadeInputs, where: str, shape: tuple[int, ...], note: str) -> str:
+    if where:
+        made.kwargs[where] = TensorRequest(shape)
+        made.notes = tuple(n for n in made.notes if not n.startswith(f"{where}:"))
+        return f"{where}: {note}"
+    made.shapes, made.note = (shape,), note
+    return ""
+
+
+def _sub_mel(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """Features-last input built with the 80-bin default while a sub-config names its mel bins."""
+    found = _features_shape(made)
+    audio = _sub_with(config, "num_mel_bins")
+    known = [getattr(c, name, None) for c in (config, getattr(config, "audio_config", None),
+                                                getattr(config, "encoder_config", None))
+             for name in ("feature_size", "input_feat_per_channel", "num_mel_bins")]
+    if any(isinstance(value, int) for value in known):
+        return []                          # hf_inputs read the size from the config itself
+    if found is None or audio is None or len(found[1]) != 3 or found[1][2] == audio.num_mel_bins:
+        return []
+    where, shape = found
+    mel = int(audio.num_mel_bins)
+    note = _put(made, where, (1, shape[1], mel),
+                f"{shape[1]} frames × {mel} mel bins (10 s at 100 frames/s; the audio config's "
+                "num_mel_bins)")
+    return [note] if note else []
+
+
+def _mel_first(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """A Whisper-style ``conv1`` stem over the mel bins: ``[1, mel, 2 · positions]``."""
+    import torch
+
+    found = _features_shape(made)
+    if found is None or len(found[1]) != 3:
+        return []
+    where, shape = found
+    conv = next((module for name, module in model.named_modules()
+                 if name.split(".")[-1] == "conv1" and isinstance(module, torch.nn.Conv1d)), None)
+    if conv is None or conv.in_channels != shape[2] or shape[1] == shape[2]:
+        return []
+    audio = _sub_with(config, "num_mel_bins") or config
+    positions = (getattr(audio, "max_source_positions", None)
+                 or getattr(audio, "max_position_embeddings", None))
+    per_token = getattr(config, "audio_length_per_tok", None)
+    if where and made.shapes and isinstance(per_token, int):
+        # a streaming model adding one audio embedding to each token: frames follow the tokens
+        frames, why = made.shapes[0][-1] * per_token, f"{per_token} frames per token"
+    elif isinstance(positions, int) and positions > 0:
+        # NB: the stride-2 second conv halves the frames to the encoder's positions
+        frames, why = 2 * positions, "twice the encoder's positions"
+    else:
+        frames, why = shape[1], "10 s at 100 frames/s"
+    note = _put(made, where, (1, shape[2], frames),
+                f"{shape[2]} mel bins × {frames} frames (a Whisper-style conv stem over mel bins, "
+                f"mel first; {why})")
+    return [note] if note else []
+
+
+def _stacked(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """A first Linear reading ``k`` stacked mel frames per step: ``[1, frames / k, k · mel]``."""
+    import torch
+
+    found = _features_shape(made)
+    first = _first_leaf(model)
+    if found is None or len(found[1]) != 3 or not isinstance(first, torch.nn.Linear):
+        return []
+    where, (_, frames, mel) = found
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None)
+    if first.in_features in (mel, hidden) or first.in_features % mel:
+        return []
+    # NB: stacks without overlap; a processor overlapping them (FunASR's LFR: 7 frames every 6)
+    # makes a few more steps of the same audio
+    steps, k = stacked_steps(frames, mel, first.in_features)
+    note = _put(made, where, (1, steps, k * mel),
+                f"{steps} steps × {k} stacked {mel}-bin mel frames (10 s; the first layer reads "
+                f"{first.in_features} features per step)")
+    return [note] if note else []
+
+
+def _projection_dim(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """Wav2Vec2-BERT's feature projection: ``feature_projection_input_dim`` per step, 50 steps/s."""
+    found = _features_shape(made)
+    size = getattr(config, "feature_projection_input_dim", None)
+    if found is None or not isinstance(size, int) or found[1][-1] == size:
+        return []
+    steps = SECONDS * FRAMES_PER_S // 2
+    # NB: its processor stacks two 10 ms frames per step (stride 2)
+    note = _put(made, found[0], (1, steps, size),
+                f"{steps} steps × {size} features (10 s; two stacked mel frames per step, the "
+                "config's feature_projection_input_dim)")
+    return [note] if note else []
+
+
+def _own_mask(parameters: Any, made: MadeInputs) -> list[str]:
+    """The main input's own mask (``input_features_mask``): every frame valid."""
+    name = f"{made.main}_mask"
+    if name not in parameters or name in made.kwargs or not made.shapes:
+        return []
+    shape = made.shapes[0]
+    mel_first = "mel bins ×" in made.note
+    frames = shape[-1] if mel_first or len(shape) == 2 else shape[1]
+    made.kwargs[name] = TensorRequest((1, frames), "bool" if "mel" in made.main else "int64")
+    return [f"{name}: every one of the {frames} frames"]
+
+
+def _mel_first_10s(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    mel = int(getattr(config, "num_mel_bins", 128))
+    frames = SECONDS * FRAMES_PER_S
+    made.shapes = ((1, mel, frames),)
+    made.note = f"{mel} mel bins × {frames} frames (10 s at 100 frames/s, mel first)"
+    return []
+
+
+Layout = Callable[[Any, Any, "MadeInputs"], list[str]]
+LAYOUTS: dict[str, Layout] = {
+    # reads mel bins first in chunks of 2 · n_window (100) frames; its docs say features last
+    "qwen3_asr_encoder": _mel_first_10s,
+}
+
+
+def audio_inputs(model: Any, config: Any, parameters: Any, made: MadeInputs) -> tuple[str, ...]:
+    """Adjust ``made`` for the layouts above; all its notes, with those of what changed."""
+    notes: list[str] = []
+    note = made.note
+    layout = LAYOUTS.get(getattr(config, "model_type", ""))
+    if layout is not None:
+        notes.extend(layout(model, config, made))
+    else:
+        for rule in (_projection_dim, _sub_mel, _mel_first, _stacked):
+            changed = rule(model, config, made)
+            notes.extend(changed)
+            if changed or made.note != note:
+                break                              # one layout rule per model
+    notes.extend(_own_mask(parameters, made))
+    return made.notes + tuple(note for note in notes if note)
