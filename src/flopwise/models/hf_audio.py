@@ -22,6 +22,7 @@ make and why).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,9 @@ def _own_mask(parameters: Any, made: MadeInputs) -> list[str]:
     return [f"{name}: every one of the {frames} frames"]
 
 
+Layout = Callable[[Any, Any, "MadeInputs"], list[str]]
+
+
 def _mel_first_10s(model: Any, config: Any, made: MadeInputs) -> list[str]:
     mel = int(getattr(config, "num_mel_bins", 128))
     frames = SECONDS * FRAMES_PER_S
@@ -183,10 +187,75 @@ def _mel_first_10s(model: Any, config: Any, made: MadeInputs) -> list[str]:
     return []
 
 
-Layout = Callable[[Any, Any, "MadeInputs"], list[str]]
+def _hop(config: Any, *fields: str) -> int:
+    """Samples per frame: the product of the config's first list of ratios among ``fields``."""
+    for name in fields:
+        ratios = getattr(config, name, None)
+        if isinstance(ratios, (list, tuple)) and ratios:
+            return math.prod(int(ratio) for ratio in ratios)
+        if isinstance(ratios, int):
+            return ratios
+    return 1
+
+
+def _waveform(rate: int, channel: bool, *hop_fields: str) -> Layout:
+    """One second of audio at ``rate`` Hz, rounded up to whole frames of the hop the config's
+    ``hop_fields`` give, as ``[1, 1, samples]`` (``channel``) or ``[1, samples]``."""
+    def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
+        sub = _sub_with(config, hop_fields[0]) if hop_fields else None
+        hop = _hop(sub, *hop_fields) if sub is not None else 1
+        samples = -(-rate // hop) * hop
+        made.shapes = ((1, 1, samples) if channel else (1, samples),)
+        made.note = (f"{samples / rate:.3g} s of {rate} Hz audio"
+                     + (f" ({samples // hop} frames of {hop} samples)" if hop > 1 else "")
+                     + (", 1 channel" if channel else ""))
+        return []
+    return make
+
+
+def _latents(rate: int, *hop_fields: str) -> Layout:
+    """A codec decoder's latents for one second of audio: ``[1, channels, frames]``, the
+    channels its first layer reads, the frames ``rate / hop`` rounded up (the hop is the
+    product of the config's ratios times the stride of a leading transposed conv)."""
+    def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
+        import torch
+
+        first = next(module for module in model.modules()
+                     if isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)))
+        stride = int(first.stride[0]) if isinstance(first, torch.nn.ConvTranspose1d) else 1
+        hop = _hop(config, *hop_fields) * stride
+        frames = -(-rate // hop)
+        made.shapes = ((1, first.in_channels, frames),)
+        made.note = (f"latents of {frames * hop / rate:.3g} s of {rate} Hz audio: {frames} frames "
+                     f"of {first.in_channels} channels ({hop} samples each)")
+        return []
+    return make
+
+
+def _encoder_states(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """Nemotron's word-timestamp head: the ASR encoder's states for 10 s (8× subsampled)."""
+    frames = SECONDS * FRAMES_PER_S // 8
+    made.shapes = ((1, frames, int(config.hidden_size)),)
+    made.note = f"{frames} ASR encoder states (10 s at 100 frames/s, 8× subsampled)"
+    return []
+
+
 LAYOUTS: dict[str, Layout] = {
     # reads mel bins first in chunks of 2 · n_window (100) frames; its docs say features last
     "qwen3_asr_encoder": _mel_first_10s,
+    # convolutional front ends reading [batch, 1, samples] (their docs say [batch, samples])
+    "omniasr_audio": _waveform(16000, True),
+    "omniasr_ctc": _waveform(16000, True),
+    "pe_audio_encoder": _waveform(48000, True, "hop_length"),           # PeAudioFeatureExtractor
+    "vibevoice_acoustic_tokenizer": _waveform(24000, True, "downsampling_ratios"),
+    "vibevoice_acoustic_tokenizer_encoder": _waveform(24000, True, "downsampling_ratios"),
+    # one token per 1920 samples: the input must hold whole tokens (MuseSparkFeatureExtractor)
+    "muse_spark_audio": _waveform(24000, False, "patch_sizes"),
+    # codec decoders: latents [batch, channels, frames]
+    "mimi_decoder": _latents(24000, "upsampling_ratios"),
+    "pocket_tts_audio_tokenizer_decoder": _latents(24000, "upsampling_ratios"),
+    "vibevoice_acoustic_tokenizer_decoder": _latents(24000, "downsampling_ratios"),
+    "nemotron3_5_transcribe_word_timestamp": _encoder_states,
 }
 
 
