@@ -172,7 +172,12 @@ def _own_mask(parameters: Any, made: MadeInputs) -> list[str]:
     shape = made.shapes[0]
     mel_first = "mel bins ×" in made.note
     frames = shape[-1] if mel_first or len(shape) == 2 else shape[1]
-    made.kwargs[name] = TensorRequest((1, frames), "bool" if "mel" in made.main else "int64")
+    if "mel" in made.main:
+        # NB: Gemma 3n's audio_mel_mask marks padding; all ones on a real device pads every
+        # frame, which changes no count (its conformer computes every frame either way)
+        made.kwargs[name] = TensorRequest((1, frames), "bool")
+        return [f"{name}: {frames} frames"]
+    made.kwargs[name] = TensorRequest((1, frames), "int64")
     return [f"{name}: every one of the {frames} frames"]
 
 
@@ -240,7 +245,58 @@ def _encoder_states(model: Any, config: Any, made: MadeInputs) -> list[str]:
     return []
 
 
+def _spectrogram(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """A spectrogram transformer (AST): ``[1, max_length, num_mel_bins]`` filterbank frames."""
+    frames, mel = int(config.max_length), int(config.num_mel_bins)
+    made.shapes = ((1, frames, mel),)
+    made.note = f"{frames} frames × {mel} mel bins (the config's max_length, num_mel_bins)"
+    return []
+
+
+def _mel_frames(size_field: str) -> Layout:
+    """Features-last mel frames, 10 s at 100 frames/s, as many bins as ``size_field`` says."""
+    def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
+        mel = int(getattr(config, size_field))
+        made.shapes = ((1, SECONDS * FRAMES_PER_S, mel),)
+        made.note = f"{SECONDS * FRAMES_PER_S} frames × {mel} mel bins (10 s at 100 frames/s)"
+        return []
+    return make
+
+
+def _timesfm(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """TimesFM: no padding in the context, and the high-frequency class (0)."""
+    steps = made.shapes[0][-1]
+    made.kwargs["past_values_padding"] = TensorRequest((1, steps), "int64", high=1)
+    made.kwargs["freq"] = TensorRequest((1, 1), "int64", high=1)
+    return ["past_values_padding: no step padded", "freq: 0 (TimesFM's high-frequency class)"]
+
+
+DECISION_STEPS = 20        # the Decision Transformer paper's Gym context length K
+
+
+def _decision(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """A Decision Transformer's trajectory: ``K`` steps of states, actions, rewards,
+    returns-to-go and timesteps."""
+    steps = DECISION_STEPS
+    made.main = "states"
+    made.shapes = ((1, steps, int(config.state_dim)),)
+    made.note = f"{steps} steps of {config.state_dim}-d states (the paper's context K = 20)"
+    made.kwargs.update({
+        "actions": TensorRequest((1, steps, int(config.act_dim))),
+        "rewards": TensorRequest((1, steps, 1)),
+        "returns_to_go": TensorRequest((1, steps, 1)),
+        "timesteps": TensorRequest((1, steps), "int64", high=int(config.max_ep_len)),
+        "attention_mask": TensorRequest((1, steps), "int64"),
+    })
+    return [f"actions, rewards, returns_to_go, timesteps, attention_mask: {steps} steps "
+            f"({config.act_dim}-d actions)"]
+
+
 LAYOUTS: dict[str, Layout] = {
+    "timesfm": _timesfm,
+    "decision_transformer": _decision,
+    "audio-spectrogram-transformer": _spectrogram,
+    "gemma3n_audio": _mel_frames("input_feat_size"),
     # reads mel bins first in chunks of 2 · n_window (100) frames; its docs say features last
     "qwen3_asr_encoder": _mel_first_10s,
     # convolutional front ends reading [batch, 1, samples] (their docs say [batch, samples])
