@@ -292,7 +292,52 @@ def _decision(model: Any, config: Any, made: MadeInputs) -> list[str]:
             f"({config.act_dim}-d actions)"]
 
 
+def _prenetless(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """SpeechT5's shared encoder-decoder (no pre-nets): hidden states in and out, as many as its
+    speech pre-net makes of 1 s of 16 kHz audio (one per ``prod(conv_stride)`` samples)."""
+    # NB: the pre-net's convolutions trim a frame or two at the edges
+    steps, hidden = 16000 // _hop(config, "conv_stride"), int(config.hidden_size)
+    made.shapes = ((1, steps, hidden),)
+    made.note = f"{steps} encoder states of {hidden} (1 s of 16 kHz audio after a speech pre-net)"
+    made.kwargs["decoder_input_values"] = TensorRequest((1, steps, hidden))
+    return [f"decoder_input_values: {steps} decoder states of {hidden} (as many as the encoder's)"]
+
+
+def _clap(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """CLAP's audio tower: ``[1, channels, 1001, mel]`` log-mel frames, as ClapFeatureExtractor
+    makes of 10 s at 48 kHz (hop 480: 1001 frames); 4 channels when the tower fuses views."""
+    audio = config.audio_config
+    channels = 4 if getattr(audio, "enable_fusion", False) else 1
+    mel = int(audio.num_mel_bins)
+    made.kwargs["input_features"] = TensorRequest((1, channels, 1001, mel))
+    made.notes = tuple(n for n in made.notes if not n.startswith("input_features:"))
+    return [f"input_features: {channels} × 1001 frames × {mel} mel bins (10 s at 48 kHz, hop 480)"]
+
+
+def _clvp(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """CLVP's conditioning voice: ``[1, mel, 517]`` log-mel frames, as ClvpFeatureExtractor makes
+    of its default 6 s at 22,050 Hz (hop 256, centred: 1 + 132,300 // 256 frames)."""
+    mel = int(getattr(config.decoder_config, "feature_size", None) or 80)
+    made.kwargs["input_features"] = TensorRequest((1, mel, 517))
+    return [f"input_features: {mel} mel bins × 517 frames (6 s of voice at 22,050 Hz, hop 256)"]
+
+
+def _beside_text(layout: Layout, name: str) -> Layout:
+    """``layout``'s input made as keyword ``name`` beside a text model's token ids."""
+    def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
+        from flopwise.models.hf_inputs import MadeInputs
+
+        audio = MadeInputs(name)
+        layout(model, config.audio_config, audio)
+        made.kwargs[name] = TensorRequest(audio.shapes[0])
+        return [f"{name}: {audio.note}"]
+    return make
+
+
 LAYOUTS: dict[str, Layout] = {
+    "clvp": _clvp,
+    "clap": _clap,
+    "speecht5": _prenetless,
     "timesfm": _timesfm,
     "decision_transformer": _decision,
     "audio-spectrogram-transformer": _spectrogram,
@@ -303,6 +348,7 @@ LAYOUTS: dict[str, Layout] = {
     "omniasr_audio": _waveform(16000, True),
     "omniasr_ctc": _waveform(16000, True),
     "pe_audio_encoder": _waveform(48000, True, "hop_length"),           # PeAudioFeatureExtractor
+    "pe_audio": _beside_text(_waveform(48000, True, "hop_length"), "input_values"),
     "vibevoice_acoustic_tokenizer": _waveform(24000, True, "downsampling_ratios"),
     "vibevoice_acoustic_tokenizer_encoder": _waveform(24000, True, "downsampling_ratios"),
     # one token per 1920 samples: the input must hold whole tokens (MuseSparkFeatureExtractor)
