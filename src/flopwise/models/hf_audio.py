@@ -334,7 +334,33 @@ def _beside_text(layout: Layout, name: str) -> Layout:
     return make
 
 
+def _kyutai(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """Kyutai STT: one text token and ``num_codebooks`` audio codes per step, ``[1, T, 1 + n]``
+    (codes below ``codebook_vocab_size``; the model offsets each codebook itself)."""
+    steps, codes = made.shapes[0][-1], 1 + int(config.num_codebooks)
+    made.shapes = ((1, steps, codes),)
+    made.note = (f"{steps} steps of 1 text token + {codes - 1} audio codes "
+                 f"({steps / 12.5:g} s of audio at Mimi's 12.5 frames/s)")
+    made.vocab_size = int(config.codebook_vocab_size)
+    return []
+
+
+def _dia(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """Dia's decoder reads ``decoder_config.num_channels`` codebooks per step: ``[1, T, C]``
+    codes below the decoder's vocabulary, as many steps as encoder tokens."""
+    decoder = config.decoder_config
+    steps, channels = made.shapes[0][-1], int(decoder.num_channels)
+    made.vocab_size = int(config.encoder_config.vocab_size)       # byte-level text
+    made.follow.pop("decoder_input_ids", None)
+    made.notes = tuple(n for n in made.notes if not n.startswith("decoder_input_ids:"))
+    made.kwargs["decoder_input_ids"] = TensorRequest((1, steps, channels),
+                                                     high=int(decoder.vocab_size))
+    return [f"decoder_input_ids: {steps} steps × {channels} codebooks (the decoder's num_channels)"]
+
+
 LAYOUTS: dict[str, Layout] = {
+    "kyutai_speech_to_text": _kyutai,
+    "dia": _dia,
     "clvp": _clvp,
     "clap": _clap,
     "speecht5": _prenetless,

@@ -56,6 +56,7 @@ class MadeInputs:
     kwargs: dict[str, TensorRequest] = field(default_factory=dict)
     follow: dict[str, tuple[int, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    vocab_size: int | None = None              # bounds the main token ids, if not the config's
 
 
 def _token_count(config: Any) -> int:
