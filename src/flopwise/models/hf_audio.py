@@ -358,7 +358,23 @@ def _dia(model: Any, config: Any, made: MadeInputs) -> list[str]:
     return [f"decoder_input_ids: {steps} steps × {channels} codebooks (the decoder's num_channels)"]
 
 
+def _semantic_codec(model: Any, config: Any, made: MadeInputs) -> list[str]:
+    """X-Codec 2-style codecs: 1 s of audio ``[1, 1, samples]`` for the acoustic encoder and its
+    Wav2Vec2-BERT features ``[1, steps, feature_projection_input_dim]`` (two stacked 10 ms mel
+    frames per step: 50 steps/s) for the semantic encoder; both branches give 50 frames/s."""
+    rate = int(getattr(config, "input_sampling_rate", None) or getattr(config, "sampling_rate", 16000))
+    size = int(config.semantic_model_config.feature_projection_input_dim)
+    steps = FRAMES_PER_S // 2
+    made.shapes = ((1, 1, rate),)
+    made.note = f"1 s of {rate} Hz audio, 1 channel"
+    made.kwargs["input_features"] = TensorRequest((1, steps, size))
+    return [f"input_features: {steps} steps × {size} features (the same 1 s; two stacked mel "
+            "frames per step, the semantic config's feature_projection_input_dim)"]
+
+
 LAYOUTS: dict[str, Layout] = {
+    "neucodec": _semantic_codec,
+    "xcodec2": _semantic_codec,
     "kyutai_speech_to_text": _kyutai,
     "dia": _dia,
     "clvp": _clvp,
