@@ -253,10 +253,11 @@ def _spectrogram(model: Any, config: Any, made: MadeInputs) -> list[str]:
     return []
 
 
-def _mel_frames(size_field: str) -> Layout:
-    """Features-last mel frames, 10 s at 100 frames/s, as many bins as ``size_field`` says."""
+def _mel_frames(size: str | int) -> Layout:
+    """Features-last mel frames, 10 s at 100 frames/s, as many bins as the config's field
+    ``size`` says (or ``size`` bins)."""
     def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
-        mel = int(getattr(config, size_field))
+        mel = int(getattr(config, size) if isinstance(size, str) else size)
         made.shapes = ((1, SECONDS * FRAMES_PER_S, mel),)
         made.note = f"{SECONDS * FRAMES_PER_S} frames × {mel} mel bins (10 s at 100 frames/s)"
         return []
@@ -384,6 +385,8 @@ LAYOUTS: dict[str, Layout] = {
     "decision_transformer": _decision,
     "audio-spectrogram-transformer": _spectrogram,
     "gemma3n_audio": _mel_frames("input_feat_size"),
+    # Gemma4AudioFeatureExtractor's 128 bins (its projection reads 128 / 4 · 32 = 1024 features)
+    "gemma4_audio": _mel_frames(128),
     # reads mel bins first in chunks of 2 · n_window (100) frames; its docs say features last
     "qwen3_asr_encoder": _mel_first_10s,
     # convolutional front ends reading [batch, 1, samples] (their docs say [batch, samples])
