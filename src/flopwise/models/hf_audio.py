@@ -144,6 +144,9 @@ def _stacked(model: Any, config: Any, made: MadeInputs) -> list[str]:
     # NB: stacks without overlap; a processor overlapping them (FunASR's LFR: 7 frames every 6)
     # makes a few more steps of the same audio
     steps, k = stacked_steps(frames, mel, first.in_features)
+    audio = _sub_with(config, "subsampling_factor")
+    if audio is not None and audio.subsampling_factor == k:
+        return []                # stacking subsampling (NeMo-style): the model stacks them itself
     note = _put(made, where, (1, steps, k * mel),
                 f"{steps} steps × {k} stacked {mel}-bin mel frames (10 s; the first layer reads "
                 f"{first.in_features} features per step)")
