@@ -366,7 +366,8 @@ def _semantic_codec(model: Any, config: Any, made: MadeInputs) -> list[str]:
     """X-Codec 2-style codecs: 1 s of audio ``[1, 1, samples]`` for the acoustic encoder and its
     Wav2Vec2-BERT features ``[1, steps, feature_projection_input_dim]`` (two stacked 10 ms mel
     frames per step: 50 steps/s) for the semantic encoder; both branches give 50 frames/s."""
-    rate = int(getattr(config, "input_sampling_rate", None) or getattr(config, "sampling_rate", 16000))
+    rate = int(getattr(config, "input_sampling_rate", None)
+               or getattr(config, "sampling_rate", None) or 16000)
     size = int(config.semantic_model_config.feature_projection_input_dim)
     steps = FRAMES_PER_S // 2
     made.shapes = ((1, 1, rate),)
