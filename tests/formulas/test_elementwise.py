@@ -22,6 +22,7 @@ DERIVED: dict[str, int] = {
         ["add", "sub", "rsub", "mul", "div", "neg", "abs", "reciprocal", "remainder", "fmod",
          "pow", "square", "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log2", "log10",
          "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "erf",
+         "asinh", "acosh", "atanh",
          "erfc", "erfinv", "floor", "ceil", "round", "trunc", "frac", "sign", "sgn", "maximum",
          "minimum", "fmax", "fmin", "clamp", "clamp_min", "clamp_max", "eq", "ne", "lt", "le",
          "gt", "ge", "isnan", "isinf", "where", "masked_fill", "copysign", "logical_not",
@@ -66,7 +67,7 @@ POINTWISE_KEYS = sorted(
 
 def _name(key: str) -> str:
     return key.removeprefix("aten.").removesuffix("_") if key.endswith("_") and \
-        key.removeprefix("aten.").removesuffix("_") in DERIVED else key.removeprefix("aten.")
+        key.removeprefix("aten.").removesuffix("_") in DERIVED else key.split(".", 1)[1]
 
 
 POINTWISE = [

@@ -25,6 +25,7 @@ PER_ELEMENT: dict[str, int] = {
     "remainder": 1, "fmod": 1, "pow": 1, "square": 1, "sqrt": 1, "rsqrt": 1, "exp": 1, "exp2": 1,
     "expm1": 1, "log": 1, "log2": 1, "log10": 1, "log1p": 1, "sin": 1, "cos": 1, "tan": 1,
     "asin": 1, "acos": 1, "atan": 1, "atan2": 1, "sinh": 1, "cosh": 1, "erf": 1, "erfc": 1,
+    "asinh": 1, "acosh": 1, "atanh": 1,
     "erfinv": 1, "floor": 1, "ceil": 1, "round": 1, "trunc": 1, "frac": 1, "sign": 1, "sgn": 1,
     "maximum": 1, "minimum": 1, "fmax": 1, "fmin": 1, "clamp": 1, "clamp_min": 1, "clamp_max": 1,
     "eq": 1, "ne": 1, "lt": 1, "le": 1, "gt": 1, "ge": 1, "isnan": 1, "isinf": 1, "where": 1,
@@ -127,6 +128,8 @@ def fused_optimizer(cost: int) -> Formula:
 TABLE = FormulaTable("pointwise")
 for _name, _cost in PER_ELEMENT.items():
     TABLE.formula(f"aten.{_name}", f"aten.{_name}_")(per_element(_cost))
+# the inverse hyperbolics have no meta kernel: shape-only runs see their prims (X-Codec 2's FSQ)
+TABLE.formula("prims.asinh", "prims.acosh", "prims.atanh")(per_element(1))
 for _name, _cost in FOREACH_PER_ELEMENT.items():
     TABLE.formula(f"aten._foreach_{_name}", f"aten._foreach_{_name}_",
                   family="optimizer")(foreach(_cost))

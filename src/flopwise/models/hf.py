@@ -142,7 +142,7 @@ def load(spec: str, text: str) -> LoadedModel:
     made = hf_inputs(model, config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return LoadedModel(spec, "hf", model, made.shapes, made.note,
-                       vocab_size=getattr(text_config, "vocab_size", None),
+                       vocab_size=made.vocab_size or getattr(text_config, "vocab_size", None),
                        default_kwargs=made.kwargs, follow_kwargs=made.follow, notes=made.notes,
                        token_inputs=made.main == "input_ids",
                        replacing_kwargs=(made.main, "inputs_embeds"),

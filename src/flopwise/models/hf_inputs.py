@@ -31,6 +31,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models.hf_audio import audio_inputs
 from flopwise.models.hf_vision import vision_inputs
 from flopwise.models.specs import TensorRequest
 
@@ -56,6 +57,7 @@ class MadeInputs:
     kwargs: dict[str, TensorRequest] = field(default_factory=dict)
     follow: dict[str, tuple[int, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    vocab_size: int | None = None              # bounds the main token ids, if not the config's
 
 
 def _token_count(config: Any) -> int:
@@ -265,4 +267,5 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     notes = vision_inputs(parameters, made, config, notes)
     made.notes = tuple(notes)
+    made.notes = audio_inputs(model, config, parameters, made)
     return made
