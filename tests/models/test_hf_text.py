@@ -12,8 +12,9 @@ import pytest
 import torch
 from transformers import BambaConfig, Glm4vTextConfig, PretrainedConfig
 
+from flopwise.errors import ConfigError
 from flopwise.models import hf
-from flopwise.models.hf_text import repair_config, repair_rotary
+from flopwise.models.hf_text import repair_config, repair_rotary, rotary_misfit
 
 
 def _bamba(attention: list[int] | None) -> BambaConfig:
@@ -93,3 +94,22 @@ def test_load_repairs_rebuilds_and_says_so(tmp_path: Path) -> None:
         plain = hf.build(hf.hf_class(config), config)
     assert (sum(p.numel() for p in loaded.model.parameters())
             == sum(p.numel() for p in plain.parameters()))
+
+
+def test_rotary_sections_wider_than_the_head_are_a_config_error(tmp_path: Path) -> None:
+    config = _glm_text(64)                      # head_dim 64 / 2 = 32: 16 frequencies < 32
+    assert rotary_misfit(_meta_build(config)) == (
+        "its config's attention heads of 32 dimensions rotate 16 frequencies, fewer than the 32 "
+        "its rotary sections [8, 12, 12] split (transformers' own forward fails); pass a "
+        "config.json with head_dim 64")                 # 2 · 32 frequencies, whole-head rotation
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised, torch.device("meta"):
+        hf.load(f"hf:{path}", str(path))
+    assert "\n" not in str(raised.value) and "head_dim 64" in str(raised.value)
+    assert rotary_misfit(_meta_build(_glm_text(256))) == ""
+
+
+def _meta_build(config: Glm4vTextConfig) -> torch.nn.Module:
+    with torch.device("meta"):
+        return hf.build(hf.hf_class(config), config)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flopwise.errors import ConfigError, MissingExtraError, ModelLoadError
 from flopwise.models.hf_config import config_path, model_type_of, read_config
 from flopwise.models.hf_inputs import hf_inputs
-from flopwise.models.hf_text import repair_config, repair_rotary
+from flopwise.models.hf_text import repair_config, repair_rotary, rotary_misfit
 from flopwise.models.loaded import LoadedModel
 from flopwise.models.specs import close_names
 
@@ -144,6 +144,9 @@ def load(spec: str, text: str) -> LoadedModel:
     rotary = repair_rotary(model, config)
     if rotary:
         model = build(hf_class(config), config)
+    misfit = rotary_misfit(model)
+    if misfit:
+        raise ConfigError(f"{spec}: {misfit}")
     made = hf_inputs(model, config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return LoadedModel(spec, "hf", model, made.shapes, made.note,

@@ -16,6 +16,8 @@ made on the config before the model is built, and comes back as a note the CLI p
   the default config rotates the whole head instead, ``partial_rotary_factor`` becomes
   ``2 · sum(mrope_section) / head_dim`` (0.5 for GLM-4.1V's 128-wide heads and ``[8, 12, 12]``,
   as its released checkpoints set it). Read from the built model, which is then rebuilt.
+  Sections that need more frequencies than the head has (a head narrower than they assume)
+  cannot be repaired without changing the model's size: :func:`rotary_misfit` says so.
 
 >>> from transformers import PretrainedConfig
 >>> config = PretrainedConfig(layer_types=["full_attention"] * 2, max_position_embeddings=64)
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["repair_config", "repair_rotary"]
+__all__ = ["repair_config", "repair_rotary", "rotary_misfit"]
 
 _SLIDING = ("sliding_attention", "sliding_window", "local_attention", "chunked_attention")
 
@@ -115,3 +117,26 @@ def repair_rotary(model: torch.nn.Module, config: Any) -> list[str]:
         return [f"partial_rotary_factor: {factor:g} (its rotary sections {list(sections)} turn "
                 f"{needed} of the {head_dim} head dimensions; the default config turns all)"]
     return []
+
+
+def rotary_misfit(model: torch.nn.Module) -> str:
+    """Why a built rotary embedding's ``mrope_section`` cannot fit its head (empty: it fits).
+
+    The sections take ``sum(mrope_section)`` of the ``head_dim / 2`` frequencies; when the
+    config's head is narrower than that, only a wider head (more parameters) would do.
+    """
+    for module in model.modules():
+        sections, inv_freq = getattr(module, "mrope_section", None), getattr(module, "inv_freq", None)
+        part = getattr(module, "config", None)
+        if not isinstance(sections, (list, tuple)) or inv_freq is None or part is None:
+            continue
+        head_dim = _head_dim(part)
+        if sum(sections) > inv_freq.shape[-1] and head_dim is not None:
+            rope = getattr(part, "rope_parameters", None) or {}
+            share = float(rope.get("partial_rotary_factor", 1.0)) if isinstance(rope, dict) else 1.0
+            needed = round(2 * sum(sections) / share)
+            return (f"its config's attention heads of {head_dim} dimensions rotate "
+                    f"{inv_freq.shape[-1]} frequencies, fewer than the {sum(sections)} its "
+                    f"rotary sections {list(sections)} split (transformers' own forward fails); "
+                    f"pass a config.json with head_dim {needed}")
+    return ""
