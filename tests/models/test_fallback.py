@@ -38,25 +38,58 @@ def test_meta_falls_back_to_the_cpu_when_the_weights_fit(monkeypatch: pytest.Mon
     monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
     retry = next_attempt(META_ITEM, loaded, Attempt("meta"))
     assert retry is not None and retry.device == "cpu" and retry.model_dtype is None
-    # cheap hf weights: room for the one 4 MiB weight and its gradient (2 · 4 MiB), no buffers
-    assert "rebuilt on the CPU" in retry.reason and "8 MiB" in retry.reason
+    # cheap hf weights: room for a copy of the one 4 MiB weight (1024 · 1024 · 4 B), no buffers
+    assert "rebuilt on the CPU" in retry.reason and "4 MiB" in retry.reason
     assert next_attempt(META_ITEM, loaded, retry) is None       # no second CPU retry
 
 
 def test_a_model_too_large_for_memory_is_refused_in_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fallback, "available_bytes", lambda: 14 * 2**20)  # 8 MiB > half of 14
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 6 * 2**20)  # 4 MiB > half of 6
     with pytest.raises(ModelRunError) as raised:
         next_attempt(META_ITEM, _loaded(), Attempt("meta"))
     message = str(raised.value)
-    assert "\n" not in message and "8 MiB" in message and "--device" in message
+    assert "\n" not in message and "4 MiB" in message and "--device" in message
 
 
 def test_other_sources_need_all_their_weights_on_the_cpu() -> None:
     loaded = _loaded()
     timm_like = LoadedModel("timm:toy", "timm", loaded.model)
     assert fallback.retry_bytes(timm_like) == (1024 * 1024 + 1024) * 4
-    assert fallback.retry_bytes(loaded) == 2 * 1024 * 1024 * 4
+    assert fallback.retry_bytes(loaded) == 1024 * 1024 * 4
+
+
+def _language_model(tied: bool) -> LoadedModel:
+    with torch.device("meta"):
+        embed, head = torch.nn.Embedding(5000, 64), torch.nn.Linear(64, 5000, bias=False)
+        body = torch.nn.Linear(64, 256)
+    if tied:
+        head.weight = embed.weight
+    return LoadedModel("hf:toy", "hf", torch.nn.Sequential(embed, body, head))
+
+
+@pytest.mark.parametrize(("tied", "expected"), [
+    (False, 5000 * 64 * 4),        # the untied head's 5000 × 64 weight (the table: lookups only)
+    (True, 5000 * 64 * 4),         # the tied table, copied by the head's matmul
+], ids=["untied", "tied"])
+def test_the_retry_counts_the_largest_weight_an_op_copies(tied: bool, expected: int) -> None:
+    assert fallback.retry_bytes(_language_model(tied)) == expected
+
+
+def test_an_embedding_table_read_by_lookups_only_needs_no_room() -> None:
+    with torch.device("meta"):
+        model = torch.nn.Sequential(torch.nn.Embedding(5000, 64), torch.nn.Linear(64, 256))
+    # only the 256 × 64 weight is copied whole; the 5000 × 64 table is read a row at a time
+    assert fallback.retry_bytes(LoadedModel("hf:toy", "hf", model)) == 256 * 64 * 4
+
+
+def test_a_backward_retry_needs_room_for_every_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _language_model(False)
+    params = 5000 * 64 + (64 * 256 + 256) + 64 * 5000          # table, body, head
+    assert fallback.retry_bytes(loaded, backward=True) == 5000 * 64 * 4 + params * 4
+    monkeypatch.setattr(fallback, "available_bytes", lambda: 2**40)
+    retry = next_attempt(META_ITEM, loaded, Attempt("meta"), backward=True)
+    assert retry is not None and f"{(5000 * 64 * 4 + params * 4) / 2**20:.0f} MiB" in retry.reason
 
 
 def test_a_sweep_can_cap_the_cpu_retry_below_half_the_free_memory(

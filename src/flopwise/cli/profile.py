@@ -482,7 +482,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             except FlopwiseError:
                 raise
             except Exception as error:
-                retry = next_attempt(error, loaded, attempt)
+                retry = next_attempt(error, loaded, attempt, backward)
                 if retry is None:
                     raise ModelRunError(describe_failure(error, trace, attempt.device)) from error
         _note(retry.reason)

@@ -72,19 +72,43 @@ def model_bytes(model: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def retry_bytes(loaded: LoadedModel) -> int:
+def _lookup_only(model: torch.nn.Module) -> set[int]:
+    """Ids of the parameters that only embedding tables hold (tied to no other module)."""
+    import torch
+
+    holders: dict[int, list[bool]] = {}
+    for module in model.modules():
+        for param in module._parameters.values():
+            if param is not None:
+                holders.setdefault(id(param), []).append(isinstance(module, torch.nn.Embedding))
+    return {key for key, lookups in holders.items() if all(lookups)}
+
+
+def retry_bytes(loaded: LoadedModel, backward: bool = False) -> int:
     """Memory the CPU retry needs for the model itself (read from the meta build).
 
     An ``hf:`` model is rebuilt with cheap weights (a few values per parameter, see
-    :func:`flopwise.models.hf.cheap_weights`): its buffers, and room for the largest weight
-    copied whole by an op and its gradient. Other models hold all their weights.
+    :func:`flopwise.models.hf.cheap_weights`): its buffers, and room for the largest weight an
+    op copies whole (an embedding lookup reads rows of its table and copies none of it, so a
+    table tied to no other layer does not count), plus every gradient with ``backward`` (a
+    gradient is dense). Other models hold all their weights (and their gradients).
+
+    >>> import torch
+    >>> from flopwise.models.loaded import LoadedModel
+    >>> with torch.device("meta"):
+    ...     model = torch.nn.Sequential(torch.nn.Embedding(1000, 64), torch.nn.Linear(64, 10))
+    >>> retry_bytes(LoadedModel("hf:toy", "hf", model))   # the 10 × 64 float32 weight
+    2560
     """
+    params = list(loaded.model.parameters())
+    grads = sum(p.numel() * p.element_size() for p in params if p.requires_grad) if backward else 0
     if loaded.source != "hf":
-        return model_bytes(loaded.model)
-    sizes = [p.numel() * p.element_size() for p in loaded.model.parameters()]
+        return model_bytes(loaded.model) + grads
+    lookups = _lookup_only(loaded.model)
+    sizes = [p.numel() * p.element_size() for p in params if id(p) not in lookups]
     buffers = sum(b.numel() * b.element_size() for b in loaded.model.buffers())
     # NB: activations are left out; they are small beside the weights at the default inputs
-    return buffers + 2 * max(sizes, default=0)
+    return buffers + max(sizes, default=0) + grads
 
 
 def available_bytes() -> int:
@@ -121,16 +145,18 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {sentence}" if sentence else type(error).__name__
 
 
-def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt) -> Attempt | None:
+def next_attempt(error: BaseException, loaded: LoadedModel, attempt: Attempt,
+                 backward: bool = False) -> Attempt | None:
     """What to try after ``attempt`` failed with ``error`` on ``loaded``; ``None``: nothing.
 
-    Meta → CPU when the model needs values, if its weights (:func:`retry_bytes`) fit in half
-    the available memory (else :class:`~flopwise.ModelRunError` names the size and
-    ``--device``). A float32 model whose kernel wants half precision → the config's declared
-    dtype, or bfloat16, when the user chose no ``--model-dtype``.
+    Meta → CPU when the model needs values, if its weights (:func:`retry_bytes`, with the
+    gradients when the run has a ``backward`` pass) fit in half the available memory (else
+    :class:`~flopwise.ModelRunError` names the size and ``--device``). A float32 model whose
+    kernel wants half precision → the config's declared dtype, or bfloat16, when the user chose
+    no ``--model-dtype``.
     """
     if attempt.device == "meta" and needs_values(error):
-        size, budget = retry_bytes(loaded), fallback_budget_bytes()
+        size, budget = retry_bytes(loaded, backward), fallback_budget_bytes()
         if size > budget:
             raise ModelRunError(
                 f"{loaded.spec} needs real values ({_first_line(error)}), but its weights "

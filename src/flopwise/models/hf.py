@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flopwise.errors import ConfigError, MissingExtraError, ModelLoadError
 from flopwise.models.hf_config import config_path, model_type_of, read_config
 from flopwise.models.hf_inputs import hf_inputs
+from flopwise.models.hf_text import repair_config, repair_rotary, rotary_misfit
 from flopwise.models.loaded import LoadedModel
 from flopwise.models.specs import close_names
 
@@ -138,12 +139,20 @@ def load(spec: str, text: str) -> LoadedModel:
     except ImportError:
         raise MissingExtraError("transformers", "hf", f"{spec!r}") from None
     config = hf_config(spec, text)
+    repairs = repair_config(config)
     model = build(hf_class(config), config)
+    rotary = repair_rotary(model, config)
+    if rotary:
+        model = build(hf_class(config), config)
+    misfit = rotary_misfit(model)
+    if misfit:
+        raise ConfigError(f"{spec}: {misfit}")
     made = hf_inputs(model, config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return LoadedModel(spec, "hf", model, made.shapes, made.note,
                        vocab_size=made.vocab_size or getattr(text_config, "vocab_size", None),
-                       default_kwargs=made.kwargs, follow_kwargs=made.follow, notes=made.notes,
+                       default_kwargs=made.kwargs, follow_kwargs=made.follow,
+                       notes=(*repairs, *rotary, *made.notes),
                        token_inputs=made.main == "input_ids",
                        replacing_kwargs=(made.main, "inputs_embeds"),
                        declared_dtype=declared_dtype(config))
