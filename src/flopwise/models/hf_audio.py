@@ -329,9 +329,7 @@ def _clvp(model: Any, config: Any, made: MadeInputs) -> list[str]:
 def _beside_text(layout: Layout, name: str) -> Layout:
     """``layout``'s input made as keyword ``name`` beside a text model's token ids."""
     def make(model: Any, config: Any, made: MadeInputs) -> list[str]:
-        from flopwise.models.hf_inputs import MadeInputs
-
-        audio = MadeInputs(name)
+        audio = type(made)(name)            # a fresh MadeInputs (no import back: no cycle)
         layout(model, config.audio_config, audio)
         made.kwargs[name] = TensorRequest(audio.shapes[0])
         return [f"{name}: {audio.note}"]
