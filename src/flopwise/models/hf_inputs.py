@@ -31,6 +31,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models import hf_multimodal
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
@@ -261,5 +262,6 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
                           "vocab_size", None)
             made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
+    notes = hf_multimodal.multimodal_inputs(model, parameters, made, config, notes)
     made.notes = tuple(notes)
     return made

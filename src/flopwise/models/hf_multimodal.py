@@ -1,0 +1,249 @@
+"""Inputs of vision-language and multimodal models and their vision towers, from config and
+forward (the rules :func:`flopwise.models.hf_inputs.hf_inputs` applies last).
+
+General rules (each made input carries its reason, printed as a note):
+
+- region features (LXMERT-style ``visual_feats``/``visual_pos`` with ``visual_*_dim`` in the
+  config): 36 regions of those widths, the detector output these models were trained on;
+- video (``pixel_values_videos``): ``[1, frames, C, H, W]``, frames from the config or 8, the
+  frame size from the config or, for a timm tower, from its ``pretrained_cfg``; a text-first
+  model that does not splice video into tokens gets the video beside its text;
+- audio read by a DAC codec encoder (a ``dac_config``): ``[1, 1, samples]``, one second;
+- towers fed flattened patches with their ``(x, y)`` positions (``pixel_position_ids``): the
+  224 px image rounded up to whole pooling windows;
+- packed patches whose patch embedding is a ``Conv2d``: each patch as ``[C, p, p]``;
+- towers that take their patch grid as ``target_sizes``/``tgt_sizes``: the image's grid;
+- NaFlex patches (``spatial_shapes``) also when text comes first (SigLIP 2's dual encoder);
+- several images per sample (``image_attention_mask``): ``[1, 1, C, H, W]``, one image every
+  token sees;
+- image features placed into text by a position mask (``image_embeds_position_mask``, Kosmos-2):
+  the config's ``latent_query_num`` slots after the first token.
+
+Model-specific inputs (a layout no config field records) are in :data:`SPECIFIC`.
+
+>>> _frames(type("C", (), {"num_frames": 16})())
+16
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from flopwise.models import hf_inputs as base
+from flopwise.models.specs import TensorRequest
+
+if TYPE_CHECKING:
+    import torch
+
+    from flopwise.models.hf_inputs import MadeInputs
+
+__all__ = ["multimodal_inputs", "SPECIFIC", "REGIONS", "DEFAULT_FRAMES"]
+
+# NB: LXMERT's Faster R-CNN features are 36 regions per image (its paper's setting)
+REGIONS = 36
+# NB: a short clip when the config names no frame count (PE video samples 8 frames)
+DEFAULT_FRAMES = 8
+
+
+def _find(config: Any, name: str, depth: int = 3) -> Any:
+    """``name`` on ``config`` or the nearest sub-config holding it (breadth first), else None."""
+    level = [config]
+    for _ in range(depth + 1):
+        for item in level:
+            value = getattr(item, name, None)
+            if value is not None and not callable(value):
+                return value
+        level = [sub for item in level for sub in vars(item).values()
+                 if hasattr(sub, "to_dict") and not isinstance(sub, type)]
+    return None
+
+
+def _frames(config: Any) -> int:
+    frames = _find(config, "num_frames")
+    return frames if isinstance(frames, int) and frames > 0 else DEFAULT_FRAMES
+
+
+def _frame(config: Any) -> tuple[tuple[int, int, int], str]:
+    """``(C, H, W)`` of one frame: the config's image size, or a timm tower's pretrained size."""
+    architecture = _find(config, "architecture")
+    if isinstance(architecture, str):
+        import timm
+
+        channels, height, width = timm.get_pretrained_cfg(architecture).input_size
+        return (channels, height, width), f"{height}×{width} ({architecture}'s pretrained_cfg)"
+    shape, why = base._image(config)
+    return (shape[-3], shape[-2], shape[-1]), why.removeprefix("a ").replace(" image", "")
+
+
+def _regions(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    notes = []
+    for name in ("visual_feats", "visual_pos"):
+        width = getattr(config, name.replace("feats", "feat") + "_dim", None)
+        if name in parameters and isinstance(width, int) and name not in made.kwargs:
+            made.kwargs[name] = TensorRequest((1, REGIONS, width))
+            notes.append(f"{name}: {REGIONS} image regions × {width} (a detector's output)")
+    return notes
+
+
+def _video(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    name = "pixel_values_videos"
+    wanted = made.main == name or (
+        name in parameters and made.main in ("input_ids", "input_values")
+        and not base._splices(config, "video"))
+    if not wanted:
+        return []
+    frames, (channels, height, width), why = _frames(config), *_frame(config)
+    shape = (1, frames, channels, height, width)
+    note = f"{frames} frames of {why}"
+    if made.main == name:
+        made.shapes, made.note = (shape,), note
+        return []
+    made.kwargs[name] = TensorRequest(shape)
+    return [f"{name}: {note}"]
+
+
+def _dac_audio(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    dac = _find(config, "dac_config")
+    if dac is None or "input_values" not in parameters:
+        return []
+    rate = int(getattr(dac, "sampling_rate", None) or 16000)
+    note = f"1 s of {rate} Hz audio, 1 channel (a DAC encoder reads [batch, channels, samples])"
+    if made.main == "input_values":
+        made.shapes, made.note = ((1, 1, rate),), note
+        return []
+    if made.main != "input_ids":
+        return []
+    made.kwargs["input_values"] = TensorRequest((1, 1, rate))
+    return [f"input_values: {note}"]
+
+
+def _positioned_patches(parameters: Mapping[str, Any], made: MadeInputs,
+                        config: Any) -> list[str]:
+    if made.main != "pixel_values" or "pixel_position_ids" not in parameters:
+        return []
+    patch = int(getattr(config, "patch_size", None) or 16)
+    window = int(getattr(config, "pooling_kernel_size", None) or 1)
+    side = math.ceil(base.DEFAULT_IMAGE / (patch * window)) * window
+    channels = int(getattr(config, "num_channels", None) or 3)
+    made.shapes = ((1, side * side, channels * patch * patch),)
+    made.note = (f"a {side * patch}×{side * patch} image as {side * side} flattened "
+                 f"{patch}×{patch} patches (224 px rounded up to whole {window}×{window} "
+                 "pooling windows)")
+    positions = tuple(v for y in range(side) for x in range(side) for v in (x, y))
+    made.kwargs["pixel_position_ids"] = TensorRequest((1, side * side, 2), "int64",
+                                                      values=positions)
+    return [f"pixel_position_ids: the (x, y) of each patch, a {side}×{side} grid"]
+
+
+def _conv_patches(model: torch.nn.Module, made: MadeInputs) -> list[str]:
+    """Packed patch rows for a tower whose patch embedding is a ``Conv2d`` over one patch."""
+    import torch
+
+    if not any(name.endswith("grid_thw") for name in made.kwargs) or len(made.shapes) != 1:
+        return []
+    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if conv is None or conv.kernel_size != conv.stride or len(made.shapes[0]) != 2:
+        return []
+    height, width = conv.kernel_size
+    rows = made.shapes[0][0]
+    made.shapes = ((rows, conv.in_channels, height, width),)
+    return [f"input: each patch as [{conv.in_channels}, {height}, {width}] "
+            "(the patch embedding is a Conv2d)"]
+
+
+def _patch_grid(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    names = [n for n in ("target_sizes", "tgt_sizes") if n in parameters]
+    if made.main != "pixel_values" or not names or len(made.shapes[0]) != 4:
+        return []
+    patch = int(getattr(config, "patch_size", None) or 14)
+    rows, cols = made.shapes[0][2] // patch, made.shapes[0][3] // patch
+    made.kwargs[names[0]] = TensorRequest((1, 2), "int64", values=(rows, cols))
+    return [f"{names[0]}: the image's {rows}×{cols} grid of {patch}×{patch} patches"]
+
+
+def _naflex_pair(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    if made.main != "input_ids" or "spatial_shapes" not in parameters:
+        return []
+    vision = base._sub_config(config, "vision_config")
+    patch, count = int(getattr(vision, "patch_size", 16)), int(getattr(vision, "num_patches", 256))
+    side = math.isqrt(count)
+    channels = int(getattr(vision, "num_channels", None) or 3)
+    made.kwargs["pixel_values"] = TensorRequest((1, side * side, channels * patch * patch))
+    made.kwargs["spatial_shapes"] = TensorRequest((1, 2), "int64", values=(side, side))
+    made.kwargs["pixel_attention_mask"] = TensorRequest((1, side * side), "int64")
+    return [f"pixel_values: a {side * patch}×{side * patch} image as {side * side} flattened "
+            f"{patch}×{patch} patches (spatial_shapes {side}×{side}, every patch attended)"]
+
+
+def _image_sets(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    if made.main != "input_ids" or "image_attention_mask" not in parameters:
+        return []
+    image, why = base._image(config)
+    made.kwargs["pixel_values"] = TensorRequest((1, 1, *image[1:]))
+    made.kwargs["image_attention_mask"] = TensorRequest((1, made.shapes[0][1], 1), "int64")
+    return [f"pixel_values: one image per sample, {why}; image_attention_mask: every token "
+            "sees it"]
+
+
+def _position_mask(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    slots = getattr(config, "latent_query_num", None)
+    if "image_embeds_position_mask" not in parameters or not isinstance(slots, int):
+        return []
+    tokens = made.kwargs["input_ids"].shape[1] if "input_ids" in made.kwargs else 0
+    if tokens < slots + 2:
+        return []
+    values = (0,) + (1,) * slots + (0,) * (tokens - slots - 1)
+    made.kwargs["image_embeds_position_mask"] = TensorRequest((1, tokens), "int64", values=values)
+    return [f"image_embeds_position_mask: the image's {slots} features after the first token"]
+
+
+def _qformer(made: MadeInputs, config: Any) -> list[str]:
+    # BLIP-2's Q-Former alone: its 32 learned queries (Blip2Config.num_query_tokens) reading a
+    # 224 px image from a patch-14 ViT, 16² patches + a class token = 257 positions
+    made.main, made.note = "query_embeds", f"32 query embeddings × {config.hidden_size}"
+    made.shapes = ((1, 32, config.hidden_size),)
+    made.kwargs["encoder_hidden_states"] = TensorRequest((1, 257, config.encoder_hidden_size))
+    return [f"encoder_hidden_states: 257 image features × {config.encoder_hidden_size} "
+            "(a 224 px image through a patch-14 ViT, as in BLIP-2)"]
+
+
+def _tiles(made: MadeInputs, config: Any) -> list[str]:
+    # Inkling 2's tower reads one [p·m, p·m, C] tile per language-model image token and counts
+    # its grid in those tokens (its forward's documented layout)
+    patch, merge = int(config.patch_size), int(config.spatial_merge_size)
+    side = math.ceil(base.DEFAULT_IMAGE / (patch * merge))
+    tile = patch * merge
+    made.shapes = ((side * side, tile, tile, int(config.num_channels)),)
+    made.note = (f"a {side * tile}×{side * tile} image as {side * side} tiles of {tile}×{tile} "
+                 f"pixels ({merge}×{merge} patches of {patch} px each)")
+    made.kwargs["image_grid_thw"] = TensorRequest((1, 3), "int64", values=(1, side, side))
+    return [f"image_grid_thw: one image, {side}×{side} tiles"]
+
+
+# model type → the inputs its forward documents, which no config field spells out
+SPECIFIC: dict[str, Callable[[MadeInputs, Any], list[str]]] = {
+    "blip_2_qformer": _qformer,
+    "inkling2_vision": _tiles,
+}
+
+
+def multimodal_inputs(model: torch.nn.Module, parameters: Mapping[str, Any], made: MadeInputs,
+                      config: Any, notes: list[str]) -> list[str]:
+    """Apply the rules above to ``made`` (in place); ``notes`` without those of the inputs the
+    rules made again, and the rules' own notes."""
+    specific = SPECIFIC.get(getattr(config, "model_type", ""))
+    if specific is not None:
+        made.kwargs.clear()
+        return specific(made, config)
+    before = dict(made.kwargs)
+    added: list[str] = []
+    for rule in (_regions, _video, _dac_audio, _positioned_patches, _patch_grid, _naflex_pair,
+                 _image_sets, _position_mask):
+        added.extend(rule(parameters, made, config))
+    added.extend(_conv_patches(model, made))
+    remade = {name for name, request in made.kwargs.items() if before.get(name) is not request}
+    kept = [note for note in notes
+            if not remade & {name.strip() for name in note.partition(":")[0].split(",")}]
+    return kept + added
