@@ -11,7 +11,6 @@ General rules (each made input carries its reason, printed as a note):
 - audio read by a DAC codec encoder (a ``dac_config``): ``[1, 1, samples]``, one second;
 - towers fed flattened patches with their ``(x, y)`` positions (``pixel_position_ids``): the
   224 px image rounded up to whole pooling windows;
-- packed patches whose patch embedding is a ``Conv2d``: each patch as ``[C, p, p]``;
 - towers that take their patch grid as ``target_sizes``/``tgt_sizes``: the image's grid;
 - NaFlex patches (``spatial_shapes``) also when text comes first (SigLIP 2's dual encoder);
 - several images per sample (``image_attention_mask``): ``[1, 1, C, H, W]``, one image every
@@ -27,10 +26,12 @@ Model-specific inputs (a layout no config field records) are in :data:`SPECIFIC`
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from flopwise.errors import ConfigError, ModelLoadError
 from flopwise.models import hf_inputs as base
 from flopwise.models.specs import TensorRequest
 
@@ -137,22 +138,6 @@ def _positioned_patches(parameters: Mapping[str, Any], made: MadeInputs,
     return [f"pixel_position_ids: the (x, y) of each patch, a {side}×{side} grid"]
 
 
-def _conv_patches(model: torch.nn.Module, made: MadeInputs) -> list[str]:
-    """Packed patch rows for a tower whose patch embedding is a ``Conv2d`` over one patch."""
-    import torch
-
-    if not any(name.endswith("grid_thw") for name in made.kwargs) or len(made.shapes) != 1:
-        return []
-    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-    if conv is None or conv.kernel_size != conv.stride or len(made.shapes[0]) != 2:
-        return []
-    height, width = conv.kernel_size
-    rows = made.shapes[0][0]
-    made.shapes = ((rows, conv.in_channels, height, width),)
-    return [f"input: each patch as [{conv.in_channels}, {height}, {width}] "
-            "(the patch embedding is a Conv2d)"]
-
-
 def _patch_grid(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
     names = [n for n in ("target_sizes", "tgt_sizes") if n in parameters]
     if made.main != "pixel_values" or not names or len(made.shapes[0]) != 4:
@@ -183,8 +168,8 @@ def _image_sets(parameters: Mapping[str, Any], made: MadeInputs, config: Any) ->
     image, why = base._image(config)
     made.kwargs["pixel_values"] = TensorRequest((1, 1, *image[1:]))
     made.kwargs["image_attention_mask"] = TensorRequest((1, made.shapes[0][1], 1), "int64")
-    return [f"pixel_values: one image per sample, {why}; image_attention_mask: every token "
-            "sees it"]
+    return [f"pixel_values: one image per sample, {why}",
+            "image_attention_mask: every token sees the image"]
 
 
 def _position_mask(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
@@ -222,28 +207,96 @@ def _tiles(made: MadeInputs, config: Any) -> list[str]:
     return [f"image_grid_thw: one image, {side}×{side} tiles"]
 
 
+def _clip(made: MadeInputs, config: Any) -> list[str]:
+    # InstructBLIP-Video reads every clip as 4 frames (its forward's comment: "video has
+    # frames=4 always"), batched as [batch, frames, C, H, W]
+    made.shapes = ((made.shapes[0][0], 4, *made.shapes[0][1:]),)
+    made.note = f"4 frames of {made.note.removeprefix('a ').replace(' image', '')}"
+    return []
+
+
+def _conv_patches(made: MadeInputs, config: Any) -> list[str]:
+    # Kimi K2.5's tower applies its Conv2d patch embedding to pixel_values directly: each packed
+    # patch comes as [C, p, p] (the packed-patch rule made it a row of C·p² pixels)
+    patch = int(config.patch_size)
+    rows = made.shapes[0][0]
+    channels = made.shapes[0][1] // (patch * patch)
+    made.shapes = ((rows, channels, patch, patch),)
+    made.note += f", each as [{channels}, {patch}, {patch}] (its Conv2d patch embedding reads so)"
+    return []
+
+
+def _smallest_image(made: MadeInputs, config: Any) -> list[str]:
+    # GLM-Image's processor resizes images to between 512² and 2048² pixels; its config's
+    # image_size (2048) is the largest. Its code needs values (a CPU run), where attention over
+    # 2048 px (16,384 patches) needs far more than the CPU retry's memory: 512 px, the smallest
+    patch = int(config.patch_size)
+    side = 512 // patch
+    made.shapes = ((side * side, int(config.in_channels) * patch * patch),)
+    made.note = (f"a 512×512 image (the processor's smallest; the config's {config.image_size} "
+                 f"px is its largest) as {side * side} packed {patch}×{patch} patches")
+    made.kwargs["grid_thw"] = TensorRequest((1, 3), "int64", values=(1, side, side))
+    return [f"grid_thw: one image, grid 1×{side}×{side} patches"]
+
+
 # model type → the inputs its forward documents, which no config field spells out
 SPECIFIC: dict[str, Callable[[MadeInputs, Any], list[str]]] = {
     "blip_2_qformer": _qformer,
     "inkling2_vision": _tiles,
+    "instructblipvideo": _clip,
+    "kimi_k25_vision": _conv_patches,
+    "glm_image_vision": _smallest_image,
 }
+
+
+def _check_placeholders(model: torch.nn.Module, parameters: Mapping[str, Any],
+                        config: Any) -> None:
+    """Refuse a model that must place image features at placeholder tokens whose id its config
+    leaves unset: its forward cannot run (BLIP-2's default config)."""
+    if not hasattr(model, "get_placeholder_mask"):
+        return
+    required = {name for name, parameter in parameters.items()
+                if parameter.default is inspect.Parameter.empty}
+    unset = [key for key, value in config.to_dict().items() if value is None
+             and ("image_token" in key or "video_token" in key)]
+    if unset and required & {"pixel_values", "pixel_values_videos"}:
+        raise ConfigError(
+            f"{config.model_type}: the config leaves {unset[0]} unset, so the model cannot find "
+            "the tokens its image features replace (transformers' default config); pass a "
+            f"config.json that sets {unset[0]} (the processor's image token id)")
+
+
+def _check_forward(model: torch.nn.Module, config: Any) -> None:
+    """Refuse a model without a forward of its own (used through other methods, such as a
+    VQ-VAE's ``encode``): no input makes it run."""
+    import torch
+
+    if type(model).forward is torch.nn.Module.forward:
+        methods = [name for name in ("encode", "decode", "generate") if hasattr(model, name)]
+        used = f" (it is used through {', '.join(methods)})" if methods else ""
+        raise ModelLoadError(
+            f"{config.model_type}: {type(model).__name__} has no forward of its own{used}; "
+            "profile a model that has one (one of its parts, from a config.json) or a "
+            "path/to/file.py:factory that calls the method you want")
 
 
 def multimodal_inputs(model: torch.nn.Module, parameters: Mapping[str, Any], made: MadeInputs,
                       config: Any, notes: list[str]) -> list[str]:
     """Apply the rules above to ``made`` (in place); ``notes`` without those of the inputs the
     rules made again, and the rules' own notes."""
-    specific = SPECIFIC.get(getattr(config, "model_type", ""))
-    if specific is not None:
-        made.kwargs.clear()
-        return specific(made, config)
+    _check_forward(model, config)
+    _check_placeholders(model, parameters, config)
     before = dict(made.kwargs)
+    specific = SPECIFIC.get(getattr(config, "model_type", ""))
     added: list[str] = []
-    for rule in (_regions, _video, _dac_audio, _positioned_patches, _patch_grid, _naflex_pair,
-                 _image_sets, _position_mask):
-        added.extend(rule(parameters, made, config))
-    added.extend(_conv_patches(model, made))
-    remade = {name for name, request in made.kwargs.items() if before.get(name) is not request}
+    if specific is not None:
+        added.extend(specific(made, config))
+    else:
+        for rule in (_regions, _video, _dac_audio, _positioned_patches, _patch_grid,
+                     _naflex_pair, _image_sets, _position_mask):
+            added.extend(rule(parameters, made, config))
+    remade = {name for name in {*before, *made.kwargs}
+              if before.get(name) is not made.kwargs.get(name)}
     kept = [note for note in notes
             if not remade & {name.strip() for name in note.partition(":")[0].split(",")}]
     return kept + added
