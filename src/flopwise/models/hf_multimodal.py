@@ -78,6 +78,17 @@ def _frame(config: Any) -> tuple[tuple[int, int, int], str]:
     return (shape[-3], shape[-2], shape[-1]), why.removeprefix("a ").replace(" image", "")
 
 
+def _embedded(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
+    """A bare encoder fed embeddings (Perceiver without a preprocessor): ``[1, T, d_model]``."""
+    width = getattr(config, "d_model", None)
+    if made.main != "inputs" or made.shapes or not isinstance(width, int):
+        return []
+    tokens = base._token_count(config)
+    made.shapes, made.note = ((1, tokens, width),), (
+        f"{tokens} embedded inputs × {width} (d_model: the bare model has no preprocessor)")
+    return []
+
+
 def _regions(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
     notes = []
     for name in ("visual_feats", "visual_pos"):
@@ -239,6 +250,33 @@ def _smallest_image(made: MadeInputs, config: Any) -> list[str]:
     return [f"grid_thw: one image, grid 1×{side}×{side} patches"]
 
 
+def _draft_block(made: MadeInputs, config: Any) -> list[str]:
+    # a DFlash drafter: one block of noise embeddings, reading the target model's hidden states
+    # (its forward's documented shapes) at the target_layer_ids, for 128 accepted tokens
+    width = config.hidden_size * len(config.target_layer_ids)
+    made.shapes = ((1, config.block_size, config.hidden_size),)
+    made.note = f"one block of {config.block_size} noise embeddings × {config.hidden_size}"
+    made.kwargs["context_hidden_states"] = TensorRequest((1, base.DEFAULT_TOKENS, width))
+    return [f"context_hidden_states: {base.DEFAULT_TOKENS} accepted tokens × {width} (the "
+            f"target's hidden states at {len(config.target_layer_ids)} layers)"]
+
+
+def _robot_step(made: MadeInputs, config: Any) -> list[str]:
+    # π0: one camera image, its image tokens plus a 48-token prompt (π0's prompt length) as the
+    # prefix, and the action expert's suffix of one state token + chunk_size action tokens
+    vision = config.vlm_config.vision_config
+    image_tokens = (vision.image_size // vision.patch_size) ** 2
+    tokens = image_tokens + 48
+    hidden = config.dit_config.hidden_size
+    made.shapes = ((1, config.chunk_size + 1, hidden),)
+    made.note = f"1 state + {config.chunk_size} action embeddings × {hidden}"
+    made.kwargs["input_ids"] = TensorRequest((1, tokens))
+    made.kwargs["pixel_values"] = TensorRequest((1, 1, 3, vision.image_size, vision.image_size))
+    made.kwargs["pixel_attention_mask"] = TensorRequest((1, 1), "bool")
+    return [f"input_ids: {image_tokens} image tokens + a 48-token prompt",
+            f"pixel_values: one camera, a {vision.image_size}×{vision.image_size} image"]
+
+
 # model type → the inputs its forward documents, which no config field spells out
 SPECIFIC: dict[str, Callable[[MadeInputs, Any], list[str]]] = {
     "blip_2_qformer": _qformer,
@@ -246,6 +284,8 @@ SPECIFIC: dict[str, Callable[[MadeInputs, Any], list[str]]] = {
     "instructblipvideo": _clip,
     "kimi_k25_vision": _conv_patches,
     "glm_image_vision": _smallest_image,
+    "muse_glimmer_assistant": _draft_block,
+    "pi0": _robot_step,
 }
 
 
@@ -292,7 +332,7 @@ def multimodal_inputs(model: torch.nn.Module, parameters: Mapping[str, Any], mad
     if specific is not None:
         added.extend(specific(made, config))
     else:
-        for rule in (_regions, _video, _dac_audio, _positioned_patches, _patch_grid,
+        for rule in (_embedded, _regions, _video, _dac_audio, _positioned_patches, _patch_grid,
                      _naflex_pair, _image_sets, _position_mask):
             added.extend(rule(parameters, made, config))
     remade = {name for name in {*before, *made.kwargs}
