@@ -72,8 +72,10 @@ def _frame(config: Any) -> tuple[tuple[int, int, int], str]:
     if isinstance(architecture, str):
         import timm
 
-        channels, height, width = timm.get_pretrained_cfg(architecture).input_size
-        return (channels, height, width), f"{height}×{width} ({architecture}'s pretrained_cfg)"
+        pretrained = timm.get_pretrained_cfg(architecture)
+        if pretrained is not None:
+            channels, height, width = pretrained.input_size
+            return (channels, height, width), f"{height}×{width} ({architecture}'s pretrained_cfg)"
     shape, why = base._image(config)
     return (shape[-3], shape[-2], shape[-1]), why.removeprefix("a ").replace(" image", "")
 
