@@ -162,8 +162,9 @@ def _patch_grid(parameters: Mapping[str, Any], made: MadeInputs, config: Any) ->
 
 
 def _naflex_pair(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
-    if made.main != "input_ids" or "spatial_shapes" not in parameters:
-        return []
+    if (made.main != "input_ids" or "spatial_shapes" not in parameters
+            or base._splices(config, "image")):
+        return []                      # a VLM splicing features into tokens stays text only
     vision = base._sub_config(config, "vision_config")
     patch, count = int(getattr(vision, "patch_size", 16)), int(getattr(vision, "num_patches", 256))
     side = math.isqrt(count)
