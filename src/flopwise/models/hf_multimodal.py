@@ -32,7 +32,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import ConfigError, ModelLoadError
-from flopwise.models import hf_inputs as base
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
@@ -46,6 +45,32 @@ __all__ = ["multimodal_inputs", "SPECIFIC", "REGIONS", "DEFAULT_FRAMES"]
 REGIONS = 36
 # NB: a short clip when the config names no frame count (PE video samples 8 frames)
 DEFAULT_FRAMES = 8
+
+
+DEFAULT_IMAGE = 224
+DEFAULT_TOKENS = 128
+
+
+def _sub_config(config: Any, name: str) -> Any:
+    sub = getattr(config, name, None)
+    return sub if sub is not None and not isinstance(sub, (dict, int, str)) else config
+
+
+def _splices(config: Any, kind: str) -> bool:
+    """Whether features of ``kind`` replace placeholder tokens (text must hold those tokens)."""
+    return any(kind in key and "token" in key for key in config.to_dict())
+
+
+def _image(config: Any) -> tuple[tuple[int, int, int], str]:
+    """``(C, H, W)`` of one image from the vision config (224 px, 3 channels without one)."""
+    vision = _sub_config(config, "vision_config")
+    size = getattr(vision, "image_size", None) or getattr(config, "image_size", None)
+    height, width = ((int(size[0]), int(size[-1])) if isinstance(size, (list, tuple))
+                     else (size, size) if isinstance(size, int) and size > 0
+                     else (DEFAULT_IMAGE, DEFAULT_IMAGE))
+    where = "config" if size else "no size in the config: the ImageNet default"
+    channels = int(getattr(vision, "num_channels", None) or 3)
+    return (channels, height, width), f"{height}×{width} ({where})"
 
 
 def _find(config: Any, name: str, depth: int = 3) -> Any:
@@ -76,8 +101,7 @@ def _frame(config: Any) -> tuple[tuple[int, int, int], str]:
         if pretrained is not None:
             channels, height, width = pretrained.input_size
             return (channels, height, width), f"{height}×{width} ({architecture}'s pretrained_cfg)"
-    shape, why = base._image(config)
-    return (shape[-3], shape[-2], shape[-1]), why.removeprefix("a ").replace(" image", "")
+    return _image(config)
 
 
 def _embedded(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
@@ -85,7 +109,8 @@ def _embedded(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> l
     width = getattr(config, "d_model", None)
     if made.main != "inputs" or made.shapes or not isinstance(width, int):
         return []
-    tokens = base._token_count(config)
+    limit = getattr(config, "max_position_embeddings", None)
+    tokens = min(DEFAULT_TOKENS, limit) if isinstance(limit, int) and limit > 0 else DEFAULT_TOKENS
     made.shapes, made.note = ((1, tokens, width),), (
         f"{tokens} embedded inputs × {width} (d_model: the bare model has no preprocessor)")
     return []
@@ -105,7 +130,7 @@ def _video(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list
     name = "pixel_values_videos"
     wanted = made.main == name or (
         name in parameters and made.main in ("input_ids", "input_values")
-        and not base._splices(config, "video"))
+        and not _splices(config, "video"))
     if not wanted:
         return []
     frames, (channels, height, width), why = _frames(config), *_frame(config)
@@ -139,7 +164,7 @@ def _positioned_patches(parameters: Mapping[str, Any], made: MadeInputs,
         return []
     patch = int(getattr(config, "patch_size", None) or 16)
     window = int(getattr(config, "pooling_kernel_size", None) or 1)
-    side = math.ceil(base.DEFAULT_IMAGE / (patch * window)) * window
+    side = math.ceil(DEFAULT_IMAGE / (patch * window)) * window
     channels = int(getattr(config, "num_channels", None) or 3)
     made.shapes = ((1, side * side, channels * patch * patch),)
     made.note = (f"a {side * patch}×{side * patch} image as {side * side} flattened "
@@ -163,9 +188,9 @@ def _patch_grid(parameters: Mapping[str, Any], made: MadeInputs, config: Any) ->
 
 def _naflex_pair(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
     if (made.main != "input_ids" or "spatial_shapes" not in parameters
-            or base._splices(config, "image")):
+            or _splices(config, "image")):
         return []                      # a VLM splicing features into tokens stays text only
-    vision = base._sub_config(config, "vision_config")
+    vision = _sub_config(config, "vision_config")
     patch, count = int(getattr(vision, "patch_size", 16)), int(getattr(vision, "num_patches", 256))
     side = math.isqrt(count)
     channels = int(getattr(vision, "num_channels", None) or 3)
@@ -179,10 +204,10 @@ def _naflex_pair(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -
 def _image_sets(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
     if made.main != "input_ids" or "image_attention_mask" not in parameters:
         return []
-    image, why = base._image(config)
-    made.kwargs["pixel_values"] = TensorRequest((1, 1, *image[1:]))
+    image, why = _image(config)
+    made.kwargs["pixel_values"] = TensorRequest((1, 1, *image))
     made.kwargs["image_attention_mask"] = TensorRequest((1, made.shapes[0][1], 1), "int64")
-    return [f"pixel_values: one image per sample, {why}",
+    return [f"pixel_values: one image per sample, a {why} image",
             "image_attention_mask: every token sees the image"]
 
 
@@ -212,7 +237,7 @@ def _tiles(made: MadeInputs, config: Any) -> list[str]:
     # Inkling 2's tower reads one [p·m, p·m, C] tile per language-model image token and counts
     # its grid in those tokens (its forward's documented layout)
     patch, merge = int(config.patch_size), int(config.spatial_merge_size)
-    side = math.ceil(base.DEFAULT_IMAGE / (patch * merge))
+    side = math.ceil(DEFAULT_IMAGE / (patch * merge))
     tile = patch * merge
     made.shapes = ((side * side, tile, tile, int(config.num_channels)),)
     made.note = (f"a {side * tile}×{side * tile} image as {side * side} tiles of {tile}×{tile} "
@@ -259,8 +284,8 @@ def _draft_block(made: MadeInputs, config: Any) -> list[str]:
     width = config.hidden_size * len(config.target_layer_ids)
     made.shapes = ((1, config.block_size, config.hidden_size),)
     made.note = f"one block of {config.block_size} noise embeddings × {config.hidden_size}"
-    made.kwargs["context_hidden_states"] = TensorRequest((1, base.DEFAULT_TOKENS, width))
-    return [f"context_hidden_states: {base.DEFAULT_TOKENS} accepted tokens × {width} (the "
+    made.kwargs["context_hidden_states"] = TensorRequest((1, DEFAULT_TOKENS, width))
+    return [f"context_hidden_states: {DEFAULT_TOKENS} accepted tokens × {width} (the "
             f"target's hidden states at {len(config.target_layer_ids)} layers)"]
 
 
