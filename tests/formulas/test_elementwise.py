@@ -120,6 +120,10 @@ REDUCTIONS += [
     # sorting 2 rows of 8: 8·⌈log2 8⌉ = 24 comparisons each; topk: one comparison per element
     Direct("sort", ("aten.sort", "aten.argsort"), (S(2, 8),), (S(2, 8), -1), {"elementwise": 48}),
     Direct("topk", ("aten.topk",), (S(2, 3),), (S(2, 8), 3), {"elementwise": 16}),
+    # multinomial, 2 rows of 8 weights, 3 samples each: a running sum (8 adds per row) and a
+    # binary search of ⌈log2 8⌉ = 3 comparisons per sample: 2·8 + 2·3·3 = 34
+    Direct("multinomial", ("aten.multinomial",), S(2, 3, dtype="int64", itemsize=8), (S(2, 8), 3),
+           {"elementwise": 2 * 8 + 2 * 3 * 3}),
 ]
 REDUCTION_RUNS = [
     Run("var-mean", lambda x: torch.var_mean(x, dim=1), lambda: (r(2, 3),), ("aten.var_mean",),

@@ -66,3 +66,21 @@ def sort(result, x: TensorSpec, *args, dim: int = -1, **kwargs) -> Cost:
 def topk(result, x: TensorSpec, *_, **__) -> Cost:
     """One comparison per input element."""
     return Cost(elementwise=x.numel)
+
+
+@TABLE.formula("aten.multinomial",
+               note="inverse-CDF sampling: a running sum of the n weights per row, then a "
+                    "binary search (⌈log2 n⌉ comparisons) per sample")
+def multinomial(result, x: TensorSpec, *_, **__) -> Cost:
+    """n additions per row of n weights + ⌈log2 n⌉ comparisons per drawn sample.
+
+    NB: torch draws without replacement by another route (exponential keys, then a top-k);
+    both are counted as this inverse-CDF search. The random numbers themselves are free, as
+    for ``rand``.
+
+    >>> multinomial(TensorSpec((2, 3), "int64", 8), TensorSpec((2, 8))).elementwise  # 2·8 + 6·3
+    34
+    """
+    n = x.shape[-1] if x.shape else 1
+    samples = result_spec(result).numel
+    return Cost(elementwise=x.numel + samples * max(1, math.ceil(math.log2(max(n, 2)))))

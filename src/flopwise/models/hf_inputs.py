@@ -31,6 +31,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models import hf_multimodal
 from flopwise.models.hf_audio import audio_inputs
 from flopwise.models.hf_vision import vision_inputs
 from flopwise.models.specs import TensorRequest
@@ -266,6 +267,7 @@ def hf_inputs(model: torch.nn.Module, config: Any) -> MadeInputs:
             made.kwargs[name] = TensorRequest((1, tokens), high=own if name != "input_ids" else None)
         notes.append(f"{', '.join(wanted)}: {tokens} tokens (the forward needs text)")
     notes = vision_inputs(parameters, made, config, notes)
+    notes = hf_multimodal.multimodal_inputs(model, parameters, made, config, notes)
     made.notes = tuple(notes)
     made.notes = audio_inputs(model, config, parameters, made)
     return made
