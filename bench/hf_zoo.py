@@ -1,6 +1,6 @@
 """Every transformers model type through ``flopwise profile hf:TYPE`` (issue 11, must-show 1).
 
-    python bench/hf_zoo.py [--workers N] [--timeout S] [--fresh] [--write-docs] [TYPE ...]
+    python bench/hf_zoo.py [--workers N] [--timeout S] [--worker-gib G] [--fresh] [--write-docs] [TYPE ...]
 
 For each type in ``MODEL_MAPPING_NAMES`` whose default config transformers can build into the
 class flopwise picks (on meta), the command line ``flopwise profile hf:TYPE --format json`` is
@@ -221,10 +221,14 @@ def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float 
 
 
 def main() -> None:
+    global WORKER_MAX_BYTES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", type=Path)
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--timeout", type=int, default=300)
+    parser.add_argument("--worker-gib", type=float, default=WORKER_MAX_BYTES / 2**30,
+                        help="memory one worker may hold (GiB; half of it for the CPU retry's "
+                             "weights); raise it for a rerun with one worker on an idle machine")
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--report", action="store_true", help="only fold and print the results")
@@ -234,6 +238,7 @@ def main() -> None:
     if args.worker is not None:
         worker(args.types, args.timeout, args.worker)
         return
+    WORKER_MAX_BYTES = int(args.worker_gib * 2**30)
     if args.fresh and RESULTS.exists():
         RESULTS.unlink()
     if args.types and RESULTS.exists():              # named types run again, replacing their lines
