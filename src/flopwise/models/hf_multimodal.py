@@ -13,8 +13,8 @@ General rules (each made input carries its reason, printed as a note):
   224 px image rounded up to whole pooling windows;
 - towers that take their patch grid as ``target_sizes``/``tgt_sizes``: the image's grid;
 - NaFlex patches (``spatial_shapes``) also when text comes first (SigLIP 2's dual encoder);
-- several images per sample (``image_attention_mask``): ``[1, 1, C, H, W]``, one image every
-  token sees;
+- several images per sample (``image_attention_mask`` beside precomputed image or perceiver
+  embeddings: Idefics): ``[1, 1, C, H, W]``, one image every token sees;
 - image features placed into text by a position mask (``image_embeds_position_mask``, Kosmos-2):
   the config's ``latent_query_num`` slots after the first token.
 
@@ -130,7 +130,7 @@ def _video(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list
     name = "pixel_values_videos"
     wanted = made.main == name or (
         name in parameters and made.main in ("input_ids", "input_values")
-        and not _splices(config, "video"))
+        and not _splices(config, "image", "video"))
     if not wanted:
         return []
     frames, (channels, height, width), why = _frames(config), *_frame(config)
@@ -202,8 +202,9 @@ def _naflex_pair(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -
 
 
 def _image_sets(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list[str]:
-    if made.main != "input_ids" or "image_attention_mask" not in parameters:
-        return []
+    if (made.main != "input_ids" or "image_attention_mask" not in parameters
+            or not {"image_encoder_embeddings", "perceiver_embeddings"} & set(parameters)):
+        return []                 # Idefics-style only (FLAVA's image mask is per patch)
     image, why = _image(config)
     made.kwargs["pixel_values"] = TensorRequest((1, 1, *image))
     made.kwargs["image_attention_mask"] = TensorRequest((1, made.shapes[0][1], 1), "int64")

@@ -72,8 +72,12 @@ def _unused_window(config: Any) -> list[str]:
     for part in _configs(config):
         layer_types = getattr(part, "layer_types", None)
         positions = getattr(part, "max_position_embeddings", None)
+        try:
+            window = getattr(part, "sliding_window", False)
+        except Exception:       # NB: per-layer configs (NeoMME) refuse a global read: rule off
+            continue
         if (not isinstance(layer_types, (list, tuple)) or not layer_types
-                or not hasattr(part, "sliding_window") or part.sliding_window is not None
+                or window is not None
                 or not isinstance(positions, int)
                 or any(kind in _SLIDING for kind in layer_types)):
             continue
