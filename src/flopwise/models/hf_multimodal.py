@@ -130,7 +130,7 @@ def _video(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list
     name = "pixel_values_videos"
     wanted = made.main == name or (
         name in parameters and made.main in ("input_ids", "input_values")
-        and not _splices(config, "image", "video"))
+        and not (_splices(config, "image") or _splices(config, "video")))
     if not wanted:
         return []
     frames, (channels, height, width), why = _frames(config), *_frame(config)
