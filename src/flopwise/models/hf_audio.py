@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
-    from flopwise.models.hf_inputs import MadeInputs
+    from flopwise.models.hf_made import MadeInputs
 
 __all__ = ["audio_inputs", "stacked_steps", "LAYOUTS"]
 

@@ -28,11 +28,13 @@ Rules (each made input carries its reason, which the CLI prints as a note):
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flopwise.models import hf_multimodal
 from flopwise.models.hf_audio import audio_inputs
+from flopwise.models.hf_made import DEFAULT_IMAGE, DEFAULT_TOKENS, MadeInputs
+from flopwise.models.hf_made import splices as _splices
+from flopwise.models.hf_made import sub_config as _sub_config
 from flopwise.models.hf_vision import vision_inputs
 from flopwise.models.specs import TensorRequest
 
@@ -41,38 +43,15 @@ if TYPE_CHECKING:
 
 __all__ = ["MadeInputs", "hf_inputs", "DEFAULT_TOKENS", "DEFAULT_IMAGE"]
 
-DEFAULT_TOKENS = 128
-DEFAULT_IMAGE = 224
 FEATURE_FRAMES = 1000
 _POSITION_FIELDS = ("max_position_embeddings", "n_positions", "max_seq_len",
                     "max_sequence_length")
-
-
-@dataclass
-class MadeInputs:
-    """The main (positional) input, keyword inputs beside it, and why each was made."""
-
-    main: str
-    shapes: tuple[tuple[int, ...], ...] = ()
-    note: str = ""
-    kwargs: dict[str, TensorRequest] = field(default_factory=dict)
-    follow: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    vocab_size: int | None = None              # bounds the main token ids, if not the config's
 
 
 def _token_count(config: Any) -> int:
     limits = [getattr(config, name) for name in _POSITION_FIELDS
               if isinstance(getattr(config, name, None), int) and getattr(config, name) > 0]
     return min([DEFAULT_TOKENS, *limits])
-
-
-def _sub_config(config: Any, *names: str) -> Any:
-    for name in names:
-        sub = getattr(config, name, None)
-        if sub is not None and not isinstance(sub, (dict, int, str)):
-            return sub
-    return config
 
 
 def _image(config: Any) -> tuple[tuple[int, ...], str]:
@@ -142,11 +121,6 @@ def _packed(config: Any) -> tuple[tuple[int, ...], tuple[int, int, int], int, st
     rows = (side * side, channels * temporal * patch * patch)
     return rows, (1, side, side), merge, (f"a {side * patch}×{side * patch} image as {rows[0]} "
                                           f"packed {patch}×{patch} patches (grid 1×{side}×{side})")
-
-
-def _splices(config: Any, *kinds: str) -> bool:
-    """Whether features of ``kinds`` replace placeholder tokens (text must hold those tokens)."""
-    return any(kind in key and "token" in key for key in config.to_dict() for kind in kinds)
 
 
 def _main_input(model: Any, config: Any, main: str) -> tuple[tuple[int, ...] | None, str]:

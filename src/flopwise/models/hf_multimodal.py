@@ -32,12 +32,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import ConfigError, ModelLoadError
+from flopwise.models.hf_made import DEFAULT_IMAGE, DEFAULT_TOKENS
+from flopwise.models.hf_made import splices as _splices
+from flopwise.models.hf_made import sub_config as _sub_config
 from flopwise.models.specs import TensorRequest
 
 if TYPE_CHECKING:
     import torch
 
-    from flopwise.models.hf_inputs import MadeInputs
+    from flopwise.models.hf_made import MadeInputs
 
 __all__ = ["multimodal_inputs", "SPECIFIC", "REGIONS", "DEFAULT_FRAMES"]
 
@@ -47,18 +50,6 @@ REGIONS = 36
 DEFAULT_FRAMES = 8
 
 
-DEFAULT_IMAGE = 224
-DEFAULT_TOKENS = 128
-
-
-def _sub_config(config: Any, name: str) -> Any:
-    sub = getattr(config, name, None)
-    return sub if sub is not None and not isinstance(sub, (dict, int, str)) else config
-
-
-def _splices(config: Any, kind: str) -> bool:
-    """Whether features of ``kind`` replace placeholder tokens (text must hold those tokens)."""
-    return any(kind in key and "token" in key for key in config.to_dict())
 
 
 def _image(config: Any) -> tuple[tuple[int, int, int], str]:
@@ -130,7 +121,7 @@ def _video(parameters: Mapping[str, Any], made: MadeInputs, config: Any) -> list
     name = "pixel_values_videos"
     wanted = made.main == name or (
         name in parameters and made.main in ("input_ids", "input_values")
-        and not (_splices(config, "image") or _splices(config, "video")))
+        and not _splices(config, "image", "video"))
     if not wanted:
         return []
     frames, (channels, height, width), why = _frames(config), *_frame(config)
