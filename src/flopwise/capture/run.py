@@ -465,6 +465,7 @@ def _run(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: dict[str,
     """The call itself, on whatever tensors it is given (shadows take ``stand_in``'s device
     paths); returns the inputs as run."""
     scope, mode, tracker = watched.scope, watched.mode, watched.tracker
+    scope.stand_in = stand_in
     with preserved_state(walk.buffers):
         scope.install()
         try:
