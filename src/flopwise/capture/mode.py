@@ -173,8 +173,8 @@ class CountingMode(TorchDispatchMode):
             if result is not NotImplemented:
                 return result
         if entry is not None and entry.kind is EntryKind.ZERO and not entry.moves_data:
-            # a view or a factory: its record is the same whatever the arguments, and its meta
-            # kernel is torch's C++ one, so no metadata key is needed
+            # a view (or another cost-free op that moves no data): its record is the same
+            # whatever the arguments, so no metadata key is needed
             out = self._meta.run_in(None, func, args, kwargs)
             self._append(name, (entry, Status.ZERO, ZERO_COST, "none", (), (), None, None))
             for observer in self.observers:
