@@ -396,22 +396,21 @@ def _layer_s(torch: Any, device: Any, loop_s: Callable[[Callable[[], Any], int],
                    lambda: functional.linear(row, linear.weight, linear.bias)),
         "LayerNorm": (lambda: layer_norm(row), lambda: functional.layer_norm(
             row, (4,), layer_norm.weight, layer_norm.bias)),
-        "Dropout": (lambda: dropout(x), lambda: x),
-        "Identity": (lambda: identity(x), lambda: x),
-        "Flatten": (lambda: flatten(x), lambda: x.flatten(1)),
+        "Dropout": (_bound(nn.Dropout(0.2).eval(), x), lambda: x),
+        "Identity": (_bound(nn.Identity(), x), lambda: x),
+        "Flatten": (_bound(nn.Flatten(), x), lambda: x.flatten(1)),
     }
-    dropout, identity, flatten = nn.Dropout(0.2).eval(), nn.Identity(), nn.Flatten()
     simple = {"ReLU": functional.relu, "ReLU6": functional.relu6, "SiLU": functional.silu,
               "GELU": functional.gelu, "Hardswish": functional.hardswish,
               "Hardsigmoid": functional.hardsigmoid, "Sigmoid": torch.sigmoid}
     for name, call in simple.items():
-        pairs[name] = (lambda layer=getattr(nn, name)(): layer(x), lambda call=call: call(x))
-    pools = {"MaxPool2d": ((3, 2, 1), functional.max_pool2d),
-             "AvgPool2d": ((2, 2), functional.avg_pool2d),
-             "AdaptiveAvgPool2d": ((1,), functional.adaptive_avg_pool2d)}
+        pairs[name] = (_bound(getattr(nn, name)(), x), _bound(call, x))
+    pools: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+        "MaxPool2d": ((3, 2, 1), functional.max_pool2d),
+        "AvgPool2d": ((2, 2), functional.avg_pool2d),
+        "AdaptiveAvgPool2d": ((1,), functional.adaptive_avg_pool2d)}
     for name, (args, call) in pools.items():
-        pairs[name] = (lambda layer=getattr(nn, name)(*args): layer(x),
-                       lambda call=call, args=args: call(x, *args))
+        pairs[name] = (_bound(getattr(nn, name)(*args), x), _bound(call, x, *args))
     # one rotation, the layers then their functional calls: both halves under the same load
     calls = {f"{half} {name}": pair[index] for index, half in enumerate(("layer", "bare"))
              for name, pair in pairs.items()}
@@ -434,14 +433,23 @@ def _fresh_pages(torch: Any, loop_s: Callable[[Callable[[], Any], int], float],
         kept = torch.empty(size // _F32)
         fresh, reused = [], []
         for sample in range(2 + settings.repeats):
-            first = loop_s(lambda: torch.empty(size // _F32).fill_(1.0), 1)
-            again = loop_s(lambda: kept.fill_(1.0), 1)
+            first = loop_s(_bound(_fill_new, torch, size // _F32), 1)
+            again = loop_s(_bound(kept.fill_, 1.0), 1)
             if sample >= 2:
                 fresh.append(first)
                 reused.append(again)
         points.append(BandwidthPoint(size, max(
             statistics.median(fresh) - statistics.median(reused), 0.0)))
     return tuple(points)
+
+
+def _bound(call: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``call`` with ``args`` bound: a case of no arguments."""
+    return lambda: call(*args)
+
+
+def _fill_new(torch: Any, elements: int) -> Any:
+    return torch.empty(elements).fill_(1.0)
 
 
 def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
