@@ -212,7 +212,7 @@ def fresh_bytes(event: OpEvent) -> int:
     [40, 0, 0]
     """
     parts = event.op.split(".")
-    packet = parts[1] if len(parts) > 2 else parts[0]
+    packet = parts[1] if len(parts) > 1 else parts[0]
     if packet.endswith("_") or parts[-1].startswith("out"):
         return 0
     return event.cost.bytes_written or 0
