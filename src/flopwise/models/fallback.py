@@ -16,7 +16,7 @@ True
 True
 >>> model_bytes_text(3 * 2**30)
 '3.0 GiB'
->>> out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes."))
+>>> out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4 GiB"))
 True
 """
 

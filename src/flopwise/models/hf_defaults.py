@@ -8,9 +8,13 @@ parameters), so flopwise does not; when such a type, built from its default conf
 config.json instead of the model's own error alone. The repairs that keep the model's size
 are in :mod:`flopwise.models.hf_text` and :mod:`flopwise.models.hf_vision`.
 
->>> default_config_fault("hf:lw_detr", ValueError("torch.cat(): expected a non-empty list of Tensors"))
-"hf:lw_detr: transformers' default config is invalid for its own forward: its projector_scale_factors is empty (no feature level), so the forward concatenates no features (ValueError: torch.cat(): expected a non-empty list of Tensors); pass a config.json that sets projector_scale_factors (one scale per feature level, e.g. [1.0]) (`flopwise profile path/to/config.json`)"
->>> default_config_fault("path/to/config.json", ValueError("torch.cat(): expected a non-empty list of Tensors"))
+>>> empty = ValueError("torch.cat(): expected a non-empty list of Tensors")
+>>> line = default_config_fault("hf:lw_detr", empty)
+>>> line.startswith("hf:lw_detr: transformers' default config is invalid for its own forward")
+True
+>>> line[line.index("); ") + 3:line.index(" (`")]
+'pass a config.json that sets projector_scale_factors (one scale per feature level, e.g. [1.0])'
+>>> default_config_fault("path/to/config.json", empty)       # not transformers' default config
 ''
 """
 
