@@ -50,8 +50,10 @@ _HALF_ERRORS = re.compile(r"(bfloat16|float16|half).*float32|float32.*(bfloat16|
                           re.IGNORECASE)
 # the model must leave this share of the free memory for activations and the run itself
 _MEMORY_SHARE = 0.5
-# an optional lower cap on the weights' bytes (set by batch sweeps that share a machine)
+# an optional lower cap on the retry's bytes (set by batch sweeps that share a machine)
 _CAP_ENV = "FLOPWISE_FALLBACK_MAX_BYTES"
+# over budget, the allocator's free pages are handed back at most once per this much growth
+_TRIM_STEP_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def resident_bytes() -> int:
 
 
 def fallback_budget_bytes() -> int:
-    """Bytes the CPU retry's weights may take: half the available memory, or less if capped.
+    """Bytes the CPU retry may take (weights and activations): half the available memory, or
+    less if capped.
 
     ``FLOPWISE_FALLBACK_MAX_BYTES`` lowers the cap (a sweep sharing a machine sets it).
     """
@@ -237,6 +240,7 @@ class RetryGuard:
         self._start = resident_bytes() if self.active else 0
         self._shadow: Any = None
         self._real = False
+        self._trimmed = 0
 
     def on_op(self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any,
               event: OpEvent) -> None:
@@ -250,9 +254,13 @@ class RetryGuard:
                 return
             self._real = True
             self._check_estimate()
-        # NB: resident memory also counts the allocator's cache and what torch loads lazily;
-        # it errs towards refusing early, never towards the operating system's kill
-        grown = resident_bytes() - self._start
+        # NB: resident memory also counts what torch loads lazily and what the C allocator
+        # keeps after a free; it errs towards refusing early, never towards the system's kill
+        resident = resident_bytes()
+        if resident - self._start > self._attempt.budget_bytes \
+                and resident - self._trimmed > _TRIM_STEP_BYTES:
+            self._trimmed = resident = _trimmed_resident_bytes()
+        grown = resident - self._start
         if self._start and grown > self._attempt.budget_bytes:
             raise _refusal(self._spec, self._attempt.cause,
                            f"its weights and activations (more than "
@@ -279,6 +287,20 @@ class RetryGuard:
             raise _refusal(self._spec, self._attempt.cause,
                            f"its weights and activations (at least "
                            f"{model_bytes_text(needed)})", self._attempt.budget_bytes)
+
+
+def _trimmed_resident_bytes() -> int:
+    """Resident memory after the C allocator hands its free pages back to the system (glibc's
+    ``malloc_trim``; elsewhere as it is): freed activations that glibc keeps for reuse are not
+    the run's memory."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return resident_bytes()
 
 
 def _first_tensor_device(value: Any) -> str | None:
