@@ -51,3 +51,13 @@ def test_the_field_the_line_names_makes_the_forward_run() -> None:
 def test_a_user_config_gets_the_model_s_own_error() -> None:
     line = _failure(_tiny_lw_detr([]), "path/to/config.json")   # not transformers' default
     assert "default config" not in line and "torch.cat()" in line
+
+
+def test_deepseek_v2_s_odd_expert_width_is_named() -> None:
+    from flopwise.models.hf_defaults import default_config_fault
+
+    error = RuntimeError("Expected mat_a stride along 0 dim to be multiple of 16 bytes, got 2814")
+    line = default_config_fault("hf:deepseek_v2", error)
+    assert "1407" in line and "2814 bytes" in line          # 1407 × 2 bytes (bfloat16)
+    assert line.endswith("sets moe_intermediate_size (1408, as DeepSeek-V2-Lite's config.json) "
+                         "(`flopwise profile path/to/config.json`)")

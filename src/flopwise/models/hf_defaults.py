@@ -39,6 +39,11 @@ _BACKBONE_CHANNELS = r"channel"
 
 # model type → its default config's fault (checked in transformers 5.24's configuration files)
 DEFAULT_FAULTS: dict[str, DefaultFault] = {
+    "deepseek_v2": DefaultFault(
+        "moe_intermediate_size (1408, as DeepSeek-V2-Lite's config.json)",
+        "its moe_intermediate_size of 1407 makes the experts' intermediate rows 2814 bytes in "
+        "bfloat16 (their grouped kernel runs in half precision only), and that kernel takes "
+        "rows of whole multiples of 16 bytes", r"multiple of 16 bytes"),
     "edgetam": DefaultFault(
         "vision_config.backbone_config.architecture (repvit_m1)",
         "its backbone_config spells the key 'archirecture', so timm_wrapper builds its default "
