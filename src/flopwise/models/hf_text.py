@@ -21,8 +21,9 @@ made on the config before the model is built, and comes back as a note the CLI p
 - **a routing width left unset:** a mixture-of-experts config whose ``num_experts_per_tok``
   is ``None`` cannot route (``topk`` needs an int). Where the checkpoint transformers' default
   config documents sets it, that value is used (:data:`_CHECKPOINT_VALUES`): DeepSeek-V2's
-  default config is DeepSeek-V2-Lite's (64 routed experts, 2 shared), which routes each token
-  to 6 (DeepSeek-AI, "DeepSeek-V2", 2024, the appendix on V2-Lite; its config.json on the Hub).
+  default config names DeepSeek-V2-Lite, and both released DeepSeek-V2 models route each token
+  to 6 experts (DeepSeek-AI, "DeepSeek-V2", 2024, and the appendix on V2-Lite; their
+  config.json on the Hub).
 
 >>> from transformers import PretrainedConfig
 >>> config = PretrainedConfig(layer_types=["full_attention"] * 2, max_position_embeddings=64)
@@ -104,7 +105,7 @@ def _checkpoint_value(config: Any) -> list[str]:
     field, value, checkpoint = known
     setattr(config, field, value)
     return [f"{field}: {value} (unset in this config, and its forward needs it; {checkpoint}, "
-            "the checkpoint transformers' default config documents, sets it)"]
+            "the checkpoint transformers' default config names, sets it)"]
 
 
 def repair_config(config: Any) -> list[str]:
