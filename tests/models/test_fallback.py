@@ -161,15 +161,36 @@ def test_a_retry_that_fits_runs_for_real() -> None:
     assert report.total.macs == SIDE * SIDE * SIDE               # the one [1024²] × [1024²]
 
 
-@pytest.mark.skipif(fallback.resident_bytes() == 0, reason="no /proc/self/statm here")
-def test_a_retry_growing_past_its_budget_is_stopped_in_one_line() -> None:
+def _resident(monkeypatch: pytest.MonkeyPatch, readings: dict[str, int]) -> None:
+    """Resident memory as ``readings["now"]``; a trim frees down to ``readings["freed_to"]``."""
+    def trimmed() -> int:
+        readings["now"] = readings.pop("freed_to", readings["now"])
+        return readings["now"]
+
+    monkeypatch.setattr(fallback, "resident_bytes", lambda: readings["now"])
+    monkeypatch.setattr(fallback, "_trimmed_resident_bytes", trimmed)
+
+
+@pytest.mark.parametrize(("freed_to", "stopped"), [
+    (2**30 + 40 * 2**20, True),        # nothing to hand back: 40 MiB grown > the 32 MiB budget
+    (2**30 + 10 * 2**20, False),       # the allocator's free pages: 10 MiB really grown
+], ids=["grown", "allocator-cache"])
+def test_a_retry_growing_past_its_budget_is_stopped_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, freed_to: int, stopped: bool) -> None:
     import flopwise
 
-    guard = fallback.RetryGuard(_retry(8 * BLOCK), "hf:toy")     # 32 MiB
-    x = torch.randn(4 * SIDE, 4 * SIDE)                          # 64 MiB, made after the guard
+    readings = {"now": 2**30}                                    # 1 GiB when the guard starts
+    _resident(monkeypatch, readings)
+    guard = fallback.RetryGuard(_retry(8 * BLOCK), "hf:toy")     # a 32 MiB budget
+    readings.update(now=2**30 + 40 * 2**20, freed_to=freed_to)  # what the run's op finds
+    x = torch.randn(4, 4)
+    if not stopped:
+        flopwise.profile(lambda t: t * 2, x, memory=True, execute="always", observers=(guard,))
+        return
     with pytest.raises(ModelRunError) as raised:
         flopwise.profile(lambda t: t * 2, x, memory=True, execute="always", observers=(guard,))
-    assert "\n" not in str(raised.value) and "more than" in str(raised.value)
+    message = str(raised.value)
+    assert "\n" not in message and "more than 40 MiB by aten.mul.Tensor" in message
 
 
 @pytest.mark.parametrize("error", [

@@ -237,7 +237,8 @@ class RetryGuard:
     def __init__(self, attempt: Attempt, spec: str, backward: bool = False) -> None:
         self._attempt, self._spec, self._backward = attempt, spec, backward
         self.active = attempt.budget_bytes > 0
-        self._start = resident_bytes() if self.active else 0
+        # the baseline without the allocator's free pages, as every later reading over budget
+        self._start = _trimmed_resident_bytes() if self.active else 0
         self._shadow: Any = None
         self._real = False
         self._trimmed = 0
