@@ -294,13 +294,12 @@ def _trimmed_resident_bytes() -> int:
     """Resident memory after the C allocator hands its free pages back to the system (glibc's
     ``malloc_trim``; elsewhere as it is): freed activations that glibc keeps for reuse are not
     the run's memory."""
+    import contextlib
     import ctypes
     import ctypes.util
 
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
     return resident_bytes()
 
 
