@@ -2,7 +2,7 @@
 real forward against the model's prediction for the same op, summed by class.
 
     python bench/latency_per_op.py --profile FILE [--threads N] [--models resnet18 ...]
-                                   [--batches 1 8] [--cpu-time] [--top 5]
+                                   [--batches 1 8] [--cpu-time] [--top 5] [--by-layer]
 
 Per model (torchvision, weights=None, eval, 224², fp32) and batch: the report is counted on
 ``meta`` under ``torch.no_grad()``; the real forward runs under a ``TorchDispatchMode`` that
@@ -14,6 +14,11 @@ per-op figures (the forward's time without the mode is printed beside their sum)
 
 The mode itself costs each op some microseconds and makes factory ops (``empty``) look far
 slower than they are: read the ``overhead`` class with that in mind.
+
+``--by-layer`` also times every leaf module's call with forward hooks (no dispatch mode; the mean
+of three forwards) and prints, per layer class, the calls, the measured time and the model's
+prediction for those modules (their ops and their calls): where the op-level figures cannot see
+a layer's Python. The hooks' own clock reads are inside the measured calls.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torchvision
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import flopwise
-from flopwise.hardware.calibrated import op_latencies
+from flopwise.hardware.calibrated import estimate_latency, op_latencies
 from flopwise.hardware.calibration import load_calibration
 
 
@@ -62,7 +67,51 @@ def _measured(model: torch.nn.Module, x: torch.Tensor, clock: Any) -> tuple[list
     return [(name, min(run[i][1] for run in runs)) for i, (name, _) in enumerate(runs[0])], whole
 
 
-def _diagnose(name: str, batch: int, table: Any, clock: Any, top: int) -> None:
+def _by_layer(model: torch.nn.Module, x: torch.Tensor, clock: Any, report: Any,
+              table: Any) -> None:
+    """Measured and predicted time of the leaf modules, summed per layer class."""
+    names = {module: name for name, module in model.named_modules()}
+    leaves = [module for module in model.modules() if not list(module.children())]
+    starts: dict[torch.nn.Module, float] = {}
+    took: defaultdict[str, float] = defaultdict(float)
+    calls: defaultdict[str, int] = defaultdict(int)
+
+    def pre(module: torch.nn.Module, args: Any) -> None:
+        starts[module] = clock()
+
+    def post(module: torch.nn.Module, args: Any, out: Any) -> None:
+        took[names[module]] += clock() - starts[module]
+        calls[names[module]] += 1
+
+    handles = [hook for module in leaves for hook in (
+        module.register_forward_pre_hook(pre), module.register_forward_hook(post))]
+    try:
+        with torch.no_grad():
+            model(x)
+            took.clear()
+            calls.clear()
+            for _ in range(3):
+                model(x)
+    finally:
+        for hook in handles:
+            hook.remove()
+    estimate = estimate_latency(report, table)
+    by_type: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for module in leaves:
+        name = names[module]
+        if calls[name]:
+            entry = by_type[type(module).__name__]
+            entry[0] += calls[name] // 3
+            entry[1] += took[name] / 3
+            entry[2] += estimate.module(name).estimated_latency_s
+    print("  by layer class (forward hooks):")
+    for kind, (count, measured, predicted) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {kind:18s} {count:4d} calls  measured {1e3 * measured:9.2f} ms  predicted "
+              f"{1e3 * predicted:9.2f} ms  ratio {measured / predicted if predicted else 0:5.2f}")
+
+
+def _diagnose(name: str, batch: int, table: Any, clock: Any, top: int,
+              by_layer: bool = False) -> None:
     extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
     model = getattr(torchvision.models, name)(weights=None, **extra).eval()
     with torch.no_grad():
@@ -92,6 +141,8 @@ def _diagnose(name: str, batch: int, table: Any, clock: Any, top: int) -> None:
         for took_s, seconds_s, shape in sorted(slowest[kind], reverse=True)[:top]:
             print(f"      {str(shape):22s} measured {1e6 * took_s:9.1f} µs  predicted "
                   f"{1e6 * seconds_s:9.1f} µs")
+    if by_layer:
+        _by_layer(model, torch.randn(batch, 3, 224, 224), clock, report, table)
 
 
 def main() -> None:
@@ -102,6 +153,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--cpu-time", action="store_true", help="time with process CPU time")
     parser.add_argument("--top", type=int, default=0, help="list the N slowest ops per class")
+    parser.add_argument("--by-layer", action="store_true",
+                        help="also time leaf modules with hooks, per layer class")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -109,7 +162,7 @@ def main() -> None:
     clock = time.process_time if args.cpu_time else time.perf_counter
     for name in args.models:
         for batch in args.batches:
-            _diagnose(name, batch, table, clock, args.top)
+            _diagnose(name, batch, table, clock, args.top, args.by_layer)
 
 
 if __name__ == "__main__":

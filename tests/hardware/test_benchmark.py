@@ -120,7 +120,7 @@ def test_cli_quick_writes_a_loadable_profile_with_calibration(tmp_path: Path) ->
     assert set(measured.peak_flops) >= {"fp32", "bf16"}
     table = load_calibration(path)
     assert table.threads == 1 and "1 threads" in table.device
-    assert json.loads(path.read_text())["calibration"]["schema"] == "flopwise.calibration/2"
+    assert json.loads(path.read_text())["calibration"]["schema"] == "flopwise.calibration/3"
 
 
 def test_profiles_without_calibration_still_load_as_accelerators(tmp_path: Path) -> None:

@@ -171,12 +171,52 @@ def test_profile_file_round_trip_and_old_profiles_say_how_to_fix(tmp_path) -> No
         CalibrationTable.from_dict({"schema": "other"})
 
 
-def test_version_2_is_written_and_version_1_tables_still_load() -> None:
-    written = _table().to_dict()
-    assert written["schema"] == "flopwise.calibration/2"
-    # version 1 (hot-operand microbenchmarks) has the same fields: it loads unchanged
-    old = CalibrationTable.from_dict({**written, "schema": "flopwise.calibration/1"})
-    assert old.compute == _table().compute and old.overhead_s == _table().overhead_s
+def test_version_3_is_written_and_versions_1_and_2_still_load() -> None:
+    table = CalibrationTable(_table().compute, _table().memory, _table().overhead_s,
+                             layer_s={"Conv2d": 1e-5}, fresh_pages=(BandwidthPoint(2**25, 0.03),))
+    written = table.to_dict()
+    assert written["schema"] == "flopwise.calibration/3"
+    assert CalibrationTable.from_dict(json.loads(json.dumps(written))) == table
+    # versions 1 (hot-operand microbenchmarks) and 2 have neither layer costs nor fresh pages:
+    # they load without them, and a module of a layer class costs an empty module's call
+    for version in ("flopwise.calibration/1", "flopwise.calibration/2"):
+        older = {k: v for k, v in written.items() if k not in ("layer_s", "fresh_pages")}
+        old = CalibrationTable.from_dict({**older, "schema": version})
+        assert old.compute == table.compute and old.overhead_s == table.overhead_s
+        assert old.layer_s == {} and old.fresh_pages == ()
+        assert old.module_call_s("Conv2d") == 0.0 and old.fresh_output_s(2**26) == 0.0
+
+
+def test_a_layer_class_call_costs_its_measured_call_and_others_an_empty_module() -> None:
+    base = _table(module_s=3e-6)
+    table = CalibrationTable(base.compute, base.memory, base.overhead_s,
+                             layer_s={"ReLU": 8e-6, "Conv2d": 1.5e-5})
+    model = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.ReLU(), torch.nn.Tanh())
+    n = 1000
+    estimate = estimate_latency(flopwise.profile(model, _meta(n)), table)
+    op_s = 8 * n / BANDWIDTH + OP_S   # each op reads 4n bytes and writes 4n, plus its 10 µs
+    assert estimate.module("0").estimated_latency_s == pytest.approx(op_s + 8e-6)   # ReLU
+    assert estimate.module("2").estimated_latency_s == pytest.approx(op_s + 3e-6)   # Tanh
+    # the root is a Sequential, not in the table: an empty module's 3 µs
+    assert estimate.estimated_latency_s == pytest.approx(3e-6 + 3 * op_s + 2 * 8e-6 + 3e-6)
+    assert estimate.class_time_s["overhead"] == pytest.approx(3 * OP_S + 2 * 8e-6 + 2 * 3e-6)
+
+
+def test_fresh_outputs_past_a_measured_size_pay_its_per_byte_first_write() -> None:
+    base = _table()
+    # 16 MiB fresh cost nothing more; 32 MiB cost 32 ms more: 1 ns per byte from 32 MiB up
+    pages = (BandwidthPoint(2**24, 0.0), BandwidthPoint(2**25, 2**25 * 1e-9))
+    table = CalibrationTable(base.compute, base.memory, base.overhead_s, fresh_pages=pages)
+    big, small = 2**24, 2**21        # fp32 elements: 64 MiB and 8 MiB outputs
+    out = flopwise.profile(torch.relu, (_meta(big),))
+    estimate = estimate_latency(out, table)
+    assert estimate.class_time_s["fresh pages"] == pytest.approx(4 * big * 1e-9)   # 67.1 ms
+    assert estimate.estimated_latency_s == pytest.approx(8 * big / BANDWIDTH + OP_S + 4 * big * 1e-9)
+    assert "fresh pages" not in estimate_latency(flopwise.profile(torch.relu, (_meta(small),)),
+                                                 table).class_time_s
+    # in place: no output is allocated, so no fresh pages
+    in_place = estimate_latency(flopwise.profile(torch.relu_, (_meta(big),)), table)
+    assert "fresh pages" not in in_place.class_time_s
 
 
 def test_a_class_fixed_cost_replaces_the_generic_op_cost() -> None:

@@ -34,6 +34,13 @@ def test_token_grid_measures_every_class_kind_and_fixed_cost() -> None:
     assert stem.bytes_moved == 4 * (3 * 224 * 224 + 64 * 3 * 7 * 7 + 64 * 112 * 112)
     # the elementwise kernel is an out-of-place add: 12 bytes per fp32 element
     assert [p.bytes_moved for p in table.memory["elementwise"]] == [12 * 2**8, 12 * 2**12]
+    # the Python cost of the common layers beyond their functional calls, never negative
+    assert set(table.layer_s) >= {"Conv2d", "BatchNorm2d", "Linear", "LayerNorm", "ReLU", "GELU",
+                                  "Dropout", "Identity", "Flatten", "MaxPool2d"}
+    assert all(seconds >= 0 for seconds in table.layer_s.values())
+    # the token grid's fresh buffers: 1 and 2 MiB
+    assert [p.bytes_moved for p in table.fresh_pages] == [2**20, 2**21]
+    assert all(p.median_s >= 0 for p in table.fresh_pages)
     assert CalibrationTable.from_dict(json.loads(json.dumps(table.to_dict()))) == table
 
 

@@ -15,8 +15,9 @@ recorded as skipped — CPU fp16 matmuls, for instance, can be 100× slower than
 
 With ``settings.micro`` (every preset sets it) the run also measures the calibration tables of
 the calibrated time model (:mod:`flopwise.hardware.microbench`: achieved FLOP/s by kernel class
-and size, bandwidth by size, the fixed per-op cost), with the torch thread count the caller has
-set; the profile carries them under ``calibration`` (``flopwise.calibration/2``). Profiles
+and size, bandwidth by size, the fixed per-op cost, the call cost of the common layers, the
+first write of fresh pages), with the torch thread count the caller has set; the profile carries
+them under ``calibration`` (``flopwise.calibration/3``). Profiles
 written before them still load as accelerators; only the calibrated model needs them.
 
 The result converts to a *hardware profile* (:meth:`DeviceBenchmark.to_profile`), a JSON object

@@ -23,10 +23,17 @@ For every recorded op (every phase that ran), with the tables of a
   interleaved with the other kinds' smallest instances, as ops run in a network:
   :meth:`~flopwise.hardware.calibration.CalibrationTable.op_fixed_s`), or that of a one-element
   add when the kind has none, per op that does work or moves bytes; that of a ``view`` per op
-  that only changes metadata (views, ``empty``); and that of calling an empty ``nn.Module`` per
-  module call, the Python cost of eager ``nn.Module.__call__`` (ops called outside any module
-  pay none). The rates are net of the fixed cost *their* loops paid (timed alone, smaller), so
-  the difference is what a network's op pays more.
+  that only changes metadata (views, ``empty``); and per module call the Python cost of the call:
+  for a ``torch.nn`` layer class the table measured (``Conv2d``, ``BatchNorm2d``, ``ReLU``, …)
+  its call beyond the functional op its ``forward`` makes, for any other module an empty
+  ``nn.Module``'s call (:meth:`~flopwise.hardware.calibration.CalibrationTable.module_call_s`;
+  ops called outside any module pay none). The rates are net of the fixed cost *their* loops
+  paid (timed alone, smaller), so the difference is what a network's op pays more.
+- **fresh pages**: an op that allocates its output (not in-place, not ``out=``) and writes
+  ``bytes_written`` bytes pays the measured extra of writing a buffer that size fresh from the
+  allocator (:meth:`~flopwise.hardware.calibration.CalibrationTable.fresh_output_s`): past the
+  C library's mapping threshold (32 MiB with glibc) every call maps new pages and faults each
+  one in, several times the cost of the write itself.
 
 FLOPs are the ``standard`` convention's, like the roofline's. Assumptions (``# NB`` below): ops
 run one after another (no overlap; true of eager CPU execution, and a bound on a GPU where
@@ -60,7 +67,8 @@ if TYPE_CHECKING:
     from flopwise.capture.events import OpEvent
     from flopwise.report import Report
 
-__all__ = ["LatencyEstimate", "ModuleLatency", "estimate_latency", "op_class", "op_latencies"]
+__all__ = ["LatencyEstimate", "ModuleLatency", "estimate_latency", "fresh_bytes", "op_class",
+           "op_latencies"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,8 @@ class LatencyEstimate:
 
     ``estimated_latency_s`` is the prediction; ``roofline_latency_s`` the ideal bound when the
     report also has a ``roofline`` section. ``class_time_s`` splits the prediction by op class
-    and kind, with ``overhead`` the fixed per-op costs; ``calibration`` names the file.
+    and kind, with ``overhead`` the fixed per-op and per-call costs and ``fresh pages`` the first
+    writes of freshly allocated outputs; ``calibration`` names the file.
     """
 
     KEY: ClassVar[str] = "latency"
@@ -191,13 +200,32 @@ def op_class(event: OpEvent) -> str:
     return "reduction" if event.in_shape and written < read else "elementwise"
 
 
-def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable) -> tuple[str, float, float]:
-    """(class, time without overhead, overhead) of one op."""
+def fresh_bytes(event: OpEvent) -> int:
+    """The bytes of the output ``event``'s op allocates: what it writes, unless it writes in
+    place (``relu_``) or into a given buffer (``out=`` overloads).
+
+    >>> from flopwise.capture.events import OpEvent, Phase, Status
+    >>> from flopwise.formulas.spec import Cost
+    >>> cost = Cost(elementwise=10, bytes_read=40, bytes_written=40)
+    >>> [fresh_bytes(OpEvent(op, "", Phase.FORWARD, Status.COUNTED, cost, "float32"))
+    ...  for op in ("aten.relu.default", "aten.relu_.default", "aten.add.out")]
+    [40, 0, 0]
+    """
+    parts = event.op.split(".")
+    packet = parts[1] if len(parts) > 1 else parts[0]
+    if packet.endswith("_") or parts[-1].startswith("out"):
+        return 0
+    return event.cost.bytes_written or 0
+
+
+def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable
+               ) -> tuple[str, float, float, float]:
+    """(class, time without overhead, overhead, fresh pages) of one op."""
     moved = (event.cost.bytes_read or 0) + (event.cost.bytes_written or 0)
     if event.comm is not None:
-        return "comm", 0.0, 0.0  # NB: collectives are timed by the α–β model, not here
+        return "comm", 0.0, 0.0, 0.0  # NB: collectives are timed by the α–β model, not here
     if not moved and not event.cost.macs:
-        return "overhead", 0.0, table.op_fixed_s("view")
+        return "overhead", 0.0, table.op_fixed_s("view"), 0.0
     kind = op_class(event)
     # NB: rates come from loops over cold operands (rotated beyond the last-level cache): in a
     # network an op's input was often just written by the op before it, and may be warmer.
@@ -206,7 +234,9 @@ def _op_time_s(event: OpEvent, flops: int, table: CalibrationTable) -> tuple[str
     if kind in COMPUTE_CLASSES:
         work = flops if kind != "pool" else event.cost.elementwise
         seconds = max(seconds, work / table.flops_per_s(kind, work, moved))
-    return kind, seconds, table.op_fixed_s(kind)
+    # NB: the first write of a fresh output is timed as that of a filled buffer (a GEMM or a
+    # convolution faults its pages in from its own threads, in the order its kernel writes)
+    return kind, seconds, table.op_fixed_s(kind), table.fresh_output_s(fresh_bytes(event))
 
 
 def op_latencies(report: Report, table: CalibrationTable) -> list[tuple[str, float]]:
@@ -226,7 +256,7 @@ def op_latencies(report: Report, table: CalibrationTable) -> list[tuple[str, flo
 
     standard = get_convention(ESTIMATE_CONVENTION)
     timed = (_op_time_s(event, standard.flops(event.cost), table) for event in report.events)
-    return [(kind, seconds + overhead) for kind, seconds, overhead in timed]
+    return [(kind, seconds + overhead + pages) for kind, seconds, overhead, pages in timed]
 
 
 def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate:
@@ -238,18 +268,20 @@ def estimate_latency(report: Report, table: CalibrationTable) -> LatencyEstimate
     phases: defaultdict[str, float] = defaultdict(float)
     classes: defaultdict[str, float] = defaultdict(float)
     for event in report.events:
-        kind, seconds, overhead = _op_time_s(event, standard.flops(event.cost), table)
-        own[event.module] += seconds + overhead
-        phases[event.phase.value] += seconds + overhead
+        kind, seconds, overhead, pages = _op_time_s(event, standard.flops(event.cost), table)
+        own[event.module] += seconds + overhead + pages
+        phases[event.phase.value] += seconds + overhead + pages
         classes[kind] += seconds
         classes["overhead"] += overhead
-    # NB: the call of an empty module; the Python inside a layer's own forward is not modelled.
-    module_s = table.op_fixed_s("module") if "module" in table.overhead_s else 0.0
+        classes["fresh pages"] += pages
+    # NB: a layer class the table has costs its tiny instance's call; any other module an empty
+    # module's call (the Python of a custom forward beyond its ops and calls is not modelled).
     for node in report.tree.walk():
         if node.calls:
-            own[node.name] += node.calls * module_s
-            phases["forward"] += node.calls * module_s
-            classes["overhead"] += node.calls * module_s
+            module_s = node.calls * table.module_call_s(node.type)
+            own[node.name] += module_s
+            phases["forward"] += module_s
+            classes["overhead"] += module_s
     zero: Counter[str] = Counter()
     modules = tuple(ModuleLatency(m.name, m.time_s, m.self_time_s)
                     for m in module_estimates(report, own, {}, zero, zero))

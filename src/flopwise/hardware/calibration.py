@@ -4,7 +4,7 @@
 (:mod:`flopwise.hardware.microbench`) and writes them into the hardware profile under the key
 ``calibration``; :mod:`flopwise.hardware.calibrated` turns a report into a latency with them.
 
-Three tables:
+The tables:
 
 - **compute** — per kernel class (``gemm``, ``bmm``, ``attention``, ``conv_dense``,
   ``conv_pointwise``, ``conv_grouped``, ``pool``) a list of measured points: FLOPs of one call, bytes it
@@ -21,6 +21,14 @@ Three tables:
 - **interleaved_s** (optional, version 2) — the same fixed costs timed with all the smallest
   instances running one after another, as an op runs in a network between ops of other kinds:
   :meth:`CalibrationTable.op_fixed_s`, what the time model charges per op.
+- **layer_s** (optional, version 3) — per ``torch.nn`` layer class (``Conv2d``, ``BatchNorm2d``,
+  ``ReLU``, …) the Python cost of calling a tiny instance beyond the functional call its
+  ``forward`` makes (both timed interleaved): what a call of that layer costs on top of its ops
+  (:meth:`CalibrationTable.module_call_s`; other modules cost an empty module's call).
+- **fresh_pages** (optional, version 3) — points of (bytes of a freshly allocated buffer, the
+  extra seconds of writing it once against writing a buffer already in use): large allocations
+  come from the OS as untouched pages, and their first write faults every page in
+  (:meth:`CalibrationTable.fresh_output_s`).
 
 Rates are *net* of the fixed cost paid in their loop: a point's rate is its work over (its time −
 its class's ``fixed_s``), so that ``time = work / rate + fixed_s`` gives the point's own time back.
@@ -58,11 +66,12 @@ __all__ = [
     "load_calibration",
 ]
 
-#: Version of the ``calibration`` object inside a hardware profile. Version 2 has the same
-#: fields as 1; its microbenchmarks read cold operands (:mod:`flopwise.hardware.microbench`),
-#: version 1's hot ones (faster rates than a network sees). Both load.
-CALIBRATION_SCHEMA = "flopwise.calibration/2"
-_READABLE = ("flopwise.calibration/1", CALIBRATION_SCHEMA)
+#: Version of the ``calibration`` object inside a hardware profile. Version 3 adds
+#: ``layer_s`` and ``fresh_pages``; version 2 has the same fields as 1, its microbenchmarks
+#: read cold operands (:mod:`flopwise.hardware.microbench`), version 1's hot ones (faster rates
+#: than a network sees). All three load (the older ones without the version-3 terms).
+CALIBRATION_SCHEMA = "flopwise.calibration/3"
+_READABLE = ("flopwise.calibration/1", "flopwise.calibration/2", CALIBRATION_SCHEMA)
 #: Kernel classes of the compute table.
 COMPUTE_CLASSES: tuple[str, ...] = (
     "gemm", "bmm", "attention", "conv_dense", "conv_pointwise", "conv_grouped", "pool")
@@ -127,6 +136,8 @@ class CalibrationTable:
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     interleaved_s: Mapping[str, float] = field(default_factory=dict)
+    layer_s: Mapping[str, float] = field(default_factory=dict)
+    fresh_pages: tuple[BandwidthPoint, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("op", "view"):
@@ -158,6 +169,37 @@ class CalibrationTable:
         if kind not in self.overhead_s and "op" in self.interleaved_s:
             return self.interleaved_s["op"]
         return self.fixed_s(kind)
+
+    def module_call_s(self, layer: str) -> float:
+        """The cost of one call of a module of class ``layer`` beyond its ops: its ``layer_s``
+        entry, else the interleaved call of an empty module (``module``), else nothing.
+
+        >>> table = CalibrationTable({}, {"elementwise": (BandwidthPoint(1, 1.0),)},
+        ...                          {"op": 1e-6, "view": 0.0, "module": 2e-6},
+        ...                          interleaved_s={"module": 4e-6}, layer_s={"Conv2d": 9e-6})
+        >>> table.module_call_s("Conv2d"), table.module_call_s("Bottleneck")
+        (9e-06, 4e-06)
+        """
+        if layer in self.layer_s:
+            return self.layer_s[layer]
+        return self.op_fixed_s("module") if "module" in self.overhead_s else 0.0
+
+    def fresh_output_s(self, bytes_written: int) -> float:
+        """The extra time of writing ``bytes_written`` bytes into a freshly allocated output:
+        the per-byte extra of the largest measured ``fresh_pages`` size not above it (nothing
+        below the smallest: smaller buffers are reused from the allocator's own memory).
+
+        >>> table = CalibrationTable({}, {"elementwise": (BandwidthPoint(1, 1.0),)},
+        ...                          {"op": 0.0, "view": 0.0},
+        ...                          fresh_pages=(BandwidthPoint(1000, 0.0), BandwidthPoint(4000, 4e-6)))
+        >>> table.fresh_output_s(999), table.fresh_output_s(3999), table.fresh_output_s(8000)
+        (0.0, 0.0, 8e-06)
+        """
+        below = [p for p in self.fresh_pages if p.bytes_moved <= bytes_written]
+        if not below:
+            return 0.0
+        point = max(below, key=lambda p: p.bytes_moved)
+        return max(point.median_s, 0.0) * bytes_written / point.bytes_moved
 
     def _net_s(self, median_s: float, kind: str) -> float:
         return max(median_s - self.fixed_s(kind), _MIN_NET_SHARE * median_s)
@@ -211,6 +253,8 @@ class CalibrationTable:
             "device": self.device,
             "overhead_s": dict(self.overhead_s),
             "interleaved_s": dict(self.interleaved_s),
+            "layer_s": dict(self.layer_s),
+            "fresh_pages": [p.to_dict() for p in self.fresh_pages],
             "compute": {k: [p.to_dict() for p in v] for k, v in self.compute.items()},
             "memory": {k: [p.to_dict() for p in v] for k, v in self.memory.items()},
             "notes": list(self.notes),
@@ -218,8 +262,8 @@ class CalibrationTable:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "") -> CalibrationTable:
-        """Read a ``calibration`` object (version 1 or 2); :class:`~flopwise.UsageError` for
-        another schema."""
+        """Read a ``calibration`` object (version 1, 2 or 3); :class:`~flopwise.UsageError`
+        for another schema."""
         if data.get("schema") not in _READABLE:
             raise UsageError(f"{source or 'calibration'}: schema {data.get('schema')!r} is not "
                              f"{CALIBRATION_SCHEMA!r}; regenerate it with flopwise bench-device")
@@ -231,6 +275,9 @@ class CalibrationTable:
                         for k, v in data["memory"].items()},
                 overhead_s={k: float(v) for k, v in data["overhead_s"].items()},
                 interleaved_s={k: float(v) for k, v in data.get("interleaved_s", {}).items()},
+                layer_s={k: float(v) for k, v in data.get("layer_s", {}).items()},
+                fresh_pages=tuple(BandwidthPoint.from_dict(p)
+                                  for p in data.get("fresh_pages", ())),
                 threads=int(data.get("threads", 0)), device=str(data.get("device", "")),
                 source=source, notes=tuple(data.get("notes", ())),
             )

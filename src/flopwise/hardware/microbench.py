@@ -21,7 +21,13 @@ has set, the tables of a :class:`~flopwise.hardware.calibration.CalibrationTable
   Each is timed twice: alone in a loop (``overhead_s``, what the loops above paid per call,
   which their rates are net of) and interleaved, all of them one after another round after
   round (``interleaved_s``, what an op pays in a network, where the op before it was of
-  another kind: several times more, :func:`_interleaved_s`).
+  another kind: several times more, :func:`_interleaved_s`);
+- the Python cost of the common ``torch.nn`` layers (``layer_s``): tiny instances of
+  ``Conv2d``, ``BatchNorm2d``, ``Linear``, ``LayerNorm``, the activations, pooling, ``Dropout``,
+  ``Identity``, ``Flatten`` called one after another, round after round, against the same
+  rotation of the functional calls their ``forward`` makes (:func:`_layer_s`);
+- the first write of a freshly allocated buffer (``fresh_pages``, CPU only): filling a new
+  buffer of 8 to 64 MiB (8, 16, 24, 33, 48, 64) against filling one already in use (:func:`_fresh_pages`).
 
 Each case is timed as the median over ``repeats`` samples, each sample a loop of enough calls to
 last about ``sample_s`` (so that microsecond ops are timed as well as 100-ms convolutions); on
@@ -159,7 +165,7 @@ def case_count(settings: MicroSettings) -> int:
     matmul = 3 if small else len(_GEMM) + len(_BMM) + len(_SDPA)
     shaped = 1 if small else len(_POOL)
     return (sum(1 for _ in _conv_cases(settings)) + len(_norm_cases(settings)) + matmul + shaped
-            + len(_bandwidth_sizes(settings)) + 15)
+            + len(_bandwidth_sizes(settings)) + 17)
 
 
 def cold_operands(pool: Any, *shapes: tuple[int, ...]) -> Iterator[tuple[Any, ...]]:
@@ -328,11 +334,16 @@ def run_microbenchmarks(device: Any, settings: MicroSettings | None = None,
             overhead[kind] = timer(call)
         note("fixed costs interleaved")
         interleaved = _interleaved_s(smallest, loop_s, _INTERLEAVED_ROUNDS * chosen.repeats)
+        note("nn layer calls")
+        layers = _layer_s(torch, target, loop_s, _INTERLEAVED_ROUNDS * chosen.repeats)
+        note("fresh pages")
+        fresh = () if target.type == "cuda" else _fresh_pages(torch, loop_s, chosen)
     threads = 0 if target.type == "cuda" else torch.get_num_threads()
     return CalibrationTable(
         compute={k: tuple(v) for k, v in compute.items()},
         memory={k: tuple(v) for k, v in memory.items()},
-        overhead_s=overhead, interleaved_s=interleaved, threads=threads, device=str(target))
+        overhead_s=overhead, interleaved_s=interleaved, threads=threads, device=str(target),
+        layer_s=layers, fresh_pages=fresh)
 
 
 def _bandwidth(pool: Any, timer: Callable[[Callable[[], Any]], float],
@@ -364,6 +375,81 @@ def _mean(x: Any, dims: tuple[int, ...]) -> Any:
 
 def _contiguous(x: Any) -> Any:
     return x.contiguous()
+
+
+def _layer_s(torch: Any, device: Any, loop_s: Callable[[Callable[[], Any], int], float],
+             rounds: int) -> dict[str, float]:
+    """Per ``torch.nn`` layer class, the interleaved time of calling a tiny instance less that
+    of the functional call its ``forward`` makes (what the time model charges as ops): the
+    module call and the Python of ``forward``. ``Dropout`` in eval and ``Identity`` record no
+    op: their whole call counts.
+    """
+    nn, functional = torch.nn, torch.nn.functional
+    x, row = torch.ones(1, 2, 4, 4, device=device), torch.ones(1, 4, device=device)
+    conv, norm = nn.Conv2d(2, 2, 3, padding=1).to(device), nn.BatchNorm2d(2).to(device).eval()
+    linear, layer_norm = nn.Linear(4, 4).to(device), nn.LayerNorm(4).to(device)
+    pairs: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+        "Conv2d": (lambda: conv(x), lambda: functional.conv2d(x, conv.weight, conv.bias, 1, 1)),
+        "BatchNorm2d": (lambda: norm(x), lambda: functional.batch_norm(
+            x, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.1, 1e-5)),
+        "Linear": (lambda: linear(row),
+                   lambda: functional.linear(row, linear.weight, linear.bias)),
+        "LayerNorm": (lambda: layer_norm(row), lambda: functional.layer_norm(
+            row, (4,), layer_norm.weight, layer_norm.bias)),
+        "Dropout": (_bound(nn.Dropout(0.2).eval(), x), lambda: x),
+        "Identity": (_bound(nn.Identity(), x), lambda: x),
+        "Flatten": (_bound(nn.Flatten(), x), lambda: x.flatten(1)),
+    }
+    simple = {"ReLU": functional.relu, "ReLU6": functional.relu6, "SiLU": functional.silu,
+              "GELU": functional.gelu, "Hardswish": functional.hardswish,
+              "Hardsigmoid": functional.hardsigmoid, "Sigmoid": torch.sigmoid}
+    for name, call in simple.items():
+        pairs[name] = (_bound(getattr(nn, name)(), x), _bound(call, x))
+    pools: dict[str, tuple[tuple[int, ...], Callable[..., Any]]] = {
+        "MaxPool2d": ((3, 2, 1), functional.max_pool2d),
+        "AvgPool2d": ((2, 2), functional.avg_pool2d),
+        "AdaptiveAvgPool2d": ((1,), functional.adaptive_avg_pool2d)}
+    for name, (args, call) in pools.items():
+        pairs[name] = (_bound(getattr(nn, name)(*args), x), _bound(call, x, *args))
+    # one rotation, the layers then their functional calls: both halves under the same load
+    calls = {f"{half} {name}": pair[index] for index, half in enumerate(("layer", "bare"))
+             for name, pair in pairs.items()}
+    times = _interleaved_s(calls, loop_s, rounds)
+    return {name: max(times[f"layer {name}"] - times[f"bare {name}"], 0.0) for name in pairs}
+
+
+def _fresh_pages(torch: Any, loop_s: Callable[[Callable[[], Any], int], float],
+                 settings: MicroSettings) -> tuple[BandwidthPoint, ...]:
+    """Per buffer size, the median extra time of filling a freshly allocated buffer over
+    filling one already in use, in ascending sizes, each after two fresh allocations (the
+    allocator adapts its thresholds to what was freed, as it does over a network's forwards).
+    """
+    # NB: in a network the allocator's state is its own; below the C library's mapping
+    # threshold (32 MiB with glibc) fresh outputs are reused heap memory, above it new pages
+    # (no size sits on the threshold itself, where the outcome depends on the allocator's past)
+    sizes = (1 << 20, 2 << 20) if settings.scale < 1 else tuple(m << 20 for m in (8, 16, 24, 33, 48, 64))
+    points = []
+    for size in sizes:
+        kept = torch.empty(size // _F32)
+        fresh, reused = [], []
+        for sample in range(2 + settings.repeats):
+            first = loop_s(_bound(_fill_new, torch, size // _F32), 1)
+            again = loop_s(_bound(kept.fill_, 1.0), 1)
+            if sample >= 2:
+                fresh.append(first)
+                reused.append(again)
+        points.append(BandwidthPoint(size, max(
+            statistics.median(fresh) - statistics.median(reused), 0.0)))
+    return tuple(points)
+
+
+def _bound(call: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``call`` with ``args`` bound: a case of no arguments."""
+    return lambda: call(*args)
+
+
+def _fill_new(torch: Any, elements: int) -> Any:
+    return torch.empty(elements).fill_(1.0)
 
 
 def _smallest(torch: Any, device: Any) -> dict[str, Callable[[], Any]]:
