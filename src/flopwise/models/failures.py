@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models.hf_defaults import default_config_fault
+
 if TYPE_CHECKING:
     import torch
 
@@ -71,8 +73,13 @@ class CallTrace:
         return self._stack[-1] if self._stack else None
 
 
-def describe_failure(error: BaseException, trace: CallTrace, device: str) -> str:
-    """One line: which module rejected which input shapes, and the error's first line."""
+def describe_failure(error: BaseException, trace: CallTrace, device: str, spec: str = "") -> str:
+    """One line: which module rejected which input shapes, and the error's first line; for an
+    ``hf:TYPE`` whose default config is known not to run (:mod:`flopwise.models.hf_defaults`),
+    the field its config.json must set."""
+    fault = default_config_fault(spec, error)
+    if fault:
+        return fault
     lines = str(error).strip().splitlines()
     reason = f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
     where = trace.innermost
