@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CallTrace", "describe_failure"]
 
+_MISSING = re.compile(r"missing \d+ required (positional |keyword-only )?argument")
+
 
 class CallTrace:
     """Which modules were running when a forward raised, for the CLI's one-line message.
@@ -94,4 +96,8 @@ def describe_failure(error: BaseException, trace: CallTrace, device: str, spec: 
     elif re.search(r"bfloat16|float16", reason, re.IGNORECASE) and "float32" in reason.lower():
         # e.g. grouped GEMM kernels (transformers' MoE experts) take half precision only
         text += "; this kernel wants half precision, try --model-dtype bfloat16"
+    elif isinstance(error, TypeError) and _MISSING.search(reason):
+        # the forward wants inputs no default makes (e.g. prompts only a processor builds)
+        text += ("; pass each with --kwarg NAME=SHAPE[:DTYPE], or write a factory file "
+                 "(path/to/file.py:factory) returning the model and its inputs")
     return text
