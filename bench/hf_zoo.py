@@ -143,8 +143,8 @@ def fold_parts(files: list[Path]) -> None:
             part.unlink()
 
 
-# a worker may hold at most this much memory (the machine is shared): the CPU retry's weights
-# are capped at half of it, and a worker whose resident memory passes it is stopped
+# a worker may hold at most this much memory (the machine is shared): the CPU retry (weights and
+# activations) may grow by half of it, and a worker whose resident memory passes it is stopped
 WORKER_MAX_BYTES = 6 * 2**30
 BATCH = 20                                 # types per worker process
 
@@ -200,6 +200,25 @@ def summary(rows: dict[str, dict[str, Any]], known: dict[str, str]) -> dict[str,
             "listed": len(on_list), "neither": len(built) - len(works) - len(on_list)}
 
 
+def refused_in_one_line(row: dict[str, Any]) -> bool:
+    """Whether a type's CLI run exited non-zero with exactly one error line: its stderr, less
+    the CLI's ``note:`` lines (what it made or retried, not errors), is one line starting with
+    ``error:``. A crash, a time-out, a traceback or an exception the CLI did not catch (the
+    sweep appends it to the stderr) is not."""
+    if row.get("outcome") != "fails" or not row.get("exit_code"):
+        return False
+    errors = [line for line in row.get("stderr", []) if not line.startswith("note: ")]
+    return len(errors) == 1 and errors[0].startswith("error: ")
+
+
+def one_line_check(rows: dict[str, dict[str, Any]], known: dict[str, str]) -> list[str]:
+    """The listed types not refused in one line: also those not run, or that transformers
+    cannot build (a stale entry)."""
+    built = {name for name, row in rows.items() if row["outcome"] != "unbuildable"}
+    return sorted(name for name in known
+                  if name not in built or not refused_in_one_line(rows[name]))
+
+
 def table(rows: dict[str, dict[str, Any]], known: dict[str, str], wall_s: float | None,
           note: str = "") -> str:
     """The docs' table: counts, then the types of each outcome."""
@@ -228,7 +247,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=300)
     parser.add_argument("--worker-gib", type=float, default=WORKER_MAX_BYTES / 2**30,
                         help="memory one worker may hold (GiB; half of it for the CPU retry's "
-                             "weights); raise it for a rerun with one worker on an idle machine")
+                             "growth); raise it for a rerun with one worker on an idle machine")
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--report", action="store_true", help="only fold and print the results")
@@ -252,6 +271,12 @@ def main() -> None:
     text = table(rows, known, wall if not args.types else None, args.note)
     print(text)
     print(json.dumps(summary(rows, known)))
+    broken = one_line_check(rows, known)
+    print(f"listed: {len(known)}, each refused in one line: {len(known) - len(broken)}")
+    for name in broken:
+        row = rows.get(name, {"outcome": "not run"})
+        print(f"  NOT ONE LINE: {name} ({row['outcome']}, exit {row.get('exit_code')}): "
+              + " | ".join(row.get("stderr", []))[:300])
     if args.write_docs:
         docs = DOCS.read_text(encoding="utf-8")
         if MARK not in docs:
@@ -259,6 +284,8 @@ def main() -> None:
         head, _, rest = docs.partition(MARK)
         tail = rest.partition("\n## ")[2]
         DOCS.write_text(head + text + ("\n## " + tail if tail else ""), encoding="utf-8")
+    if broken:
+        sys.exit(f"{len(broken)} listed types are not refused in one line: {', '.join(broken)}")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,10 @@ def profile(
         memory: also simulate tensor lifetimes and record what autograd saves for backward
             (saved-tensor hooks installed for the run only), giving ``report.memory`` (see
             :mod:`flopwise.memory`). Costs are the same either way; the hooks change which
-            zero-cost ``aten.detach`` calls autograd makes for its own bookkeeping.
+            zero-cost ``aten.detach`` calls autograd makes for its own bookkeeping. Without
+            ``backward`` a real run keeps no saved tensor alive (it holds what inference holds;
+            the figures are the same), so a forward that differentiates itself needs
+            ``backward=True``.
         name: the label reports show for the model (default: its class or function name).
 
     Returns:
@@ -127,7 +130,7 @@ def profile(
 
     def capture() -> Capture:
         scope = ModuleScope(walk.names, backward=backward)
-        tracker = MemoryTracker(scope) if memory else None
+        tracker = MemoryTracker(scope, keep_saved=backward) if memory else None
         watchers = (*observers, tracker) if tracker is not None else tuple(observers)
         return Capture(scope, CountingMode(formulas, scope, watchers), tracker)
 

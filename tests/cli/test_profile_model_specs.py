@@ -234,3 +234,13 @@ def test_keyword_inputs_add_to_defaults_or_replace_them(tmp_path: Path) -> None:
     args, kwargs = make_inputs(loaded, kwargs={"input_ids": TensorRequest((2, 7))})
     assert args == () and kwargs["input_ids"].shape == (2, 7)        # replaces the default
     assert make_inputs(loaded)[0][0].shape == (1, 128)
+
+
+def test_describe_failure_says_how_to_pass_missing_forward_arguments() -> None:
+    trace = CallTrace(torch.nn.Linear(2, 2))
+    error = TypeError("Net.forward() missing 2 required positional arguments: 'a' and 'b'")
+    message = describe_failure(error, trace, "meta")
+    assert message.startswith("the model failed outside any module's forward: TypeError: ")
+    assert "'a' and 'b'; pass each with --kwarg NAME=SHAPE[:DTYPE]" in message
+    assert "\n" not in message
+    assert "--kwarg" not in describe_failure(TypeError("unsupported operand"), trace, "meta")

@@ -110,3 +110,101 @@ def test_half_only_kernels_take_the_declared_dtype_or_bf16(declared: str | None,
     assert retry is not None and (retry.device, retry.model_dtype) == ("meta", chosen)
     # the user's own --model-dtype is never overridden
     assert next_attempt(HALF_ONLY, _loaded(declared), Attempt("meta", "float32")) is None
+
+
+# -- the CPU retry's memory: activations counted, allocation failures in one line ------------
+SIDE = 1024
+BLOCK = SIDE * SIDE * 4                   # one [1024, 1024] float32 tensor: 4 MiB
+WEIGHTS = (SIDE * SIDE + SIDE) * 4        # the Linear's weight and bias
+
+
+class _Gated(torch.nn.Module):
+    """x W + b, relu, then a branch on a value (``.item()``: the shape-only run stops there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(SIDE, SIDE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(x)
+        r = h.relu()
+        return r * 2 if r.sum().item() > 0 else r
+
+
+def _retry(budget: int, weights: int = 0) -> Attempt:
+    return Attempt("cpu", budget_bytes=budget, weights_bytes=weights, cause=str(META_ITEM))
+
+
+@pytest.mark.parametrize(("weights", "budget", "needed"), [
+    (0, 2 * BLOCK, "8 MiB"),                       # h and r live at the .item(), plus 4 B
+    (WEIGHTS, 3 * BLOCK, "12 MiB"),                # the same and the 4 MiB + 4 KiB of weights
+], ids=["activations", "weights-and-activations"])
+def test_a_retry_whose_shadow_activations_do_not_fit_is_refused_before_computing(
+        weights: int, budget: int, needed: str) -> None:
+    import flopwise
+
+    guard = fallback.RetryGuard(_retry(budget, weights), "hf:toy")
+    with pytest.raises(ModelRunError) as raised:
+        flopwise.profile(_Gated(), torch.randn(SIDE, SIDE), memory=True, observers=(guard,))
+    message = str(raised.value)
+    assert "\n" not in message and "--device" in message
+    assert f"at least {needed}" in message and "the CPU retry may use" in message
+
+
+def test_a_retry_that_fits_runs_for_real() -> None:
+    import flopwise
+
+    guard = fallback.RetryGuard(_retry(2**30, WEIGHTS), "hf:toy")
+    report = flopwise.profile(_Gated(), torch.randn(SIDE, SIDE), memory=True,
+                              observers=(guard,))
+    assert report.run.executed.startswith("real")
+    assert report.total.macs == SIDE * SIDE * SIDE               # the one [1024²] × [1024²]
+
+
+def _resident(monkeypatch: pytest.MonkeyPatch, readings: dict[str, int]) -> None:
+    """Resident memory as ``readings["now"]``; a trim frees down to ``readings["freed_to"]``."""
+    def trimmed() -> int:
+        readings["now"] = readings.pop("freed_to", readings["now"])
+        return readings["now"]
+
+    monkeypatch.setattr(fallback, "resident_bytes", lambda: readings["now"])
+    monkeypatch.setattr(fallback, "_trimmed_resident_bytes", trimmed)
+
+
+@pytest.mark.parametrize(("freed_to", "stopped"), [
+    (2**30 + 40 * 2**20, True),        # nothing to hand back: 40 MiB grown > the 32 MiB budget
+    (2**30 + 10 * 2**20, False),       # the allocator's free pages: 10 MiB really grown
+], ids=["grown", "allocator-cache"])
+def test_a_retry_growing_past_its_budget_is_stopped_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, freed_to: int, stopped: bool) -> None:
+    import flopwise
+
+    readings = {"now": 2**30}                                    # 1 GiB when the guard starts
+    _resident(monkeypatch, readings)
+    guard = fallback.RetryGuard(_retry(8 * BLOCK), "hf:toy")     # a 32 MiB budget
+    readings.update(now=2**30 + 40 * 2**20, freed_to=freed_to)  # what the run's op finds
+    x = torch.randn(4, 4)
+    if not stopped:
+        flopwise.profile(lambda t: t * 2, x, memory=True, execute="always", observers=(guard,))
+        return
+    with pytest.raises(ModelRunError) as raised:
+        flopwise.profile(lambda t: t * 2, x, memory=True, execute="always", observers=(guard,))
+    message = str(raised.value)
+    assert "\n" not in message and "more than 40 MiB by aten.mul.Tensor" in message
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+                 "memory: you tried to allocate 4294967296 bytes. Error code 12"),
+    MemoryError(),
+], ids=["cpu-allocator", "memory-error"])
+def test_an_allocation_failure_in_the_retry_is_one_line(error: Exception) -> None:
+    with pytest.raises(ModelRunError) as raised:
+        next_attempt(error, _loaded(), _retry(2 * 2**30))
+    message = str(raised.value)
+    assert "\n" not in message and "2.0 GiB the CPU retry may use" in message
+    assert message.startswith("hf:toy needs real values (Tensor.item()") and "--device" in message
+
+
+def test_a_meta_attempt_has_no_guard() -> None:
+    assert not fallback.RetryGuard(Attempt("meta"), "hf:toy").active

@@ -155,3 +155,18 @@ def test_a_packed_patch_vision_tower_gets_a_patch_grid(tmp_path: Path) -> None:
     assert "note: grid_thw: one image, grid 1×16×16 patches" in notes
     embed = next(m for m in report["modules"] if m["name"] == "patch_embed")
     assert embed["macs"] == 256 * 1176 * 64                 # one 1176 → 64 projection per patch
+
+
+def test_what_transformers_prints_while_building_goes_to_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # PE Video's __init__ decorates a local function whose docstring check prints an [ERROR]
+    import torch
+
+    from flopwise.models import hf
+
+    config = hf.hf_config("hf:pe_video", "pe_video")
+    with torch.device("meta"):
+        hf.build(hf.hf_class(config), config)
+    captured = capsys.readouterr()
+    assert captured.out == ""                                # the CLI's JSON stays clean
+    assert "padding_mask_videos" in captured.err

@@ -113,3 +113,16 @@ def test_rotary_sections_wider_than_the_head_are_a_config_error(tmp_path: Path) 
 def _meta_build(config: Glm4vTextConfig) -> torch.nn.Module:
     with torch.device("meta"):
         return hf.build(hf.hf_class(config), config)
+
+
+def test_deepseek_v2_routes_as_its_documented_checkpoint_when_its_config_leaves_it_unset() -> None:
+    from transformers import DeepseekV2Config
+
+    config = DeepseekV2Config()
+    assert config.num_experts_per_tok is None            # transformers' default: topk(k=None)
+    notes = repair_config(config)
+    assert config.num_experts_per_tok == 6               # DeepSeek-V2-Lite's config.json
+    assert any(note.startswith("num_experts_per_tok: 6 (") for note in notes)
+    chosen = DeepseekV2Config(num_experts_per_tok=2)
+    assert not [n for n in repair_config(chosen) if "num_experts_per_tok" in n]
+    assert chosen.num_experts_per_tok == 2

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from bench.hf_zoo import check_type, listed  # noqa: E402
+from bench.hf_zoo import check_type, listed, one_line_check, refused_in_one_line  # noqa: E402
 
 SHARDS = 40
 
@@ -38,8 +38,34 @@ def test_model_type_profiles_or_is_listed(model_type: str) -> None:
     known = listed()
     if model_type in known:
         assert row["outcome"] != "works", f"{model_type} works now: take it off the list"
-        errors = [line for line in row["stderr"] if line.startswith("error:")]
-        assert len(errors) == 1 and "Traceback" not in "\n".join(row["stderr"]), row
+        assert refused_in_one_line(row), row
         return
     assert row["outcome"] == "works", row
     assert row["params"] == row["expected_params"]
+
+
+NOTE = "note: input: 128 tokens"
+ERROR = "error: hf:x needs real values (...); run it on a larger machine with --device cuda"
+
+
+@pytest.mark.parametrize(("row", "one_line"), [
+    ({"outcome": "fails", "exit_code": 1, "stderr": [NOTE, ERROR]}, True),   # notes are not errors
+    ({"outcome": "fails", "exit_code": 2, "stderr": [ERROR]}, True),
+    ({"outcome": "fails", "exit_code": 1, "stderr": [NOTE, ERROR, "RuntimeError: boom"]}, False),
+    ({"outcome": "fails", "exit_code": 1, "stderr": ["Traceback (most recent call last):"]},
+     False),
+    ({"outcome": "fails", "exit_code": 1, "stderr": [NOTE]}, False),          # no error line
+    ({"outcome": "crashed"}, False),                                           # killed: no line
+    ({"outcome": "works", "exit_code": 0, "stderr": [NOTE]}, False),          # listed, but works
+], ids=["note-and-error", "error", "uncaught", "traceback", "notes-only", "crashed", "works"])
+def test_a_listed_type_is_refused_in_exactly_one_error_line(row: dict[str, object],
+                                                             one_line: bool) -> None:
+    assert refused_in_one_line({"type": "x", **row}) is one_line
+
+
+def test_the_one_line_check_names_every_listed_type_that_breaks_it() -> None:
+    rows = {"a": {"type": "a", "outcome": "fails", "exit_code": 1, "stderr": [ERROR]},
+            "b": {"type": "b", "outcome": "crashed"},
+            "c": {"type": "c", "outcome": "unbuildable"}}
+    # a: one line; b: crashed; c: not buildable, so never run; d: listed, never run
+    assert one_line_check(rows, {"a": "", "b": "", "c": "", "d": ""}) == ["b", "c", "d"]

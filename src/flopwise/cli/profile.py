@@ -443,7 +443,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
         parse_dtype,
         parse_kwarg,
     )
-    from flopwise.models.fallback import Attempt, next_attempt
+    from flopwise.models.fallback import Attempt, RetryGuard, next_attempt
     from flopwise.models.timm import counted_form
 
     requests = _requests(inputs, dtypes)
@@ -453,6 +453,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
     check_device(device)
     attempt = Attempt(device, model_dtype)
     while True:
+        guard = RetryGuard(attempt, model, backward)
         loaded, form = counted_form(_build(model, attempt, train), reparameterize)
         if prepare is not None:
             prepare(loaded.model)
@@ -477,6 +478,7 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
                 report = (count or flopwise.profile)(
                     loaded.model, args, keyword, backward=backward, convention=convention,
                     strict=strict, memory=True, execute=execute,
+                    observers=(guard,) if guard.active else (),
                     name=f"{model} ({type(loaded.model).__name__})")
                 break
             except FlopwiseError:
@@ -484,7 +486,8 @@ def _profile_torch(model: str, inputs: Sequence[str], dtypes: Sequence[str],
             except Exception as error:
                 retry = next_attempt(error, loaded, attempt, backward)
                 if retry is None:
-                    raise ModelRunError(describe_failure(error, trace, attempt.device)) from error
+                    raise ModelRunError(
+                        describe_failure(error, trace, attempt.device, model)) from error
         _note(retry.reason)
         attempt = retry
     _execution_note(report)

@@ -25,6 +25,15 @@ Weak references to those objects (op outputs, and op inputs that use a tracked s
 when the model itself stops using a storage: the *inference* live set, whose maximum over the
 forward is ``activation_peak_bytes``. On a forward without a graph both live sets are the same.
 
+**A run without backward keeps no saved tensor.** Built with ``keep_saved=False`` (a profile
+with no backward pass: nothing will unpack), the pack hook hands autograd, for a tensor on a real
+device, a small token instead of an alias: the graph keeps no storage alive, so a real run holds
+only what an inference forward holds. The figures stay as with ``keep_saved=True``: a saved
+storage the run created stays in the run's live bytes (``forward_peak_bytes``) after it is freed,
+until the graph lets go of its last token, as it would have with an alias. Meta and fake
+tensors (no memory to hold) still get the alias. Unpacking a token (a forward that itself
+differentiates) raises :class:`~flopwise.UsageError`.
+
 **Saved for backward.** The pack hook sees every tensor autograd saves; each storage counts once.
 Counted are the storages the run's ops created and the run's inputs; parameters and buffers (and
 their fake-tensor twins, or any other tensor made outside the run) never: they are counted as
@@ -39,6 +48,7 @@ attributes of autograd contexts).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import weakref
 from collections import Counter
 from collections.abc import Iterator
@@ -51,6 +61,7 @@ from torch.utils._python_dispatch import _disable_current_modes
 from torch.utils._pytree import tree_leaves
 
 from flopwise.capture.events import OpEvent, Phase
+from flopwise.errors import UsageError
 
 if TYPE_CHECKING:
     from flopwise.capture.scope import ModuleScope
@@ -100,8 +111,13 @@ class MemoryTracker:
     8192
     """
 
-    def __init__(self, scope: ModuleScope | None = None) -> None:
+    def __init__(self, scope: ModuleScope | None = None, keep_saved: bool = True) -> None:
         self._scope = scope
+        self._keep_saved = keep_saved
+        self._serials = itertools.count()
+        self._hold_of: dict[int, int] = {}    # key -> serial of the token the graph holds for it
+        self._hold_refs: dict[int, Any] = {}  # serial -> weakref to that token
+        self._deferred: dict[int, int] = {}   # serial -> bytes of a freed storage it still holds
         self._external: set[int] = set()
         self._inputs: set[int] = set()
         self._paused = False
@@ -159,12 +175,25 @@ class MemoryTracker:
         self._storages.clear()
         self._objects.clear()
         self._saved.clear()
+        self._hold_refs.clear()
         self._user_hooks = None
 
     # -- releases --------------------------------------------------------------------------
     def _storage_freed(self, key: int, _ref: Any) -> None:
-        if self._storages.pop(key, None) is not None:
-            self._live -= self._sizes.pop(key)
+        if self._storages.pop(key, None) is None:
+            return
+        size = self._sizes.pop(key)
+        serial = self._hold_of.pop(key, None)
+        if serial is not None and serial in self._hold_refs:
+            self._deferred[serial] = size        # the graph still holds its token
+        else:
+            self._live -= size
+
+    def _token_freed(self, serial: int, key: int, _ref: Any) -> None:
+        self._hold_refs.pop(serial, None)
+        if self._hold_of.get(key) == serial:
+            del self._hold_of[key]
+        self._live -= self._deferred.pop(serial, 0)
 
     def _object_freed(self, ident: int, key: int, _ref: Any) -> None:
         if self._objects.pop(ident, None) is None:
@@ -245,14 +274,35 @@ class MemoryTracker:
             self._saved_by[self._scope.current() if self._scope is not None else ""] += size
         if self._user_hooks is not None:
             return self._user_hooks[0](tensor)
+        if not self._keep_saved and storage is not None and storage.device.type != "meta":
+            return self._token(key)
         # the recommended pack hook: an alias that does not hold the caller's tensor object,
         # made with the dispatch modes off (the counter records no op of ours)
         with _disable_current_modes():
             return tensor.detach(), tensor._version
 
+    def _token(self, key: int | None) -> _Token:
+        """The token for a saved storage: one per storage the run created (shared by its
+        saves), whose death tells when the graph lets go; a fresh, untracked one otherwise."""
+        if key is None or key not in self._storages:
+            return _Token()
+        serial = self._hold_of.get(key)
+        ref = self._hold_refs.get(serial) if serial is not None else None
+        token = ref() if ref is not None else None
+        if token is None:
+            serial, token = next(self._serials), _Token()
+            self._hold_of[key] = serial
+            self._hold_refs[serial] = weakref.ref(token, partial(self._token_freed, serial, key))
+        return token
+
     def _unpack(self, packed: Any) -> torch.Tensor:
         if self._user_hooks is not None:
             return cast("torch.Tensor", self._user_hooks[1](packed))
+        if isinstance(packed, _Token):
+            raise UsageError(
+                "the model's forward differentiates through a tensor autograd saved, which a "
+                "profile without backward does not keep on a real device; profile it with "
+                "backward=True (--backward)")
         alias, version = packed
         if alias._version != version:
             # autograd skips its own check when hooks are set; keep its error for in-place bugs
@@ -276,6 +326,12 @@ class MemoryTracker:
             peak_live_bytes=dict(self._module_peak),
             hooks_available=self._hooks_available,
         )
+
+
+class _Token:
+    """What autograd holds for a saved tensor in a run that keeps none (no storage)."""
+
+    __slots__ = ("__weakref__",)
 
 
 @cache

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from flopwise.models.hf_defaults import default_config_fault
+
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["CallTrace", "describe_failure"]
+
+_MISSING = re.compile(r"missing \d+ required (positional |keyword-only )?argument")
 
 
 class CallTrace:
@@ -71,8 +75,13 @@ class CallTrace:
         return self._stack[-1] if self._stack else None
 
 
-def describe_failure(error: BaseException, trace: CallTrace, device: str) -> str:
-    """One line: which module rejected which input shapes, and the error's first line."""
+def describe_failure(error: BaseException, trace: CallTrace, device: str, spec: str = "") -> str:
+    """One line: which module rejected which input shapes, and the error's first line; for an
+    ``hf:TYPE`` whose default config is known not to run (:mod:`flopwise.models.hf_defaults`),
+    the field its config.json must set."""
+    fault = default_config_fault(spec, error)
+    if fault:
+        return fault
     lines = str(error).strip().splitlines()
     reason = f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
     where = trace.innermost
@@ -87,4 +96,8 @@ def describe_failure(error: BaseException, trace: CallTrace, device: str) -> str
     elif re.search(r"bfloat16|float16", reason, re.IGNORECASE) and "float32" in reason.lower():
         # e.g. grouped GEMM kernels (transformers' MoE experts) take half precision only
         text += "; this kernel wants half precision, try --model-dtype bfloat16"
+    elif isinstance(error, TypeError) and _MISSING.search(reason):
+        # the forward wants inputs no default makes (e.g. prompts only a processor builds)
+        text += ("; pass each with --kwarg NAME=SHAPE[:DTYPE], or write a factory file "
+                 "(path/to/file.py:factory) returning the model and its inputs")
     return text

@@ -9,6 +9,8 @@ the base model. Inputs come from the config and the forward's signature (:mod:`h
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from flopwise.errors import ConfigError, MissingExtraError, ModelLoadError
@@ -79,13 +81,16 @@ def build(cls: Any, config: Any) -> torch.nn.Module:
 
     Off the meta device, transformers' weight initialisation (seconds to minutes on a CPU) is
     skipped and the weights are cheap (:func:`cheap_weights`): counting needs values only where
-    the model's code branches on them.
+    the model's code branches on them. What transformers prints while building (its docstring
+    checks of functions some models define in ``__init__``, PE Video's) goes to stderr: stdout
+    is the caller's (the CLI's JSON).
     """
     import torch
     from transformers.initialization import no_init_weights
 
     def construct() -> torch.nn.Module:
-        return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
+        with contextlib.redirect_stdout(sys.stderr):
+            return cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
 
     if torch.get_default_device().type == "meta":
         return construct()

@@ -17,7 +17,13 @@ made on the config before the model is built, and comes back as a note the CLI p
   ``2 · sum(mrope_section) / head_dim`` (0.5 for GLM-4.1V's 128-wide heads and ``[8, 12, 12]``,
   as its released checkpoints set it). Read from the built model, which is then rebuilt.
   Sections that need more frequencies than the head has (a head narrower than they assume)
-  cannot be repaired without changing the model's size: :func:`rotary_misfit` says so.
+  cannot be repaired without changing the model's size: :func:`rotary_misfit` says so;
+- **a routing width left unset:** a mixture-of-experts config whose ``num_experts_per_tok``
+  is ``None`` cannot route (``topk`` needs an int). Where the checkpoint transformers' default
+  config documents sets it, that value is used (:data:`_CHECKPOINT_VALUES`): DeepSeek-V2's
+  default config names DeepSeek-V2-Lite, and both released DeepSeek-V2 models route each token
+  to 6 experts (DeepSeek-AI, "DeepSeek-V2", 2024, and the appendix on V2-Lite; their
+  config.json on the Hub).
 
 >>> from transformers import PretrainedConfig
 >>> config = PretrainedConfig(layer_types=["full_attention"] * 2, max_position_embeddings=64)
@@ -35,6 +41,11 @@ if TYPE_CHECKING:
 
 __all__ = ["repair_config", "repair_rotary", "rotary_misfit"]
 
+# model type → (field, the value its documented checkpoint sets, that checkpoint), for fields
+# transformers' default config leaves None although its forward needs them
+_CHECKPOINT_VALUES: dict[str, tuple[str, int, str]] = {
+    "deepseek_v2": ("num_experts_per_tok", 6, "deepseek-ai/DeepSeek-V2-Lite"),
+}
 _SLIDING = ("sliding_attention", "sliding_window", "local_attention", "chunked_attention")
 
 
@@ -87,9 +98,19 @@ def _unused_window(config: Any) -> list[str]:
     return notes
 
 
+def _checkpoint_value(config: Any) -> list[str]:
+    known = _CHECKPOINT_VALUES.get(getattr(config, "model_type", ""))
+    if known is None or getattr(config, known[0], 0) is not None:
+        return []
+    field, value, checkpoint = known
+    setattr(config, field, value)
+    return [f"{field}: {value} (unset in this config, and its forward needs it; {checkpoint}, "
+            "the checkpoint transformers' default config names, sets it)"]
+
+
 def repair_config(config: Any) -> list[str]:
     """Repair ``config`` in place where its own model cannot run it; a note per repair."""
-    return [*_no_cache(config), *_unused_window(config)]
+    return [*_no_cache(config), *_unused_window(config), *_checkpoint_value(config)]
 
 
 def _head_dim(config: Any) -> int | None:
