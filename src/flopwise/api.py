@@ -129,7 +129,7 @@ def profile(
     formulas = registry or builtin_registry()
 
     def capture() -> Capture:
-        scope = ModuleScope(walk.names)
+        scope = ModuleScope(walk.names, backward=backward)
         tracker = MemoryTracker(scope, keep_saved=backward) if memory else None
         watchers = (*observers, tracker) if tracker is not None else tuple(observers)
         return Capture(scope, CountingMode(formulas, scope, watchers), tracker)

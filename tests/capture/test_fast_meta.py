@@ -169,3 +169,30 @@ def test_the_cache_is_bounded():
     out = cache.run(aten.mm.default, (_tensor((2, 5), device="meta"),
                                       _tensor((5, 1), device="meta")), {})
     assert out.shape == (2, 1) and cache.hits == 0      # (2, 5) was dropped when the cache filled
+
+
+def test_calls_share_a_key_only_when_their_arguments_metadata_are_equal():
+    from flopwise.capture.fast_meta import _call_key
+
+    add = torch.ops.aten.add.Tensor
+    x, y = torch.empty(2, 3, device="meta"), torch.empty(2, 3, device="meta")
+    same = [_call_key(add, (x, y), {}), _call_key(add, (y, x), {})]
+    assert same[0] == same[1] and hash(same[0]) == hash(same[1])
+    # one argument's metadata, or the way the arguments are passed, changes the key
+    different = [
+        _call_key(add, (x, y), {}),
+        _call_key(add, (x, torch.empty(3, 2, device="meta").t()), {}),   # strides (1, 2)
+        _call_key(add, (x, torch.empty(2, 3, device="meta", dtype=torch.half)), {}),
+        _call_key(add, (x, y), {"alpha": 2}),
+        _call_key(add, (x, y, 2), {}),
+        _call_key(add, (x, y), {"alpha": 2.0}),          # 2 and 2.0 are equal, not alike
+        _call_key(add, (x, [2, 3]), {}),                 # a list of x's sizes
+        _call_key(add, (x, (2, 3)), {}),
+        _call_key(add, (x, [[2, 3]]), {}),
+        _call_key(add, (x, [2], 3), {}),
+        _call_key(torch.ops.aten.sub.Tensor, (x, y), {}),
+    ]
+    assert None not in different
+    assert len(set(different)) == len(different)
+    assert _call_key(add, (torch.empty(2, 3), y), {}) is None   # a real tensor: not cached
+    assert _call_key(add, (x, object()), {}) is None           # a value with no signature

@@ -164,6 +164,50 @@ def _signature(value: Any) -> Any:
     raise TypeError(f"no metadata signature for {kind.__name__}")
 
 
+def _flatten(value: Any, parts: list[Any]) -> None:
+    """Append ``value``'s metadata to the flat key ``parts`` (raises ``TypeError`` if it has
+    none): a tensor adds its shape, strides and dtype, a scalar its type and value, a list or
+    tuple ``(type, length)`` and then its items. The first entry of each part tells which kind
+    it is (a ``torch.Size``, a type, a ``(type, length)`` pair, or a keyword's name), so two
+    calls share a key only when their arguments' metadata are equal."""
+    kind = type(value)
+    if kind in _PLAIN:
+        if not value.is_meta:
+            raise TypeError("not a meta tensor")
+        parts += (value.shape, value.stride(), value.dtype)
+    elif kind in _SCALAR_TYPES:
+        parts += (kind, value)
+    elif kind is list or kind is tuple:
+        parts.append((kind, len(value)))
+        for item in value:
+            _flatten(item, parts)
+    elif isinstance(value, _SCALARS):
+        parts += (kind, value)
+    else:
+        raise TypeError(f"no metadata signature for {kind.__name__}")
+
+
+def _call_key(func: Any, args: tuple, kwargs: dict) -> tuple[Any, ...] | None:
+    """The cache key of a call: the op, the default dtype and its arguments' metadata, flat
+    (see :func:`_flatten`); ``None`` when an argument has no metadata signature."""
+    parts: list[Any] = [func, torch.get_default_dtype()]
+    try:
+        for value in args:   # the common cases inline: a meta tensor, a scalar
+            kind = type(value)
+            if kind in _PLAIN and value.is_meta:
+                parts += (value.shape, value.stride(), value.dtype)
+            elif kind in _SCALAR_TYPES:
+                parts += (kind, value)
+            else:
+                _flatten(value, parts)
+        for name, value in kwargs.items():
+            parts.append(name)
+            _flatten(value, parts)
+    except TypeError:
+        return None
+    return tuple(parts)
+
+
 class Slot:
     """What the cache knows of one call signature (the op, the default dtype, the arguments'
     metadata): its outputs' metadata, once seen, and what the counting mode recorded for it."""
@@ -190,10 +234,8 @@ class MetaCache:
     def slot(self, func: Any, args: tuple, kwargs: dict) -> Slot | None:
         """The slot of this call's signature (new if unseen); ``None`` when an argument is not
         a plain meta tensor or a plain value (lists of them included)."""
-        try:
-            key = (func, torch.get_default_dtype(), _signature(args),
-                   _signature(tuple(kwargs.items())) if kwargs else ())
-        except TypeError:
+        key = _call_key(func, args, kwargs)
+        if key is None:
             return None
         found = self._seen.get(key)
         if found is None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -161,10 +160,16 @@ def _unique(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def bytes_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
-    totals: Counter[str] = Counter()
+    """Bytes per dtype name, in the order the dtypes first occur.
+
+    >>> bytes_by_dtype([torch.ones(3), torch.ones(2, dtype=torch.int8), torch.ones(1)])
+    {'float32': 16, 'int8': 2}
+    """
+    totals: dict[torch.dtype, int] = {}
     for tensor in tensors:
-        totals[str(tensor.dtype).removeprefix("torch.")] += tensor.numel() * tensor.element_size()
-    return dict(totals)
+        dtype = tensor.dtype
+        totals[dtype] = totals.get(dtype, 0) + tensor.numel() * tensor.element_size()
+    return {str(dtype).removeprefix("torch."): size for dtype, size in totals.items()}
 
 
 def all_tensors(walk: Walk, positional: tuple, keyword: dict) -> Iterator[torch.Tensor]:
@@ -465,6 +470,7 @@ def _run(model: Any, walk: Walk, positional: tuple[Any, ...], keyword: dict[str,
     """The call itself, on whatever tensors it is given (shadows take ``stand_in``'s device
     paths); returns the inputs as run."""
     scope, mode, tracker = watched.scope, watched.mode, watched.tracker
+    scope.stand_in = stand_in
     with preserved_state(walk.buffers):
         scope.install()
         try:

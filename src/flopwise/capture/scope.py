@@ -2,25 +2,33 @@
 backward.
 
 Forward: the global forward hooks of :class:`~flopwise.capture.hooks.HookStack` push and pop
-the module's name (the pop also when forward raises). Each push and pop also records the
-autograd sequence number at that moment. Every autograd node created in forward takes the next
-sequence number, so during backward the node being executed
+the module's name (the pop also when forward raises). When the run has a backward, each push
+and pop also records the autograd sequence number at that moment. Every autograd node created
+in forward takes the next sequence number, so during backward the node being executed
 (``torch._C._current_autograd_node()``) maps back, through those marks, to the innermost module
 that was running when the node was created. Nothing is attached to the user's modules or
 tensors.
+
+On shadows, the same hooks let the stand-in mode (:mod:`flopwise.capture.stand_in`) step off
+the torch-function stack while a plain ``torch.nn`` leaf runs with no hooks of its own and no
+other global hooks, and put it back when the leaf returns or raises.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.nn.modules import module as _module
 from torch.utils._pytree import tree_leaves
 
 from flopwise.capture.events import Phase
 from flopwise.capture.hooks import HookStack
+
+if TYPE_CHECKING:
+    from flopwise.capture.stand_in import StandIn
 
 __all__ = ["ModuleScope"]
 
@@ -38,16 +46,30 @@ def _output_bytes(output: Any) -> int:
                    if isinstance(t, torch.Tensor))
 
 
+def _hookless(module: Any) -> bool:
+    """Whether no code but the module's own forward runs between this scope's global hooks: no
+    hooks of its own, and no other global ones."""
+    return (not module._forward_pre_hooks and not module._forward_hooks
+            and len(_module._global_forward_pre_hooks) == 1
+            and len(_module._global_forward_hooks) == 1)
+
+
 class ModuleScope(HookStack):
     """Tracks the innermost running module and the phase, for one profile run."""
 
-    def __init__(self, names: dict[int, str]) -> None:
+    def __init__(self, names: dict[int, str], backward: bool = True) -> None:
+        """``backward``: whether the run may have a backward to attribute (the sequence marks
+        are kept only then)."""
         super().__init__(names)
         self._mark_seq: list[int] = []
         self._mark_name: list[str] = []
+        self._marks = backward
         self.phase = Phase.FORWARD
         self.calls: Counter[str] = Counter()
         self.output_bytes: Counter[str] = Counter()
+        #: the shadows' stand-in mode, which steps aside while a plain torch.nn leaf runs
+        self.stand_in: StandIn | None = None
+        self._aside: int | None = None   # id of the module it stepped aside for
         self._mark()
 
     # -- hooks -----------------------------------------------------------------------------
@@ -60,12 +82,21 @@ class ModuleScope(HookStack):
 
     def entered(self, name: str, module: Any, args: Any) -> None:
         self.calls[name] += 1
-        self._mark()
+        if self._marks:
+            self._mark()
+        stand_in = self.stand_in
+        if (stand_in is not None and self._aside is None and _hookless(module)
+                and stand_in.step_aside(module)):
+            self._aside = id(module)
 
     def left(self, name: str, module: Any, output: Any) -> None:
+        if self._aside == id(module) and self.stand_in is not None:
+            self.stand_in.step_back()
+            self._aside = None
         if output is not None:
             self.output_bytes[name] += _output_bytes(output)
-        self._mark()
+        if self._marks:
+            self._mark()
 
     # -- queries -----------------------------------------------------------------------------
     def current(self) -> str:

@@ -15,7 +15,10 @@ lives on which attention kernel it would pick (``aten._fused_sdp_choice`` on emp
 same shapes, strides, dtypes and ``requires_grad``, with the counting mode switched off), and
 calls that kernel on the shadows; and it assigns Python scalars as the CPU and CUDA front end
 does, and builds ``torch.tensor`` on meta after a ``lift_fresh`` of its CPU value. Everything
-else passes straight through.
+else passes straight through; and while a plain ``torch.nn`` leaf (a convolution, a norm, an
+activation...) runs, the mode steps off the stack (:meth:`StandIn.step_aside`, driven by the
+module hooks of :class:`~flopwise.capture.scope.ModuleScope`), since passing each of its calls
+through a Python mode costs microseconds and reaches none of these paths.
 """
 
 from __future__ import annotations
@@ -34,6 +37,24 @@ _SETITEM = torch.Tensor.__setitem__
 _FLASH: int = torch.nn.attention.SDPBackend.FLASH_ATTENTION.value
 #: Python functions of torch that call attention inside (nn.MultiheadAttention's).
 _CALLERS = frozenset({torch.nn.functional.multi_head_attention_forward})
+
+
+_nn = torch.nn
+#: ``torch.nn`` leaf modules whose ``forward`` (torch 2.14) reaches none of the paths above: the
+#: stand-in steps off the torch-function stack while one of them runs (see
+#: :meth:`StandIn.step_aside`), so their calls skip the Python mode.
+_PLAIN_LEAVES = frozenset({
+    _nn.Conv1d, _nn.Conv2d, _nn.Conv3d, _nn.ConvTranspose1d, _nn.ConvTranspose2d,
+    _nn.ConvTranspose3d, _nn.Linear, _nn.Identity, _nn.Embedding,
+    _nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.LayerNorm, _nn.GroupNorm, _nn.RMSNorm,
+    _nn.Dropout, _nn.Dropout1d, _nn.Dropout2d, _nn.Dropout3d,
+    _nn.ReLU, _nn.ReLU6, _nn.LeakyReLU, _nn.PReLU, _nn.ELU, _nn.SELU, _nn.CELU, _nn.GELU,
+    _nn.SiLU, _nn.Mish, _nn.Hardswish, _nn.Hardsigmoid, _nn.Hardtanh, _nn.Sigmoid, _nn.Tanh,
+    _nn.Softplus, _nn.Softmax, _nn.LogSoftmax,
+    _nn.MaxPool1d, _nn.MaxPool2d, _nn.MaxPool3d, _nn.AvgPool1d, _nn.AvgPool2d, _nn.AvgPool3d,
+    _nn.AdaptiveAvgPool1d, _nn.AdaptiveAvgPool2d, _nn.AdaptiveAvgPool3d,
+    _nn.AdaptiveMaxPool1d, _nn.AdaptiveMaxPool2d, _nn.AdaptiveMaxPool3d, _nn.Flatten,
+})
 
 
 class StandIn(TorchFunctionMode):
@@ -57,6 +78,23 @@ class StandIn(TorchFunctionMode):
             with self:
                 return torch.overrides.redispatch_function(func, types, args, kwargs)
         return func(*args, **kwargs)
+
+    # -- stepping aside ---------------------------------------------------------------------
+    def step_aside(self, module: Any) -> bool:
+        """Leave the torch-function stack for a call of ``module`` when it is one of the plain
+        ``torch.nn`` leaves (its own type, not a subclass) and the stand-in is the innermost
+        mode; the caller puts it back with :meth:`step_back` when the call ends (also when it
+        raised) and must make sure no other code (hooks) runs meanwhile."""
+        if type(module) not in _PLAIN_LEAVES:
+            return False
+        depth = torch._C._len_torch_function_stack()
+        if depth == 0 or torch._C._get_function_stack_at(depth - 1) is not self:
+            return False
+        torch._C._pop_torch_function_stack()
+        return True
+
+    def step_back(self) -> None:
+        torch._C._push_on_torch_function_stack(self)
 
     # -- attention --------------------------------------------------------------------------
     def _attention(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
