@@ -5,7 +5,9 @@
 1. real ResNet-50, MobileNetV3-Large and ViT-B/16 (random weights, batch 1, 224 px) on the CPU,
    one thread: ``flopwise.profile(model, x)`` (the default: meta shadows, nothing computed) ÷
    one forward under ``torch.no_grad()`` (targets ≤ 0.3×, ≤ 1.0×, ≤ 0.3×); beside it, the same
-   ratio for ``execute="always"`` (a real run, the old default) and ``fake=True``. Medians of
+   ratio for ``execute="always"`` (a real run, the old default) and ``fake=True``; the count
+   against a forward in the same grad mode (both with grad enabled, both under ``no_grad``:
+   a count with grad enabled also records autograd's own clones and detaches). Medians of
    interleaved runs after a warm-up, so load changes hit every side alike; and the first count
    in the process, before the metadata cache knows the model's kernels (cold);
 2. a real, randomly initialised 1.1B-parameter Llama-style model (TinyLlama-1.1B's shape: 22
@@ -74,9 +76,15 @@ def vision_ratios(name: str, repeats: int) -> dict[str, float]:
         with torch.no_grad():
             model(x)
 
+    def shadow_no_grad() -> None:
+        with torch.no_grad():
+            flopwise.profile(model, x)
+
     t = interleaved_medians({
         "forward": forward,
+        "forward_grad": lambda: model(x),
         "shadow": lambda: flopwise.profile(model, x),
+        "shadow_no_grad": shadow_no_grad,
         "always": lambda: flopwise.profile(model, x, execute="always"),
         "fake": lambda: flopwise.profile(model, x, fake=True),
     }, repeats)
@@ -162,13 +170,15 @@ def main() -> None:
             f"{t['fake'] / t['forward']:.2f}×; the first count in the process (torch's Python "
             f"meta kernels, before the metadata cache has them) {t['shadow:first'] * 1e3:.0f} ms "
             f"= {t['shadow:first'] / t['forward']:.2f}×")
+        lines.append(
+            f"  the same grad mode on both sides: count ÷ forward with grad enabled (autograd "
+            f"records on both) {t['shadow'] / t['forward_grad']:.2f}×, both under no_grad "
+            f"{t['shadow_no_grad'] / t['forward']:.2f}×")
         if name in peers:
             peer, peer_ratio = peers[name]
             lines.append(f"  fastest peer ({DOCS.name}, all need a forward): {peer} "
                          f"{peer_ratio:.2f}×; flopwise takes {ratio / peer_ratio:.2f}× its time")
-        print(lines[-2] if name in peers else lines[-1], flush=True)
-        if name in peers:
-            print(lines[-1], flush=True)
+        print("\n".join(lines[-3:] if name in peers else lines[-2:]), flush=True)
     if not args.skip_llama:
         for line in llama(args.skip_llama_forward):
             lines.append(line)
