@@ -14,7 +14,20 @@ __all__ = [
     "MissingExtraError",
     "UnsupportedOpsError",
     "ConfigError",
+    "first_line",
 ]
+
+
+def first_line(error: BaseException) -> str:
+    r"""The error's type and the first line of its message, for a one-line explanation.
+
+    >>> first_line(ValueError("bad shape.\nmore detail"))
+    'ValueError: bad shape'
+    >>> first_line(KeyError())
+    'KeyError'
+    """
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
 
 
 class FlopwiseError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from flopwise.errors import first_line
 from flopwise.models.hf_defaults import default_config_fault
 
 if TYPE_CHECKING:
@@ -82,8 +83,7 @@ def describe_failure(error: BaseException, trace: CallTrace, device: str, spec: 
     fault = default_config_fault(spec, error)
     if fault:
         return fault
-    lines = str(error).strip().splitlines()
-    reason = f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
+    reason = first_line(error)
     where = trace.innermost
     if where is None:
         text = f"the model failed outside any module's forward: {reason}"

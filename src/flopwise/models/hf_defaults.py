@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flopwise.errors import first_line
+
 __all__ = ["DefaultFault", "DEFAULT_FAULTS", "default_config_fault"]
 
 
@@ -74,8 +76,7 @@ def default_config_fault(spec: str, error: BaseException) -> str:
     table knows why that config fails this way; empty otherwise."""
     model_type = spec.removeprefix("hf:") if spec.startswith("hf:") else ""
     fault = DEFAULT_FAULTS.get(model_type)
-    lines = str(error).strip().splitlines()
-    first = f"{type(error).__name__}: {lines[0].rstrip('.')}" if lines else type(error).__name__
+    first = first_line(error)
     if fault is None or not re.search(fault.error, first, re.IGNORECASE):
         return ""
     return (f"{spec}: transformers' default config is invalid for its own forward: {fault.why} "
