@@ -1,15 +1,18 @@
 """Counting on shadows vs one plain forward pass (issue 18, must-show 2), measured in one run.
 
-    python bench/shadow_speed.py [--repeats 7] [--skip-llama-forward] [--write-docs]
+    python bench/shadow_speed.py [--repeats 21] [--skip-llama] [--skip-llama-forward] [--write-docs]
 
 1. real ResNet-50, MobileNetV3-Large and ViT-B/16 (random weights, batch 1, 224 px) on the CPU,
    one thread: ``flopwise.profile(model, x)`` (the default: meta shadows, nothing computed) ÷
    one forward under ``torch.no_grad()`` (targets ≤ 0.3×, ≤ 1.0×, ≤ 0.3×); beside it, the same
    ratio for ``execute="always"`` (a real run, the old default) and ``fake=True``; the count
    against a forward in the same grad mode (both with grad enabled, both under ``no_grad``:
-   a count with grad enabled also records autograd's own clones and detaches). Medians of
-   interleaved runs after a warm-up, so load changes hit every side alike; and the first count
-   in the process, before the metadata cache knows the model's kernels (cold);
+   a count with grad enabled also records autograd's own clones and detaches). Each ratio is
+   measured in rounds of its own after a warm-up, the two sides run side by side in
+   alternating order (:class:`Pairs`), and is the median of the rounds' ratios: this machine's
+   speed changes by up to 2× from one second to the next, which hits both sides of a round
+   alike; and the first count in the process, before the metadata cache knows the model's
+   kernels (cold);
 2. a real, randomly initialised 1.1B-parameter Llama-style model (TinyLlama-1.1B's shape: 22
    layers, hidden 2048) at 2,048 tokens: the counting call once (target < 10 s) and its forward
    once (skip it with ``--skip-llama-forward``; minutes on one thread). Built cheaply: on meta,
@@ -46,28 +49,38 @@ DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- shadow-speed:begin -->", "<!-- shadow-speed:end -->"
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function; ``<name>:first`` is its first (warm-up) call and
-    ``<name>:cpu`` its median CPU time (``time.process_time``: on a loaded machine the wall
-    clock also counts the time other processes hold the core)."""
-    first: dict[str, float] = {}
-    for name, fn in fns.items():
-        start = time.perf_counter()
-        fn()
-        first[f"{name}:first"] = time.perf_counter() - start
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    cpu: dict[str, list[float]] = {f"{name}:cpu": [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            fn()
-            times[name].append(time.perf_counter() - start)
-            cpu[f"{name}:cpu"].append(time.process_time() - start_cpu)
-    return {**first, **{name: statistics.median(values)
-                        for name, values in (*times.items(), *cpu.items())}}
+class Pairs:
+    """Two functions timed side by side: ``repeats`` rounds, each running both once, in
+    alternating order (A B, B A, ...), so that a change of the machine's speed (here the same
+    code runs up to twice as fast from one second to the next) hits both sides of a round
+    alike. The ratio is the median of the rounds' ratios."""
+
+    def __init__(self, a: Callable[[], object], b: Callable[[], object], repeats: int) -> None:
+        self.a: list[float] = []
+        self.b: list[float] = []
+        self.a_cpu: list[float] = []
+        self.b_cpu: list[float] = []
+        for index in range(repeats):
+            order = ((a, self.a, self.a_cpu), (b, self.b, self.b_cpu))
+            for fn, wall, cpu in order if index % 2 == 0 else order[::-1]:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn()
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+
+    def ratio(self) -> float:
+        """Median over the rounds of b's time ÷ a's."""
+        return statistics.median(b / a for a, b in zip(self.a, self.b))
+
+    def cpu_ratio(self) -> float:
+        return statistics.median(b / a for a, b in zip(self.a_cpu, self.b_cpu) if a > 0)
 
 
 def vision_ratios(name: str, repeats: int) -> dict[str, float]:
+    """The ratios of one vision model: the count (the default, on shadows) against one forward
+    under no_grad in ``repeats`` rounds; then, each in rounds of its own so that none disturbs
+    the main pairs (a real or fake run allocates and frees hundreds of MB), the same grad mode
+    on both sides, ``execute="always"`` and ``fake=True`` (a third as many rounds)."""
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval()
     x = torch.randn(1, 3, 224, 224)
@@ -76,20 +89,31 @@ def vision_ratios(name: str, repeats: int) -> dict[str, float]:
         with torch.no_grad():
             model(x)
 
-    def shadow_no_grad() -> None:
+    def count() -> None:
+        flopwise.profile(model, x)
+
+    def count_no_grad() -> None:
         with torch.no_grad():
             flopwise.profile(model, x)
 
-    t = interleaved_medians({
-        "forward": forward,
-        "forward_grad": lambda: model(x),
-        "shadow": lambda: flopwise.profile(model, x),
-        "shadow_no_grad": shadow_no_grad,
-        "always": lambda: flopwise.profile(model, x, execute="always"),
-        "fake": lambda: flopwise.profile(model, x, fake=True),
-    }, repeats)
+    start = time.perf_counter()
+    count()   # the first count in the process: torch's Python meta kernels, once each
+    first = time.perf_counter() - start
+    for fn in (forward, count, lambda: model(x)):   # warm-up
+        fn()
+    main = Pairs(forward, count, repeats)
+    few = max(3, repeats // 3)
+    result = {
+        "forward": statistics.median(main.a), "shadow": statistics.median(main.b),
+        "ratio": main.ratio(), "cpu_ratio": main.cpu_ratio(), "first": first,
+        "grad_ratio": Pairs(lambda: model(x), count, repeats).ratio(),
+        "no_grad_ratio": Pairs(forward, count_no_grad, repeats).ratio(),
+        "always_ratio": Pairs(forward, lambda: flopwise.profile(model, x, execute="always"),
+                              few).ratio(),
+        "fake_ratio": Pairs(forward, lambda: flopwise.profile(model, x, fake=True), few).ratio(),
+    }
     assert flopwise.profile(model, x).run.executed == "shadow"
-    return t
+    return result
 
 
 def tiny_llama() -> torch.nn.Module:
@@ -148,7 +172,7 @@ def fastest_peers() -> dict[str, tuple[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--skip-llama-forward", action="store_true")
     parser.add_argument("--skip-llama", action="store_true")
     parser.add_argument("--write-docs", action="store_true",
@@ -156,24 +180,26 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     lines = [f"{time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load "
-             f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}, median of "
-             f"{args.repeats} interleaved runs; ratios to one forward under no_grad"]
+             f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}; each ratio the "
+             f"median of {args.repeats} rounds' ratios (count and forward side by side, in "
+             f"alternating order); ms are medians; the main ratio is to a forward under "
+             f"no_grad"]
     peers = fastest_peers()
     for name, target in MODELS.items():
         t = vision_ratios(name, args.repeats)
-        ratio = t["shadow"] / t["forward"]
+        ratio = t["ratio"]
         lines.append(
             f"{name}: forward {t['forward'] * 1e3:.0f} ms; count on shadows "
-            f"{t['shadow'] * 1e3:.0f} ms = {ratio:.2f}× ({'≤' if ratio <= target else '>'} "
-            f"{target}× target; in CPU time {t['shadow:cpu'] / t['forward:cpu']:.2f}×); always "
-            f"{t['always'] / t['forward']:.2f}×, fake "
-            f"{t['fake'] / t['forward']:.2f}×; the first count in the process (torch's Python "
-            f"meta kernels, before the metadata cache has them) {t['shadow:first'] * 1e3:.0f} ms "
-            f"= {t['shadow:first'] / t['forward']:.2f}×")
+            f"{t['shadow'] * 1e3:.0f} ms; count ÷ forward {ratio:.2f}× "
+            f"({'≤' if ratio <= target else '>'} {target}× target; in CPU time "
+            f"{t['cpu_ratio']:.2f}×); always {t['always_ratio']:.2f}×, fake "
+            f"{t['fake_ratio']:.2f}×; the first count in the process (torch's Python meta "
+            f"kernels, before the metadata cache has them) {t['first'] * 1e3:.0f} ms "
+            f"= {t['first'] / t['forward']:.2f}×")
         lines.append(
             f"  the same grad mode on both sides: count ÷ forward with grad enabled (autograd "
-            f"records on both) {t['shadow'] / t['forward_grad']:.2f}×, both under no_grad "
-            f"{t['shadow_no_grad'] / t['forward']:.2f}×")
+            f"records on both) {t['grad_ratio']:.2f}×, both under no_grad "
+            f"{t['no_grad_ratio']:.2f}×")
         if name in peers:
             peer, peer_ratio = peers[name]
             lines.append(f"  fastest peer ({DOCS.name}, all need a forward): {peer} "

@@ -6,7 +6,6 @@ under several names is listed once, under its first name, and its parameters cou
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +20,10 @@ def parent_name(name: str) -> str | None:
     if name == "":
         return None
     return name.rpartition(".")[0]
+
+
+def _depth(node: ModuleNode) -> int:
+    return node.depth
 
 
 def _add(a: Cost, b: Cost) -> Cost:
@@ -83,17 +86,28 @@ class ModuleTree:
         self._aggregate(events)
 
     def _existing_parent(self, name: str) -> str | None:
-        parent = parent_name(name)
-        while parent is not None and parent not in self.nodes:
-            parent = parent_name(parent)
+        if name == "":
+            return None
+        parent = name.rpartition(".")[0]
+        while parent not in self.nodes:
+            parent = parent.rpartition(".")[0]   # "" (the root) is always there
         return parent
 
     def _aggregate(self, events: Iterable[OpEvent]) -> None:
-        sums: dict[tuple[str, Phase], list[int]] = {}   # plain ints: no Cost per event
+        """Self costs from the events; inclusive costs and parameters bottom-up. Sums are plain
+        ints, and a node gets a new :class:`Cost` per phase only where it has children."""
+        nodes = self.nodes
+        sums: dict[str, dict[Phase, list[int]]] = {}
+        ops: dict[str, int] = {}
         for event in events:
-            total = sums.get((event.module, event.phase))
+            phases = sums.get(event.module)
+            if phases is None:
+                phases = sums[event.module] = {}
+                ops[event.module] = 0
+            ops[event.module] += 1
+            total = phases.get(event.phase)
             if total is None:
-                total = sums[(event.module, event.phase)] = [0, 0, 0, 0, 0, 0]
+                total = phases[event.phase] = [0, 0, 0, 0, 0, 0]
             cost = event.cost
             total[0] += cost.macs
             total[1] += cost.dot_outputs
@@ -101,38 +115,37 @@ class ModuleTree:
             total[3] += cost.elementwise
             total[4] += cost.bytes_read or 0
             total[5] += cost.bytes_written or 0
-            self.nodes[event.module].ops += 1
-        own: dict[str, dict[Phase, Cost]] = defaultdict(dict)
-        for (name, phase), total in sums.items():
-            own[name][phase] = Cost(*total)
-        for name, costs in own.items():
-            self.nodes[name].self_cost = costs
-        for node in self._post_order():
-            inclusive = dict(node.self_cost)
+        for name, phases in sums.items():
+            node = nodes[name]
+            node.self_cost = {phase: Cost(*total) for phase, total in phases.items()}
+            node.ops += ops[name]
+        # children before parents: a parent's name is a prefix of its children's, so deeper
+        inclusive_sums: dict[str, dict[Phase, list[int]]] = {}
+        for node in sorted(nodes.values(), key=_depth, reverse=True):
             params, trainable = node.own_params, node.own_trainable
-            node.ran = node.calls > 0
-            for child_name in node.children:
-                child = self.nodes[child_name]
-                node.ran = node.ran or child.ran
-                for phase, cost in child.inclusive_cost.items():
-                    inclusive[phase] = _add(inclusive.get(phase, ZERO_COST), cost)
-                params += child.params
-                trainable += child.trainable_params
-            node.inclusive_cost = inclusive
+            ran = node.calls > 0
+            own = sums.get(node.name, {})
+            if not node.children:
+                node.inclusive_cost = dict(node.self_cost)
+                inclusive_sums[node.name] = own
+            else:
+                totals = {phase: list(total) for phase, total in own.items()}
+                for child_name in node.children:
+                    child = nodes[child_name]
+                    ran = ran or child.ran
+                    params += child.params
+                    trainable += child.trainable_params
+                    for phase, child_total in inclusive_sums.pop(child_name).items():
+                        total = totals.get(phase)
+                        if total is None:
+                            totals[phase] = list(child_total)
+                        else:
+                            for index in range(6):
+                                total[index] += child_total[index]
+                node.inclusive_cost = {phase: Cost(*total) for phase, total in totals.items()}
+                inclusive_sums[node.name] = totals
+            node.ran = ran
             node.params, node.trainable_params = params, trainable
-
-    def _post_order(self) -> Iterator[ModuleNode]:
-        order: list[ModuleNode] = []
-        stack = [("", False)]
-        while stack:
-            name, expanded = stack.pop()
-            node = self.nodes[name]
-            if expanded:
-                order.append(node)
-                continue
-            stack.append((name, True))
-            stack.extend((child, False) for child in reversed(node.children))
-        return iter(order)
 
     @property
     def root(self) -> ModuleNode:

@@ -10,7 +10,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import flopwise
-from flopwise.capture.stand_in import _CALLERS, _PLAIN_LEAVES, _SDPA, _SETITEM
+from flopwise.capture.stand_in import _CALLERS, _SDPA, _SETITEM, PLAIN_LEAVES
 
 #: one instance and one input per plain leaf type
 LEAVES = {
@@ -87,7 +87,7 @@ def _case(kind: type) -> tuple[nn.Module, torch.Tensor]:
 
 
 def test_every_plain_leaf_has_a_case():
-    assert set(LEAVES) == _PLAIN_LEAVES
+    assert set(LEAVES) == PLAIN_LEAVES
 
 
 @pytest.mark.parametrize("kind", sorted(LEAVES, key=lambda kind: kind.__name__),

@@ -41,15 +41,16 @@ __all__ = ["FAST_META", "SHARED", "MetaCache", "Slot", "all_meta"]
 aten = torch.ops.aten
 _STATS_UPCAST = (torch.float16, torch.bfloat16)
 _PLAIN = (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer)  # not fake or other subclasses
+_META = torch.device("meta")
 
 
 def _like(x: torch.Tensor) -> torch.Tensor:
-    return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
+    return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=_META)
 
 
 def _stats(x: torch.Tensor, training: bool) -> torch.Tensor:
     dtype = torch.float32 if x.dtype in _STATS_UPCAST else x.dtype
-    return torch.empty((x.shape[1] if training else 0,), dtype=dtype, device="meta")
+    return torch.empty((x.shape[1] if training else 0,), dtype=dtype, device=_META)
 
 
 def _batch_norm(x: torch.Tensor, weight: Any, bias: Any, mean: Any, var: Any, training: bool,
@@ -188,16 +189,22 @@ def _flatten(value: Any, parts: list[Any]) -> None:
 
 
 def _call_key(func: Any, args: tuple, kwargs: dict) -> tuple[Any, ...] | None:
-    """The cache key of a call: the op, the default dtype and its arguments' metadata, flat
-    (see :func:`_flatten`); ``None`` when an argument has no metadata signature."""
-    parts: list[Any] = [func, torch.get_default_dtype()]
+    """The cache key of a call: the op (by id: torch's ``OpOverload.__hash__`` is Python code;
+    :class:`MetaCache` keeps every op it keys alive), the default dtype and its arguments'
+    metadata, flat (see :func:`_flatten`); ``None`` when an argument has no metadata
+    signature."""
+    parts: list[Any] = [id(func), torch.get_default_dtype()]
     try:
-        for value in args:   # the common cases inline: a meta tensor, a scalar
+        for value in args:   # the common cases inline: a meta tensor, a scalar, a list of ints
             kind = type(value)
             if kind in _PLAIN and value.is_meta:
                 parts += (value.shape, value.stride(), value.dtype)
             elif kind in _SCALAR_TYPES:
                 parts += (kind, value)
+            elif kind is list and _ints(value):
+                # one part, (list, (ints...)): unlike any part _flatten writes (a list's header
+                # is (type, length))
+                parts.append((list, tuple(value)))
             else:
                 _flatten(value, parts)
         for name, value in kwargs.items():
@@ -206,6 +213,14 @@ def _call_key(func: Any, args: tuple, kwargs: dict) -> tuple[Any, ...] | None:
     except TypeError:
         return None
     return tuple(parts)
+
+
+def _ints(values: list[Any]) -> bool:
+    """Whether every item is an ``int`` (not a bool, a float or a SymInt)."""
+    for value in values:  # noqa: SIM110 (a loop: all() over a generator costs more per call)
+        if type(value) is not int:
+            return False
+    return True
 
 
 class Slot:
@@ -226,6 +241,7 @@ class MetaCache:
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
         self._kinds: dict[Any, str | None] = {}
+        self._ops: dict[int, Any] = {}
         self._seen: dict[Any, Slot] = {}
         self._pointwise: set[Any] = set()
         self._pointwise_seen: dict[Any, Any] = {}
@@ -242,6 +258,7 @@ class MetaCache:
             if len(self._seen) >= self.limit:
                 self._seen.clear()
             found = self._seen[key] = Slot()
+            self._ops.setdefault(id(func), func)   # the key holds its id: keep it alive
         return found
 
     def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
@@ -308,7 +325,7 @@ class MetaCache:
             self.hits += 1
             if found == _INPLACE:
                 return args[0]
-            return torch.empty_strided(first.shape, first.stride(), dtype=found, device="meta")
+            return torch.empty_strided(first.shape, first.stride(), dtype=found, device=_META)
         out = func(*args, **kwargs)
         if len(self._pointwise_seen) >= self.limit:
             self._pointwise_seen.clear()
@@ -329,7 +346,7 @@ def _metadata(tensor: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], t
 
 
 def _empty(shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+    return torch.empty_strided(shape, stride, dtype=dtype, device=_META)
 
 
 def _remember(kind: str, out: Any, args: tuple) -> Any:
@@ -347,6 +364,7 @@ def _remember(kind: str, out: Any, args: tuple) -> Any:
 def _rebuild(outputs: Any, args: tuple) -> Any:
     if outputs is _INPLACE:
         return args[0]
-    if isinstance(outputs, list):
-        return tuple(_empty(*meta) for meta in outputs)
-    return _empty(*outputs)
+    if type(outputs) is list:
+        return tuple([_empty(*meta) for meta in outputs])
+    shape, stride, dtype = outputs
+    return torch.empty_strided(shape, stride, dtype=dtype, device=_META)

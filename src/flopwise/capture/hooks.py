@@ -62,15 +62,20 @@ class HookStack:
         name = self.names.get(id(module))
         if name is None or not self.active():
             return
+        self._pop(name)
+        self.left(name, module, output)
+
+    def _pop(self, name: str) -> None:
+        """Pop ``name``: the innermost entry, or (a forward raised inside it) the innermost
+        entry for it and everything above."""
         running = self.running
         if running and running[-1] == name:
             running.pop()
-        else:   # pop the innermost entry for this module (a forward raised inside it)
-            for index in range(len(running) - 1, -1, -1):
-                if running[index] == name:
-                    del running[index:]
-                    break
-        self.left(name, module, output)
+            return
+        for index in range(len(running) - 1, -1, -1):
+            if running[index] == name:
+                del running[index:]
+                break
 
     def install(self) -> None:
         """Register the global hooks (undone by :meth:`remove`, always in a ``finally``)."""

@@ -11,9 +11,9 @@ import torch
 from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopwise.capture.events import OpEvent, Status
+from flopwise.capture.events import OpEvent, Phase, Status
 from flopwise.capture.fast_meta import FAST_META, SHARED, all_meta
-from flopwise.capture.scope import ModuleScope
+from flopwise.capture.scope import ROOT, ModuleScope
 from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
 from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
@@ -142,57 +142,62 @@ class CountingMode(TorchDispatchMode):
         self.events: list[OpEvent] = []
         self.decomposed: Counter[str] = Counter()
         self.formula_errors: dict[str, str] = {}
-        self._entries: dict[Any, tuple[Entry | None, str]] = {}
+        #: id(op) -> (op, entry, name, cost-free view); the op is kept so its id stays its own
+        self._entries: dict[int, tuple[Any, Entry | None, str, bool]] = {}
         self._via: list[str] = []
         self._saw_dtensor = False
         self._meta = SHARED
 
-    def _entry(self, func: Any) -> tuple[Entry | None, str]:
-        try:
-            return self._entries[func]
-        except KeyError:
+    def _entry(self, func: Any) -> tuple[Any, Entry | None, str, bool]:
+        """What the registry says of ``func``, looked up once per mode (by the op's id: torch's
+        ``OpOverload.__hash__`` is Python code)."""
+        info = self._entries.get(id(func))
+        if info is None:
             name = str(func)
             entry = self.registry.lookup(name)
             if entry is None and _is_view(func):
                 entry = _VIEW_ENTRY
-            self._entries[func] = (entry, name)
-            return entry, name
+            # a view (or another cost-free op that moves no data): its record is the same
+            # whatever the arguments, so it needs no metadata key
+            free = entry is not None and entry.kind is EntryKind.ZERO and not entry.moves_data
+            info = self._entries[id(func)] = (func, entry, name, free)
+        return info
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
-        if _has_dtensor(types):
+        if types not in _NO_DTENSOR and _has_dtensor(types):
             # DTensor desugars the op into what this rank runs (local ops and collectives),
             # which come back through this mode: count those, not the global op
             self._saw_dtensor = True
             return NotImplemented
-        kwargs = kwargs or {}
+        if kwargs is None:
+            kwargs = {}
         if self._saw_dtensor and _in_sharding_propagation():
             return func(*args, **kwargs)
-        entry, name = self._entry(func)
+        _, entry, name, free = self._entry(func)
+        meta = self._meta
         if entry is None:
             result = self._decompose(func, name, args, kwargs)
             if result is not NotImplemented:
                 return result
-        if entry is not None and entry.kind is EntryKind.ZERO and not entry.moves_data:
-            # a view (or another cost-free op that moves no data): its record is the same
-            # whatever the arguments, so no metadata key is needed
-            out = self._meta.run_in(None, func, args, kwargs)
+        elif free:
+            out = meta.run_in(None, func, args, kwargs)
             self._append(name, (entry, Status.ZERO, ZERO_COST, "none", (), (), None, None))
             for observer in self.observers:
                 observer.on_op(name, args, kwargs, out, self.events[-1])
             return out
-        slot = self._meta.slot(func, args, kwargs)
+        slot = meta.slot(func, args, kwargs)
         record = slot.record if slot is not None else None
         if record is not None and record[0] is entry:
             # this op with these arguments' metadata was counted before: the same record
-            out = self._meta.run_in(slot, func, args, kwargs)
+            out = meta.run_in(slot, func, args, kwargs)  # type: ignore[arg-type]
         else:
             fast = FAST_META.get(func)
             if fast is not None and all_meta(args, kwargs):
                 out = fast(*args, **kwargs)
                 if slot is not None:
-                    self._meta.remember(slot, func, out, args)
+                    meta.remember(slot, func, out, args)
             else:
-                out = self._meta.run_in(slot, func, args, kwargs)
+                out = meta.run_in(slot, func, args, kwargs)
             record = self._record(entry, args, kwargs, out)
             if slot is not None and record[-1] is None:
                 slot.record = record
@@ -255,6 +260,12 @@ class CountingMode(TorchDispatchMode):
         _, status, cost, dtype, in_shape, out_shape, error, comm = record
         if error is not None:
             self.formula_errors.setdefault(op, error)
-        self.events.append(OpEvent(op, self.scope.current(), self.scope.phase, status, cost,
-                                   dtype, self._via[-1] if self._via else None,
+        scope = self.scope
+        if scope.phase is Phase.FORWARD:   # scope.current(), inline: the common case
+            running = scope.running
+            module = running[-1] if running else ROOT
+        else:
+            module = scope.current()
+        self.events.append(OpEvent(op, module, scope.phase, status, cost, dtype,
+                                   self._via[-1] if self._via else None,
                                    in_shape, out_shape, comm))

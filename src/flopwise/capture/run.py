@@ -317,9 +317,11 @@ def _twin(tensor: torch.Tensor) -> torch.Tensor:
     else:
         shadow = torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype,
                                      device=_META)
-    if isinstance(tensor, torch.nn.Parameter):   # what Parameter() does for a plain tensor
+    # NB: by exact type (isinstance runs Parameter's Python __instancecheck__): can_shadow lets
+    # only plain tensors and parameters through
+    if type(tensor) is torch.nn.Parameter:   # what Parameter() does for a plain tensor
         return torch.Tensor._make_subclass(torch.nn.Parameter, shadow, tensor.requires_grad)
-    return shadow.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else shadow
+    return shadow.requires_grad_() if tensor.requires_grad else shadow
 
 
 def can_shadow(model: Any, walk: Walk, positional: tuple, keyword: dict) -> bool:
@@ -373,8 +375,11 @@ def shadowed(walk: Walk, positional: tuple, keyword: dict) -> Iterator[tuple[Wal
         return found
 
     try:
-        for table, key, value in walk.entries:
-            table[key] = twin(value)
+        for table, key, value in walk.entries:   # twin(value), inline: every entry is a tensor
+            found = twins.get(id(value))
+            if found is None:
+                found = twins[id(value)] = value if value.is_meta else _twin(value)
+            table[key] = found
         shadow_walk = Walk(walk.names, walk.nodes, [twin(p) for p in walk.params],
                            [twin(b) for b in walk.buffers], walk.modules)
         args, kwargs = torch.utils._pytree.tree_map(twin, (list(positional), keyword))

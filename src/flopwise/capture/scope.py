@@ -17,7 +17,6 @@ other global hooks, and put it back when the leaf returns or raises.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,6 +25,7 @@ from torch.utils._pytree import tree_leaves
 
 from flopwise.capture.events import Phase
 from flopwise.capture.hooks import HookStack
+from flopwise.capture.stand_in import PLAIN_LEAVES
 
 if TYPE_CHECKING:
     from flopwise.capture.stand_in import StandIn
@@ -33,17 +33,15 @@ if TYPE_CHECKING:
 __all__ = ["ModuleScope"]
 
 ROOT = ""
+_FORWARD = Phase.FORWARD
 
 
 def _output_bytes(output: Any) -> int:
-    """The bytes of the tensors in a module's output. Torch-function modes (the shadows'
-    :class:`~flopwise.capture.stand_in.StandIn`) are off while they are read: the hook runs
-    outside any op, and each ``numel`` through a Python mode costs microseconds."""
-    with torch._C.DisableTorchFunction():
-        if isinstance(output, torch.Tensor):  # the common case, without a pytree walk
-            return output.numel() * output.element_size()
-        return sum(t.numel() * t.element_size() for t in tree_leaves(output)
-                   if isinstance(t, torch.Tensor))
+    """The bytes of the tensors in a module's output."""
+    if type(output) is torch.Tensor:  # the common case, without a pytree walk
+        return output.numel() * output.element_size()
+    return sum(t.numel() * t.element_size() for t in tree_leaves(output)
+               if isinstance(t, torch.Tensor))
 
 
 def _hookless(module: Any) -> bool:
@@ -65,14 +63,14 @@ class ModuleScope(HookStack):
         self._mark_name: list[str] = []
         self._marks = backward
         self.phase = Phase.FORWARD
-        self.calls: Counter[str] = Counter()
-        self.output_bytes: Counter[str] = Counter()
+        self.calls: dict[str, int] = {}
+        self.output_bytes: dict[str, int] = {}
         #: the shadows' stand-in mode, which steps aside while a plain torch.nn leaf runs
         self.stand_in: StandIn | None = None
         self._aside: int | None = None   # id of the module it stepped aside for
         self._mark()
 
-    # -- hooks -----------------------------------------------------------------------------
+    # -- hooks (HookStack's, specialised: they run around every module call) -------------------
     def _mark(self) -> None:
         self._mark_seq.append(torch._C._autograd._get_sequence_nr())
         self._mark_name.append(self.running[-1] if self.running else ROOT)
@@ -80,21 +78,47 @@ class ModuleScope(HookStack):
     def active(self) -> bool:
         return self.phase is Phase.FORWARD
 
-    def entered(self, name: str, module: Any, args: Any) -> None:
-        self.calls[name] += 1
+    def _pre(self, module: Any, args: Any) -> None:
+        name = self.names.get(id(module))
+        if name is None or self.phase is not _FORWARD:
+            return
+        self.running.append(name)
+        calls = self.calls
+        calls[name] = calls.get(name, 0) + 1
         if self._marks:
             self._mark()
         stand_in = self.stand_in
-        if (stand_in is not None and self._aside is None and _hookless(module)
-                and stand_in.step_aside(module)):
+        if (stand_in is not None and self._aside is None and type(module) in PLAIN_LEAVES
+                and _hookless(module) and stand_in.step_aside(module)):
             self._aside = id(module)
 
-    def left(self, name: str, module: Any, output: Any) -> None:
+    def _post(self, module: Any, args: Any, output: Any) -> None:
+        name = self.names.get(id(module))
+        if name is None or self.phase is not _FORWARD:
+            return
+        running = self.running
+        if running and running[-1] == name:
+            running.pop()
+        else:
+            self._pop(name)
+        if output is not None:
+            sizes = self.output_bytes
+            aside = self._aside
+            # NB: read with no torch-function mode (the shadows' stand-in) on the stack: through
+            # a Python mode each numel costs microseconds. Still aside for a plain leaf; else
+            # switched off for the read
+            if aside is not None or not torch._C._len_torch_function_stack():
+                if type(output) is torch.Tensor:
+                    size = output.numel() * output.element_size()
+                else:
+                    size = _output_bytes(output)
+            else:
+                with torch._C.DisableTorchFunction():
+                    size = _output_bytes(output)
+            sizes[name] = sizes.get(name, 0) + size
         if self._aside == id(module) and self.stand_in is not None:
             self.stand_in.step_back()
             self._aside = None
-        if output is not None:
-            self.output_bytes[name] += _output_bytes(output)
         if self._marks:
             self._mark()
 

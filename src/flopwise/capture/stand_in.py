@@ -29,7 +29,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import _disable_current_modes
 
-__all__ = ["StandIn"]
+__all__ = ["PLAIN_LEAVES", "StandIn"]
 
 aten = torch.ops.aten
 _SDPA = torch._C._nn.scaled_dot_product_attention
@@ -43,7 +43,7 @@ _nn = torch.nn
 #: ``torch.nn`` leaf modules whose ``forward`` (torch 2.14) reaches none of the paths above: the
 #: stand-in steps off the torch-function stack while one of them runs (see
 #: :meth:`StandIn.step_aside`), so their calls skip the Python mode.
-_PLAIN_LEAVES = frozenset({
+PLAIN_LEAVES = frozenset({
     _nn.Conv1d, _nn.Conv2d, _nn.Conv3d, _nn.ConvTranspose1d, _nn.ConvTranspose2d,
     _nn.ConvTranspose3d, _nn.Linear, _nn.Identity, _nn.Embedding,
     _nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.LayerNorm, _nn.GroupNorm, _nn.RMSNorm,
@@ -64,6 +64,12 @@ class StandIn(TorchFunctionMode):
         super().__init__()
         self.device = device
         self._choices: dict[Any, int] = {}
+        self._depth = -1   # the torch-function stack's depth with this mode innermost
+
+    def __enter__(self) -> StandIn:
+        entered = super().__enter__()
+        self._depth = torch._C._len_torch_function_stack()
+        return entered  # type: ignore[no-any-return]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
@@ -85,10 +91,10 @@ class StandIn(TorchFunctionMode):
         ``torch.nn`` leaves (its own type, not a subclass) and the stand-in is the innermost
         mode; the caller puts it back with :meth:`step_back` when the call ends (also when it
         raised) and must make sure no other code (hooks) runs meanwhile."""
-        if type(module) not in _PLAIN_LEAVES:
+        if type(module) not in PLAIN_LEAVES:
             return False
-        depth = torch._C._len_torch_function_stack()
-        if depth == 0 or torch._C._get_function_stack_at(depth - 1) is not self:
+        # innermost: the stack is as deep as when the stand-in was pushed (or put back)
+        if torch._C._len_torch_function_stack() != self._depth:
             return False
         torch._C._pop_torch_function_stack()
         return True
