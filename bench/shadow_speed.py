@@ -1,13 +1,15 @@
 """Counting on shadows vs one plain forward pass (issue 18, must-show 2), measured in one run.
 
-    python bench/shadow_speed.py [--repeats 21] [--skip-llama] [--skip-llama-forward] [--write-docs]
+    python bench/shadow_speed.py [--repeats 21] [--models NAME ...] [--skip-llama]
+                                [--skip-llama-forward] [--write-docs]
 
 1. real ResNet-50, MobileNetV3-Large and ViT-B/16 (random weights, batch 1, 224 px) on the CPU,
    one thread: ``flopwise.profile(model, x)`` (the default: meta shadows, nothing computed) ÷
-   one forward under ``torch.no_grad()`` (targets ≤ 0.3×, ≤ 1.0×, ≤ 0.3×); beside it, the same
-   ratio for ``execute="always"`` (a real run, the old default) and ``fake=True``; the count
-   against a forward in the same grad mode (both with grad enabled, both under ``no_grad``:
-   a count with grad enabled also records autograd's own clones and detaches). Each ratio is
+   one forward ``model(x)``, both under ``torch.no_grad()`` as bench/peers times every tool
+   (targets ≤ 0.3×, ≤ 1.0×, ≤ 0.3×); beside it, both with grad enabled (autograd records on
+   both), and the count with grad enabled against the forward under no_grad (the count then
+   also records autograd's own clones and detaches); ``execute="always"`` (a real run, the old
+   default) and ``fake=True`` against the forward under no_grad. Each ratio is
    measured in rounds of its own after a warm-up, the two sides run side by side in
    alternating order (:class:`Pairs`), and is the median of the rounds' ratios: this machine's
    speed changes by up to 2× from one second to the next, which hits both sides of a round
@@ -60,6 +62,7 @@ class Pairs:
         self.b: list[float] = []
         self.a_cpu: list[float] = []
         self.b_cpu: list[float] = []
+        a(), b()   # warm-up
         for index in range(repeats):
             order = ((a, self.a, self.a_cpu), (b, self.b, self.b_cpu))
             for fn, wall, cpu in order if index % 2 == 0 else order[::-1]:
@@ -77,10 +80,12 @@ class Pairs:
 
 
 def vision_ratios(name: str, repeats: int) -> dict[str, float]:
-    """The ratios of one vision model: the count (the default, on shadows) against one forward
-    under no_grad in ``repeats`` rounds; then, each in rounds of its own so that none disturbs
-    the main pairs (a real or fake run allocates and frees hundreds of MB), the same grad mode
-    on both sides, ``execute="always"`` and ``fake=True`` (a third as many rounds)."""
+    """The ratios of one vision model, each measured in rounds of its own (a real or fake run
+    allocates and frees hundreds of MB, which would disturb the others): the count against one
+    forward both under no_grad (the main ratio: what bench/peers measures for every tool);
+    both with grad enabled; the count with grad enabled against the forward under no_grad;
+    ``execute="always"`` and ``fake=True`` against the forward under no_grad (a third as many
+    rounds)."""
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval()
     x = torch.randn(1, 3, 224, 224)
@@ -96,18 +101,21 @@ def vision_ratios(name: str, repeats: int) -> dict[str, float]:
         with torch.no_grad():
             flopwise.profile(model, x)
 
+    forward()
     start = time.perf_counter()
     count()   # the first count in the process: torch's Python meta kernels, once each
     first = time.perf_counter() - start
-    for fn in (forward, count, lambda: model(x)):   # warm-up
-        fn()
-    main = Pairs(forward, count, repeats)
+    # NB: the main pairs come first, in a process that has run only no_grad forwards, as in
+    # bench/peers; a forward with grad enabled (run below for its own ratio) leaves glibc's
+    # allocator holding more memory, which makes later no_grad forwards faster
+    main = Pairs(forward, count_no_grad, repeats)
     few = max(3, repeats // 3)
     result = {
         "forward": statistics.median(main.a), "shadow": statistics.median(main.b),
         "ratio": main.ratio(), "cpu_ratio": main.cpu_ratio(), "first": first,
+        "cross_ratio": Pairs(forward, count, repeats).ratio(),
         "grad_ratio": Pairs(lambda: model(x), count, repeats).ratio(),
-        "no_grad_ratio": Pairs(forward, count_no_grad, repeats).ratio(),
+        "after_grad_ratio": Pairs(forward, count_no_grad, repeats).ratio(),
         "always_ratio": Pairs(forward, lambda: flopwise.profile(model, x, execute="always"),
                               few).ratio(),
         "fake_ratio": Pairs(forward, lambda: flopwise.profile(model, x, fake=True), few).ratio(),
@@ -175,6 +183,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--skip-llama-forward", action="store_true")
     parser.add_argument("--skip-llama", action="store_true")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
+                        help="the vision models to measure (default: all three)")
     parser.add_argument("--write-docs", action="store_true",
                         help="also write the results into docs/benchmarks.md")
     args = parser.parse_args()
@@ -182,29 +192,34 @@ def main() -> None:
     lines = [f"{time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load "
              f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}; each ratio the "
              f"median of {args.repeats} rounds' ratios (count and forward side by side, in "
-             f"alternating order); ms are medians; the main ratio is to a forward under "
-             f"no_grad"]
+             f"alternating order); ms are medians; the main ratio has both sides under "
+             f"torch.no_grad(), as bench/peers times every tool"]
     peers = fastest_peers()
-    for name, target in MODELS.items():
+    for name in args.models:
+        target = MODELS[name]
         t = vision_ratios(name, args.repeats)
         ratio = t["ratio"]
         lines.append(
-            f"{name}: forward {t['forward'] * 1e3:.0f} ms; count on shadows "
-            f"{t['shadow'] * 1e3:.0f} ms; count ÷ forward {ratio:.2f}× "
+            f"{name}: forward {t['forward'] * 1e3:.0f} ms, count on shadows "
+            f"{t['shadow'] * 1e3:.0f} ms, both under no_grad: {ratio:.2f}× "
             f"({'≤' if ratio <= target else '>'} {target}× target; in CPU time "
-            f"{t['cpu_ratio']:.2f}×); always {t['always_ratio']:.2f}×, fake "
-            f"{t['fake_ratio']:.2f}×; the first count in the process (torch's Python meta "
-            f"kernels, before the metadata cache has them) {t['first'] * 1e3:.0f} ms "
-            f"= {t['first'] / t['forward']:.2f}×")
+            f"{t['cpu_ratio']:.2f}×)")
         lines.append(
-            f"  the same grad mode on both sides: count ÷ forward with grad enabled (autograd "
-            f"records on both) {t['grad_ratio']:.2f}×, both under no_grad "
-            f"{t['no_grad_ratio']:.2f}×")
+            f"  both with grad enabled (the default; autograd records on both): "
+            f"{t['grad_ratio']:.2f}×; the count with grad enabled ÷ the forward under no_grad "
+            f"(it also records autograd's clones and detaches): {t['cross_ratio']:.2f}×; both "
+            f"under no_grad again after the forwards with grad enabled: "
+            f"{t['after_grad_ratio']:.2f}×")
+        lines.append(
+            f"  ÷ the forward under no_grad: execute='always' {t['always_ratio']:.2f}×, fake "
+            f"{t['fake_ratio']:.2f}×, the first count in the process (torch's Python meta "
+            f"kernels, before the metadata cache has them) {t['first'] * 1e3:.0f} ms = "
+            f"{t['first'] / t['forward']:.2f}×")
         if name in peers:
             peer, peer_ratio = peers[name]
             lines.append(f"  fastest peer ({DOCS.name}, all need a forward): {peer} "
                          f"{peer_ratio:.2f}×; flopwise takes {ratio / peer_ratio:.2f}× its time")
-        print("\n".join(lines[-3:] if name in peers else lines[-2:]), flush=True)
+        print("\n".join(lines[-4:] if name in peers else lines[-3:]), flush=True)
     if not args.skip_llama:
         for line in llama(args.skip_llama_forward):
             lines.append(line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from flopwise.capture.events import OpEvent, Phase
 from flopwise.formulas.spec import ZERO_COST, Cost
@@ -24,6 +25,16 @@ def parent_name(name: str) -> str | None:
 
 def _depth(node: ModuleNode) -> int:
     return node.depth
+
+
+def _own(total: list[Any]) -> Cost:
+    """A module's own cost in one phase from its sums: the event's own :class:`Cost` when it
+    had one event there (a plain ``Cost`` with its bytes filled), else a new one."""
+    only = total[6]
+    if (only is not None and type(only) is Cost and only.bytes_read is not None
+            and only.bytes_written is not None):
+        return only  # type: ignore[no-any-return]
+    return Cost(*total[:6])
 
 
 def _add(a: Cost, b: Cost) -> Cost:
@@ -97,7 +108,7 @@ class ModuleTree:
         """Self costs from the events; inclusive costs and parameters bottom-up. Sums are plain
         ints, and a node gets a new :class:`Cost` per phase only where it has children."""
         nodes = self.nodes
-        sums: dict[str, dict[Phase, list[int]]] = {}
+        sums: dict[str, dict[Phase, list[Any]]] = {}
         ops: dict[str, int] = {}
         for event in events:
             phases = sums.get(event.module)
@@ -106,9 +117,11 @@ class ModuleTree:
                 ops[event.module] = 0
             ops[event.module] += 1
             total = phases.get(event.phase)
-            if total is None:
-                total = phases[event.phase] = [0, 0, 0, 0, 0, 0]
             cost = event.cost
+            if total is None:   # six sums, then the first event's cost (see below)
+                total = phases[event.phase] = [0, 0, 0, 0, 0, 0, cost]
+            else:
+                total[6] = None
             total[0] += cost.macs
             total[1] += cost.dot_outputs
             total[2] += cost.bias_adds
@@ -117,10 +130,11 @@ class ModuleTree:
             total[5] += cost.bytes_written or 0
         for name, phases in sums.items():
             node = nodes[name]
-            node.self_cost = {phase: Cost(*total) for phase, total in phases.items()}
+            # a module's only event in a phase, a plain Cost with its bytes: its own cost is that
+            node.self_cost = {phase: _own(total) for phase, total in phases.items()}
             node.ops += ops[name]
         # children before parents: a parent's name is a prefix of its children's, so deeper
-        inclusive_sums: dict[str, dict[Phase, list[int]]] = {}
+        inclusive_sums: dict[str, dict[Phase, list[Any]]] = {}
         for node in sorted(nodes.values(), key=_depth, reverse=True):
             params, trainable = node.own_params, node.own_trainable
             ran = node.calls > 0
@@ -129,7 +143,7 @@ class ModuleTree:
                 node.inclusive_cost = dict(node.self_cost)
                 inclusive_sums[node.name] = own
             else:
-                totals = {phase: list(total) for phase, total in own.items()}
+                totals = {phase: total[:6] for phase, total in own.items()}
                 for child_name in node.children:
                     child = nodes[child_name]
                     ran = ran or child.ran
@@ -138,11 +152,11 @@ class ModuleTree:
                     for phase, child_total in inclusive_sums.pop(child_name).items():
                         total = totals.get(phase)
                         if total is None:
-                            totals[phase] = list(child_total)
+                            totals[phase] = child_total[:6]
                         else:
                             for index in range(6):
                                 total[index] += child_total[index]
-                node.inclusive_cost = {phase: Cost(*total) for phase, total in totals.items()}
+                node.inclusive_cost = {phase: Cost(*total[:6]) for phase, total in totals.items()}
                 inclusive_sums[node.name] = totals
             node.ran = ran
             node.params, node.trainable_params = params, trainable

@@ -143,8 +143,10 @@ def walk_model(model: Any) -> Walk:
             walk.entries.append((table, key, param))
             if id(param) not in params:
                 params[id(param)] = param
-                node.own_params += param.numel()
-                node.own_trainable += param.numel() if param.requires_grad else 0
+                size = param.numel()
+                node.own_params += size
+                if param.requires_grad:
+                    node.own_trainable += size
         table = module._buffers
         for key, buffer in table.items():
             if buffer is not None:
