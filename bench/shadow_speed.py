@@ -32,6 +32,7 @@ import argparse
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -187,45 +188,65 @@ def main() -> None:
                         help="the vision models to measure (default: all three)")
     parser.add_argument("--write-docs", action="store_true",
                         help="also write the results into docs/benchmarks.md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.child:   # one model, in this process: its lines only
+        for line in model_lines(args.models[0], args.repeats):
+            print(line, flush=True)
+        return
     lines = [f"{time.strftime('%Y-%m-%d %H:%M')}: {os.cpu_count()} cores, load "
-             f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}; each ratio the "
-             f"median of {args.repeats} rounds' ratios (count and forward side by side, in "
-             f"alternating order); ms are medians; the main ratio has both sides under "
-             f"torch.no_grad(), as bench/peers times every tool"]
-    peers = fastest_peers()
+             f"{os.getloadavg()[0]:.1f}, one thread, torch {torch.__version__}; each model in a "
+             f"process of its own; each ratio the median of {args.repeats} rounds' ratios "
+             f"(count and forward side by side, in alternating order); ms are medians; the "
+             f"main ratio has both sides under torch.no_grad(), as bench/peers times every tool"]
+    print(lines[0], flush=True)
     for name in args.models:
-        target = MODELS[name]
-        t = vision_ratios(name, args.repeats)
-        ratio = t["ratio"]
-        lines.append(
-            f"{name}: forward {t['forward'] * 1e3:.0f} ms, count on shadows "
-            f"{t['shadow'] * 1e3:.0f} ms, both under no_grad: {ratio:.2f}× "
-            f"({'≤' if ratio <= target else '>'} {target}× target; in CPU time "
-            f"{t['cpu_ratio']:.2f}×)")
-        lines.append(
-            f"  both with grad enabled (the default; autograd records on both): "
-            f"{t['grad_ratio']:.2f}×; the count with grad enabled ÷ the forward under no_grad "
-            f"(it also records autograd's clones and detaches): {t['cross_ratio']:.2f}×; both "
-            f"under no_grad again after the forwards with grad enabled: "
-            f"{t['after_grad_ratio']:.2f}×")
-        lines.append(
-            f"  ÷ the forward under no_grad: execute='always' {t['always_ratio']:.2f}×, fake "
-            f"{t['fake_ratio']:.2f}×, the first count in the process (torch's Python meta "
-            f"kernels, before the metadata cache has them) {t['first'] * 1e3:.0f} ms = "
-            f"{t['first'] / t['forward']:.2f}×")
-        if name in peers:
-            peer, peer_ratio = peers[name]
-            lines.append(f"  fastest peer ({DOCS.name}, all need a forward): {peer} "
-                         f"{peer_ratio:.2f}×; flopwise takes {ratio / peer_ratio:.2f}× its time")
-        print("\n".join(lines[-4:] if name in peers else lines[-3:]), flush=True)
+        # NB: a process of its own, so that one model's runs (hundreds of MB allocated and
+        # freed with grad enabled) leave the next one's allocator as a fresh process has it
+        child = subprocess.run([sys.executable, __file__, "--child", "--models", name,
+                                "--repeats", str(args.repeats)],
+                               capture_output=True, text=True, check=True)
+        found = child.stdout.strip().splitlines()
+        print("\n".join(found), flush=True)
+        lines += found
     if not args.skip_llama:
         for line in llama(args.skip_llama_forward):
             lines.append(line)
             print(line, flush=True)
     if args.write_docs:
         write_docs(lines)
+
+
+def model_lines(name: str, repeats: int) -> list[str]:
+    """The lines of one vision model (see :func:`vision_ratios`)."""
+    lines: list[str] = []
+    peers = fastest_peers()
+    target = MODELS[name]
+    t = vision_ratios(name, repeats)
+    ratio = t["ratio"]
+    lines.append(
+        f"{name}: forward {t['forward'] * 1e3:.0f} ms, count on shadows "
+        f"{t['shadow'] * 1e3:.0f} ms, both under no_grad: {ratio:.2f}× "
+        f"({'≤' if ratio <= target else '>'} {target}× target; in CPU time "
+        f"{t['cpu_ratio']:.2f}×)")
+    lines.append(
+        f"  both with grad enabled (the default; autograd records on both): "
+        f"{t['grad_ratio']:.2f}×; the count with grad enabled ÷ the forward under no_grad "
+        f"(it also records autograd's clones and detaches): {t['cross_ratio']:.2f}×; both "
+        f"under no_grad again after the forwards with grad enabled: "
+        f"{t['after_grad_ratio']:.2f}×")
+    lines.append(
+        f"  ÷ the forward under no_grad: execute='always' {t['always_ratio']:.2f}×, fake "
+        f"{t['fake_ratio']:.2f}×, the first count in the process (torch's Python meta "
+        f"kernels, before the metadata cache has them) {t['first'] * 1e3:.0f} ms = "
+        f"{t['first'] / t['forward']:.2f}×")
+    if name in peers:
+        peer, peer_ratio = peers[name]
+        lines.append(f"  fastest peer ({DOCS.name}, all need a forward; both under "
+                     f"no_grad there too): {peer} {peer_ratio:.2f}×; flopwise takes "
+                     f"{ratio / peer_ratio:.2f}× its time")
+    return lines
 
 
 def write_docs(lines: list[str]) -> None:

@@ -196,3 +196,15 @@ def test_calls_share_a_key_only_when_their_arguments_metadata_are_equal():
     assert len(set(different)) == len(different)
     assert _call_key(add, (torch.empty(2, 3), y), {}) is None   # a real tensor: not cached
     assert _call_key(add, (x, object()), {}) is None           # a value with no signature
+
+
+def test_int_lists_floats_and_bools_key_apart():
+    from flopwise.capture.fast_meta import _call_key
+
+    x = torch.empty(2, 3, device="meta")
+    mean = torch.ops.aten.mean.dim
+    keys = [_call_key(mean, (x, [1]), {}), _call_key(mean, (x, [1.0]), {}),
+            _call_key(mean, (x, [True]), {}), _call_key(mean, (x, (1,)), {}),
+            _call_key(mean, (x, [1, 1]), {})]
+    assert None not in keys and len(set(keys)) == len(keys)
+    assert _call_key(mean, (x, [1]), {}) == _call_key(mean, (x, [1]), {})

@@ -150,3 +150,32 @@ def test_the_stand_in_is_back_on_after_a_leaf_raised():
             flopwise.profile(model, torch.randn(2, 4))
         assert torch._C._len_torch_function_stack() == depth + 1
         assert torch._C._get_function_stack_at(depth) is outer
+
+
+class OwnModeAroundLeaf(nn.Module):
+    """A forward that pushes a torch-function mode of its own around a plain leaf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+        self.seen: list[list[object]] = []
+
+    def forward(self, x):
+        with Calls() as calls:
+            y = self.linear(x)
+        self.seen.append(calls.seen)
+        return y
+
+
+def test_a_leaf_under_the_models_own_mode_keeps_the_stack_as_pushed():
+    # the stand-in steps aside only when it is the innermost mode: here the model's own mode
+    # is, and it must see the leaf's calls and stay on the stack
+    model = OwnModeAroundLeaf()
+    x = torch.randn(2, 4)
+    depth = torch._C._len_torch_function_stack()
+    shadow = flopwise.profile(model, x)
+    assert shadow.run.executed == "shadow"
+    assert torch.nn.functional.linear in model.seen[-1]
+    assert torch._C._len_torch_function_stack() == depth
+    assert shadow.events == flopwise.profile(model, x, execute="always").events
+
