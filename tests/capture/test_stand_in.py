@@ -178,4 +178,3 @@ def test_a_leaf_under_the_models_own_mode_keeps_the_stack_as_pushed():
     assert torch.nn.functional.linear in model.seen[-1]
     assert torch._C._len_torch_function_stack() == depth
     assert shadow.events == flopwise.profile(model, x, execute="always").events
-

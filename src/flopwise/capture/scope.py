@@ -103,11 +103,11 @@ class ModuleScope(HookStack):
             self._pop(name)
         if output is not None:
             sizes = self.output_bytes
-            aside = self._aside
-            # NB: read with no torch-function mode (the shadows' stand-in) on the stack: through
-            # a Python mode each numel costs microseconds. Still aside for a plain leaf; else
-            # switched off for the read
-            if aside is not None or not torch._C._len_torch_function_stack():
+            # NB: read with no torch-function mode on the stack (the shadows' stand-in, or the
+            # user's own: it must not see these reads, and through a Python mode each numel
+            # costs microseconds): after a plain leaf the stand-in is still aside, and usually
+            # nothing else is there; else modes are switched off for the read
+            if not torch._C._len_torch_function_stack():
                 if type(output) is torch.Tensor:
                     size = output.numel() * output.element_size()
                 else:
