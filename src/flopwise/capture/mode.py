@@ -189,7 +189,7 @@ class CountingMode(TorchDispatchMode):
         record = slot.record if slot is not None else None
         if record is not None and record[0] is entry:
             # this op with these arguments' metadata was counted before: the same record
-            out = meta.run_in(slot, func, args, kwargs)  # type: ignore[arg-type]
+            out = meta.run_in(slot, func, args, kwargs)
         else:
             fast = FAST_META.get(func)
             if fast is not None and all_meta(args, kwargs):
