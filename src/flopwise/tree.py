@@ -97,11 +97,9 @@ class ModuleTree:
         self._aggregate(events)
 
     def _existing_parent(self, name: str) -> str | None:
-        if name == "":
-            return None
-        parent = name.rpartition(".")[0]
-        while parent not in self.nodes:
-            parent = parent.rpartition(".")[0]   # "" (the root) is always there
+        parent = parent_name(name)
+        while parent is not None and parent not in self.nodes:
+            parent = parent_name(parent)
         return parent
 
     def _aggregate(self, events: Iterable[OpEvent]) -> None:

@@ -11,9 +11,9 @@ import torch
 from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopwise.capture.events import OpEvent, Phase, Status
+from flopwise.capture.events import OpEvent, Status
 from flopwise.capture.fast_meta import FAST_META, SHARED, all_meta
-from flopwise.capture.scope import ROOT, ModuleScope
+from flopwise.capture.scope import ModuleScope
 from flopwise.formulas.registry import Entry, EntryKind, FormulaRegistry
 from flopwise.formulas.spec import ZERO_COST, Cost, TensorSpec
 
@@ -261,11 +261,6 @@ class CountingMode(TorchDispatchMode):
         if error is not None:
             self.formula_errors.setdefault(op, error)
         scope = self.scope
-        if scope.phase is Phase.FORWARD:   # scope.current(), inline: the common case
-            running = scope.running
-            module = running[-1] if running else ROOT
-        else:
-            module = scope.current()
-        self.events.append(OpEvent(op, module, scope.phase, status, cost, dtype,
+        self.events.append(OpEvent(op, scope.current(), scope.phase, status, cost, dtype,
                                    self._via[-1] if self._via else None,
                                    in_shape, out_shape, comm))

@@ -34,7 +34,7 @@ from flopwise.capture.execute import SHADOW, Execute, executed_label
 from flopwise.capture.scope import ModuleScope
 from flopwise.capture.shadow import shadow_optimizer
 from flopwise.capture.stand_in import StandIn
-from flopwise.errors import FlopwiseError, UsageError
+from flopwise.errors import FlopwiseError, UsageError, first_line
 from flopwise.tree import ModuleNode
 
 if TYPE_CHECKING:
@@ -392,9 +392,8 @@ def shadowed(walk: Walk, positional: tuple, keyword: dict) -> Iterator[tuple[Wal
 
 
 def _reason(error: BaseException) -> str:
-    """The first line of ``error``, for ``real (fallback: ...)``."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    """The first line of ``error``, for ``real (fallback: ...)``, at most 160 characters."""
+    text = first_line(error)
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["ModuleScope"]
 
 ROOT = ""
-_FORWARD = Phase.FORWARD
 
 
 def _output_bytes(output: Any) -> int:
@@ -80,7 +79,7 @@ class ModuleScope(HookStack):
 
     def _pre(self, module: Any, args: Any) -> None:
         name = self.names.get(id(module))
-        if name is None or self.phase is not _FORWARD:
+        if name is None or self.phase is not Phase.FORWARD:
             return
         self.running.append(name)
         calls = self.calls
@@ -94,13 +93,9 @@ class ModuleScope(HookStack):
 
     def _post(self, module: Any, args: Any, output: Any) -> None:
         name = self.names.get(id(module))
-        if name is None or self.phase is not _FORWARD:
+        if name is None or self.phase is not Phase.FORWARD:
             return
-        running = self.running
-        if running and running[-1] == name:
-            running.pop()
-        else:
-            self._pop(name)
+        self._pop(name)
         if output is not None:
             sizes = self.output_bytes
             # NB: read with no torch-function mode on the stack (the shadows' stand-in, or the
@@ -108,10 +103,7 @@ class ModuleScope(HookStack):
             # costs microseconds): after a plain leaf the stand-in is still aside, and usually
             # nothing else is there; else modes are switched off for the read
             if not torch._C._len_torch_function_stack():
-                if type(output) is torch.Tensor:
-                    size = output.numel() * output.element_size()
-                else:
-                    size = _output_bytes(output)
+                size = _output_bytes(output)
             else:
                 with torch._C.DisableTorchFunction():
                     size = _output_bytes(output)
